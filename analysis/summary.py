@@ -1,0 +1,107 @@
+"""Summaries of replicated runs: means with 95% intervals, target attainment, paired effects.
+
+Intervals are t-intervals of the mean over replications (the uncertainty of the scenario's
+expected value); p_met is the share of replications whose value meets the target.
+"""
+from __future__ import annotations
+
+import math
+import operator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from scenarios import load_document_figures
+
+OPERATORS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
+
+
+@dataclass(frozen=True)
+class Target:
+    metric: str
+    op: str
+    value: float
+    note: str
+
+    def met(self, values):
+        return OPERATORS[self.op](np.asarray(values, dtype=float), self.value)
+
+
+def document_targets() -> dict[str, Target]:
+    figures = load_document_figures()
+    return {name: Target(name, t["op"], float(t["value"]), t.get("note", ""))
+            for name, t in figures["targets"].items()}
+
+
+def document_baselines() -> dict[str, float]:
+    figures = load_document_figures()
+    return {name: b["value"] for name, b in figures["baselines"].items() if isinstance(b.get("value"), (int, float))}
+
+
+def mean_interval(values, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and t-interval of the mean; a single value has no interval (nan bounds)."""
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    if x.size == 0:
+        return (math.nan, math.nan, math.nan)
+    mean = float(x.mean())
+    if x.size < 2:
+        return (mean, math.nan, math.nan)
+    half = float(stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
+    return (mean, mean - half, mean + half)
+
+
+def final_year(frame: pd.DataFrame, year: int | None = None) -> pd.DataFrame:
+    """Rows of one simulated year per run: the given calendar year, else each run's last year."""
+    if year is not None:
+        chosen = frame[frame["year"] == year]
+        if chosen.empty:
+            years = sorted(frame["year"].unique())
+            raise ValueError(f"year {year} is not in the results; allowed: {years}")
+        return chosen
+    last = frame.groupby(["scenario", "seed"])["year"].transform("max")
+    return frame[frame["year"] == last]
+
+
+def summarise(frame: pd.DataFrame, metrics: list[str], year: int | None = None) -> pd.DataFrame:
+    """Tidy table: scenario, metric, mean, low, high, n."""
+    rows = []
+    for scenario, group in final_year(frame, year).groupby("scenario", sort=False):
+        for metric in metrics:
+            mean, low, high = mean_interval(group[metric])
+            rows.append({"scenario": scenario, "metric": metric, "mean": mean, "low": low, "high": high,
+                         "n": int(group[metric].notna().sum())})
+    return pd.DataFrame(rows)
+
+
+def target_attainment(frame: pd.DataFrame, targets: dict[str, Target], year: int | None = None) -> pd.DataFrame:
+    """Tidy table: scenario, metric, op, value, p_met (share of replications meeting the target)."""
+    rows = []
+    for scenario, group in final_year(frame, year).groupby("scenario", sort=False):
+        for metric, target in targets.items():
+            if metric not in group:
+                continue
+            values = group[metric].dropna()
+            p_met = float(target.met(values).mean()) if len(values) else math.nan
+            rows.append({"scenario": scenario, "metric": metric, "op": target.op, "value": target.value,
+                         "p_met": p_met})
+    return pd.DataFrame(rows)
+
+
+def paired_differences(frame: pd.DataFrame, reference: str, metrics: list[str],
+                       year: int | None = None) -> pd.DataFrame:
+    """Each scenario minus the reference scenario, paired by seed (common random numbers)."""
+    rows_of_year = final_year(frame, year)
+    base = rows_of_year[rows_of_year["scenario"] == reference].set_index("seed")
+    rows = []
+    for scenario, group in rows_of_year.groupby("scenario", sort=False):
+        if scenario == reference:
+            continue
+        paired = group.set_index("seed").join(base[metrics], rsuffix="__reference", how="inner")
+        for metric in metrics:
+            diff, low, high = mean_interval(paired[metric] - paired[f"{metric}__reference"])
+            rows.append({"scenario": scenario, "reference": reference, "metric": metric, "diff": diff,
+                         "low": low, "high": high, "n": len(paired)})
+    return pd.DataFrame(rows)

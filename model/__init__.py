@@ -1,0 +1,11 @@
+"""Agent-based model of supervision and inspection policy (see docs/ODD.md)."""
+from .agents import Department, GrassrootsUnit, SupervisionBody
+from .metrics import METRICS, SOFT_METRICS
+from .model import SupervisionModel
+from .params import BEHAVIOUR, CALIBRATED, LEVERS, SCALES, Scenario, Schedule, default_scenario
+from .simulate import simulate
+from .version import code_version
+
+__all__ = ["BEHAVIOUR", "CALIBRATED", "LEVERS", "METRICS", "SCALES", "SOFT_METRICS", "Department",
+           "GrassrootsUnit", "Scenario", "Schedule", "SupervisionBody", "SupervisionModel", "code_version",
+           "default_scenario", "simulate"]

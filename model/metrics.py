@@ -1,0 +1,185 @@
+"""Yearly outcome metrics: counters the rules feed during a year, turned into rates at its end.
+
+Every metric is a ratio of counted events or a mean of unit state; none is set from a lever.
+METRICS gives each one-line definition (the README table is generated from it).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .planning import REMOTE
+from .units import WEEKLY_HOURS
+
+METRICS: dict[str, str] = {
+    "inspections_per_unit_year": "on-site inspection visits (announced or unannounced; a joint visit counts once) per unit per year",
+    "remote_inspections_per_unit_year": "off-site (data-based) inspections per unit per year",
+    "duplicate_inspection_share": "share of inspections whose every topic was already inspected at the unit earlier that year",
+    "hosting_time_share": "share of units' working time spent hosting inspections (迎检), incl. compiling data for remote ones",
+    "material_hours_per_week": "hours per 50-hour week spent on supervision materials and ledgers",
+    "supervision_time_share": "hosting plus material time, as a share of working time",
+    "detection_rate": "problems found / problems in scope, over all inspections",
+    "detection_rate_comprehensive": "problems found / in scope on comprehensive on-site visits",
+    "detection_rate_special": "problems found / in scope on special (single-topic) on-site visits",
+    "problems_found_per_unit_year": "problem leads found (problems and falsified reports) per unit per year",
+    "detection_gain": "problem leads found per unit this year over the burn-in (status quo) year, minus 1",
+    "major_problem_miss_rate": "major problems that erupted as incidents before being found / (erupted + found)",
+    "rectification_completion_rate": "share of problems found this year whose rectification was accepted within a year",
+    "rectification_acceptance_pass_rate": "share of first acceptance checks passed (done on time, not caught as a surface fix)",
+    "surface_rectification_share": "share of found problems given a surface or false rectification",
+    "rebound_rate": "share of accepted rectifications whose problem recurs within a year of acceptance",
+    "rectified_within_6_months": "share of problems found this year rectified and accepted within 26 weeks",
+    "rectification_days": "mean days from finding to accepted rectification",
+    "task_completion_days": "mean days to close a supervised task (processing, coordination, data)",
+    "accountability_rate": "problem leads that led to accountability / problem leads found",
+    "falsification_rate": "share of quarterly reports with inflated progress",
+    "documented_true_gap": "mean documented minus true implementation rate (reports vs reality)",
+    "material_excess_share": "share of working time on materials beyond what documenting real work needs",
+    "formalism_index": "mean of material_excess_share, surface_rectification_share, falsification_rate and documented_true_gap",
+    "policy_implementation_rate": "share of units' policy tasks with no unresolved problem (true, not documented)",
+    "data_acquisition_days": "mean working days an inspection waits for data from other departments",
+    "grassroots_recognition": "SOFT: share of units that value inspection (logit of burden, duplicates, usefulness, fairness)",
+    "public_satisfaction": "SOFT: mean satisfaction (logit of true implementation and major incidents)",
+}
+
+SOFT_METRICS = ("grassroots_recognition", "public_satisfaction")
+
+
+class YearAccumulator:
+    """Counters for one simulated year."""
+
+    def __init__(self, n_units: int, n_sources: int):
+        self.n = n_units
+        self.source_found = np.zeros(n_sources)
+        self.c = dict.fromkeys((
+            "onsite", "remote", "duplicates", "hosting", "materials", "excess", "unit_weeks",
+            "scope_comprehensive", "found_comprehensive", "scope_special", "found_special", "scope_all",
+            "found_all", "major_found", "major_erupted", "cases", "surface", "passed", "completed",
+            "within_6_months", "accepted", "rebounded", "days_to_accept", "sanctioned", "falsifications_found",
+            "falsified_reports", "reports", "gap", "implementation", "data_days", "inspections_with_data",
+            "task_days", "tasks"), 0.0)
+        self.unit_visits = np.zeros(n_units)
+        self.unit_duplicates = np.zeros(n_units)
+        self.unit_useful = np.zeros(n_units)
+        self.unit_sanctions = np.zeros(n_units)
+        self.unit_unfair = np.zeros(n_units)
+        self.unit_erupted = np.zeros(n_units)
+        self.unit_supervision_share = np.zeros(n_units)
+
+    # -- recording, called by the rules ------------------------------------------------------
+    def record_time(self, hosting, materials, material_need) -> None:
+        self.c["hosting"] += hosting.sum()
+        self.c["materials"] += materials.sum()
+        self.c["excess"] += np.maximum(materials - material_need, 0.0).sum()
+        self.c["unit_weeks"] += hosting.size
+        self.unit_supervision_share += hosting + materials
+
+    def record_visits(self, mode_is_remote, duplicate) -> None:
+        self.c["remote"] += mode_is_remote.sum()
+        self.c["onsite"] += (~mode_is_remote).sum()
+        self.c["duplicates"] += duplicate.sum()
+
+    def record_detection(self, mode, special, scope, found, major_found) -> None:
+        onsite = mode != REMOTE
+        comprehensive = onsite & ~special
+        focused = onsite & special
+        self.c["scope_comprehensive"] += scope[comprehensive].sum()
+        self.c["found_comprehensive"] += found[comprehensive].sum()
+        self.c["scope_special"] += scope[focused].sum()
+        self.c["found_special"] += found[focused].sum()
+        self.c["scope_all"] += scope.sum()
+        self.c["found_all"] += found.sum()
+        self.c["major_found"] += major_found.sum()
+
+    def record_source_found(self, source, found) -> None:
+        np.add.at(self.source_found, source, found)
+
+    def record_unit_visits(self, unit, duplicate, useful) -> None:
+        np.add.at(self.unit_visits, unit, 1)
+        np.add.at(self.unit_duplicates, unit, duplicate)
+        np.add.at(self.unit_useful, unit, useful)
+
+    def record_eruptions(self, units: np.ndarray) -> None:
+        self.c["major_erupted"] += units.size
+        np.add.at(self.unit_erupted, units, 1)
+
+    def record_cases(self, *, cases, surface, passed, completed, within_6_months, accepted, rebounded,
+                     days_to_accept, sanctioned, unfair_units, sanctioned_units) -> None:
+        for key, value in (("cases", cases), ("surface", surface), ("passed", passed), ("completed", completed),
+                           ("within_6_months", within_6_months), ("accepted", accepted),
+                           ("rebounded", rebounded), ("days_to_accept", days_to_accept),
+                           ("sanctioned", sanctioned)):
+            self.c[key] += value
+        np.add.at(self.unit_sanctions, sanctioned_units, 1)
+        np.add.at(self.unit_unfair, unfair_units, 1)
+
+    def record_falsification_found(self, found: int, sanctioned: int, sanctioned_units) -> None:
+        self.c["falsifications_found"] += found
+        self.c["sanctioned"] += sanctioned
+        np.add.at(self.unit_sanctions, sanctioned_units, 1)
+
+    def record_data_and_tasks(self, data_days, task_days) -> None:
+        self.c["data_days"] += data_days.sum()
+        self.c["inspections_with_data"] += data_days.size
+        self.c["task_days"] += task_days.sum()
+        self.c["tasks"] += task_days.size
+
+    def record_quarter(self, falsified, documented, implementation) -> None:
+        self.c["falsified_reports"] += falsified.sum()
+        self.c["reports"] += falsified.size
+        self.c["gap"] += (documented - implementation).sum()
+        self.c["implementation"] += implementation.sum()
+
+    # -- the year's metrics --------------------------------------------------------------------
+    def finish(self, behaviour: dict, implementation: np.ndarray, reference_found: float | None) -> dict:
+        c, n = self.c, self.n
+        ratio = lambda a, b: float(a / b) if b > 0 else float("nan")  # noqa: E731
+        inspections = c["onsite"] + c["remote"]
+        leads = c["found_all"] + c["falsifications_found"]
+        found_per_unit = leads / n
+        m = {
+            "inspections_per_unit_year": c["onsite"] / n,
+            "remote_inspections_per_unit_year": c["remote"] / n,
+            "duplicate_inspection_share": ratio(c["duplicates"], inspections),
+            "hosting_time_share": ratio(c["hosting"], c["unit_weeks"]),
+            "material_hours_per_week": ratio(c["materials"], c["unit_weeks"]) * WEEKLY_HOURS,
+            "supervision_time_share": ratio(c["hosting"] + c["materials"], c["unit_weeks"]),
+            "detection_rate": ratio(c["found_all"], c["scope_all"]),
+            "detection_rate_comprehensive": ratio(c["found_comprehensive"], c["scope_comprehensive"]),
+            "detection_rate_special": ratio(c["found_special"], c["scope_special"]),
+            "problems_found_per_unit_year": found_per_unit,
+            "detection_gain": (found_per_unit / reference_found - 1.0) if reference_found else 0.0,
+            "major_problem_miss_rate": ratio(c["major_erupted"], c["major_erupted"] + c["major_found"]),
+            "rectification_completion_rate": ratio(c["completed"], c["cases"]),
+            "rectification_acceptance_pass_rate": ratio(c["passed"], c["cases"]),
+            "surface_rectification_share": ratio(c["surface"], c["cases"]),
+            "rebound_rate": ratio(c["rebounded"], c["accepted"]),
+            "rectified_within_6_months": ratio(c["within_6_months"], c["cases"]),
+            "rectification_days": ratio(c["days_to_accept"], c["accepted"]),
+            "task_completion_days": ratio(c["task_days"], c["tasks"]),
+            "accountability_rate": ratio(c["sanctioned"], leads),
+            "falsification_rate": ratio(c["falsified_reports"], c["reports"]),
+            "documented_true_gap": ratio(c["gap"], c["reports"]),
+            "material_excess_share": ratio(c["excess"], c["unit_weeks"]),
+            "policy_implementation_rate": ratio(c["implementation"], c["reports"]),
+            "data_acquisition_days": ratio(c["data_days"], c["inspections_with_data"]),
+        }
+        m["formalism_index"] = float(np.mean([m["material_excess_share"], m["surface_rectification_share"],
+                                              m["falsification_rate"], m["documented_true_gap"]]))
+        m["grassroots_recognition"], m["public_satisfaction"] = self._soft_outcomes(behaviour, implementation)
+        return m
+
+    def _soft_outcomes(self, behaviour: dict, implementation: np.ndarray) -> tuple[float, float]:
+        """Softest outputs: simple logits, each term a share in [0, 1], fitted only by intercept."""
+        weeks = max(self.c["unit_weeks"] / self.n, 1.0)
+        visits = np.maximum(self.unit_visits, 1.0)
+        burden = self.unit_supervision_share / weeks
+        duplicates = self.unit_duplicates / visits
+        usefulness = self.unit_useful / visits
+        unfair = self.unit_unfair / np.maximum(self.unit_sanctions, 1.0)
+        recognition_logit = (behaviour["recognition_intercept"] - 3.0 * burden - 2.0 * duplicates
+                             + 2.0 * usefulness - 2.0 * unfair)
+        satisfaction_logit = (behaviour["satisfaction_intercept"] + 4.0 * implementation
+                              - 1.0 * np.minimum(self.unit_erupted, 3))
+        sigmoid = lambda x: 1.0 / (1.0 + np.exp(-x))  # noqa: E731
+        return float(sigmoid(recognition_logit).mean()), float(sigmoid(satisfaction_logit).mean())
+

@@ -1,0 +1,138 @@
+"""SupervisionModel: the Mesa model that runs the weekly process of the brief (section 3).
+
+Year start: issuers' items become the year's visit plan. Each week: visits impose hosting, units
+allocate time, problems arise and heal, visits detect problems and falsified reports, found
+problems enter rectification, due consequences land. Each quarter: reports and evaluation.
+Each year end: the year's metrics.
+"""
+from __future__ import annotations
+
+import mesa
+import numpy as np
+
+from .agents import Department, GrassrootsUnit, SupervisionBody
+from .inspection import EventQueue, apply_due_events, hosting_load, inspect_week
+from .metrics import YearAccumulator
+from .organisation import build_organisation
+from .params import LEVERS, QUARTER_WEEKS, WEEKS_PER_YEAR, Scenario
+from .planning import REMOTE, Planner, YearPlan
+from .units import (MAJOR, UnitState, allocate_time, evaluate_quarter, host_visits, observability,
+                    problems_arise_and_heal)
+
+VISIT_FIELDS = ("unit", "mode", "special", "mask", "n_topics", "depth", "duplicate", "source")
+
+
+class SupervisionModel(mesa.Model):
+    """One run of one scenario. All randomness comes from one Generator seeded by SeedSequence(seed)."""
+
+    def __init__(self, scenario: Scenario, seed: int, scale: str | None = None, years: int | None = None):
+        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed)))
+        super().__init__(rng=rng)
+        self.scenario = scenario
+        self.seed = seed
+        self.scale = scale or scenario.scale
+        self.years = years if years is not None else scenario.years
+        self.behaviour = dict(scenario.behaviour)
+        self.organisation = build_organisation(self.scale)
+        self.planner = Planner(self.organisation, self.behaviour)
+        n = self.organisation.n_units
+        self.units = UnitState.initial(n, self.rng, self.behaviour, self.behaviour["initial_problems"])
+        for source in self.planner.sources:
+            (SupervisionBody if source.is_body else Department)(self, source)
+        self.unit_agents = [GrassrootsUnit(self, i) for i in range(n)]
+
+        self.burn_in_weeks = scenario.burn_in_years * WEEKS_PER_YEAR
+        self.total_weeks = self.burn_in_weeks + self.years * WEEKS_PER_YEAR
+        self.events = EventQueue(self.total_weeks)
+        self.sanctions = EventQueue(self.total_weeks)
+        self.week = 0
+        self.plan: YearPlan | None = None
+        self.accumulator = YearAccumulator(n, len(self.planner.sources))
+        self.reference_found: float | None = None
+        self.yearly: list[dict] = []
+        self._memory_decay = float(np.exp(-1.0 / self.behaviour["sanction_memory_weeks"]))
+
+    # -- reading ------------------------------------------------------------------------------
+    @property
+    def bodies(self) -> mesa.agent.AgentSet:
+        return self.agents_by_type[SupervisionBody]
+
+    @property
+    def departments(self) -> mesa.agent.AgentSet:
+        return self.agents_by_type[Department]
+
+    def unit(self, index: int) -> GrassrootsUnit:
+        return self.unit_agents[index]
+
+    @property
+    def calendar_year(self) -> int:
+        return self.scenario.start_year - self.scenario.burn_in_years + self.week // WEEKS_PER_YEAR
+
+    # -- running ------------------------------------------------------------------------------
+    def run(self) -> list[dict]:
+        while self.running:
+            self.step()
+        return self.yearly
+
+    def step(self) -> None:
+        week_of_year = self.week % WEEKS_PER_YEAR
+        if week_of_year == 0:
+            self._start_year()
+        levers = {name: values[week_of_year] for name, values in self._levers_year.items()}
+        b, units, acc, plan = self.behaviour, self.units, self.accumulator, self.plan
+        phi = observability(levers, b)
+
+        this_week = slice(plan.week_start[week_of_year], plan.week_start[week_of_year + 1])
+        load = hosting_load(plan.mode[this_week], plan.members[this_week], levers, b)
+        host_visits(units, np.bincount(plan.unit[this_week], weights=load, minlength=units.work.size),
+                    b["max_hosting_share"])
+        allocate_time(units, levers, b, phi)
+        acc.record_time(units.hosting, units.materials, b["material_need"])
+        acc.record_visits(plan.mode[this_week] == REMOTE, plan.duplicate[this_week])
+        acc.record_eruptions(problems_arise_and_heal(units, self.rng, b))
+
+        visits = {f: getattr(plan, f)[this_week] for f in VISIT_FIELDS}
+        inspect_week(visits, self._rounds[week_of_year], units, self.rng, levers, b, self.week, self.events,
+                     self.sanctions, acc)
+
+        apply_due_events(units, self.events, self.sanctions, self.week, levers["sanction_severity"])
+        units.sanction_memory *= self._memory_decay
+
+        if (week_of_year + 1) % QUARTER_WEEKS == 0:
+            target = min(1.0, b["target_base"] * (1 + levers["escalation_per_level"]) ** 3)
+            evaluate_quarter(units, self.rng, levers, b, phi, target)
+            acc.record_quarter(units.falsified, units.documented, units.implementation)
+        self.week += 1
+        if week_of_year == WEEKS_PER_YEAR - 1:
+            self._end_year()
+        if self.week >= self.total_weeks:
+            self.running = False
+
+    def _start_year(self) -> None:
+        first_policy_week = self.week - self.burn_in_weeks
+        weekly = [self.scenario.lever_values(first_policy_week + w) for w in range(WEEKS_PER_YEAR)]
+        self._levers_year = {name: np.array([values[name] for values in weekly]) for name in LEVERS}
+        risk = self._risk_signal()
+        self.accumulator = YearAccumulator(self.units.work.size, len(self.planner.sources))
+        self.plan = self.planner.plan_year(self.rng, self._levers_year, risk)
+        self.units.item_load = self.plan.item_load
+        bounds, starts = self.plan.round_bounds, self.plan.week_start
+        self._rounds = []  # per week: (start, stop) of each round, relative to the week's first visit
+        for w in range(WEEKS_PER_YEAR):
+            inside = bounds[(bounds >= starts[w]) & (bounds <= starts[w + 1])] - starts[w]
+            self._rounds.append([(int(a), int(b)) for a, b in zip(inside[:-1], inside[1:]) if b > a])
+
+    def _risk_signal(self) -> np.ndarray:
+        """What risk-based targeting sees: last year's findings and, through shared data, anomalies."""
+        data = self.scenario.lever_values(self.week - self.burn_in_weeks)["data_sharing_rate"]
+        anomalies = data * self.behaviour["quantifiable_share"] * self.units.latent[:, :MAJOR].sum(axis=1)
+        return 1.0 + self.accumulator.unit_useful + anomalies
+
+    def _end_year(self) -> None:
+        metrics = self.accumulator.finish(self.behaviour, self.units.implementation, self.reference_found)
+        in_burn_in = self.week <= self.burn_in_weeks
+        if in_burn_in:
+            self.reference_found = metrics["problems_found_per_unit_year"]
+            metrics["detection_gain"] = 0.0
+        self.yearly.append({"year": self.calendar_year - 1, "phase": "burn_in" if in_burn_in else "policy",
+                            **metrics})

@@ -1,0 +1,235 @@
+"""Scenario loading and validation (scenario file -> validated model.Scenario)."""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from model.errors import UserError
+from model.params import BEHAVIOUR, LEVERS, SCALES, WEEKS_PER_YEAR, Scenario, Schedule
+
+SCENARIO_DIR = Path(__file__).resolve().parent
+BASELINE = "baseline"
+TOP_LEVEL_KEYS = ("name", "description", "extends", "scale", "years", "burn_in_years", "start_year",
+                  "levers", "behaviour")
+SETTINGS = {"scale": tuple(SCALES), "years": (1, 50), "burn_in_years": (1, 10), "start_year": (1900, 2200)}
+DATE = re.compile(r"^(\d{4})-(\d{1,2})$")
+
+
+class ScenarioError(UserError):
+    """A user mistake in a scenario file or an override; the message is one line."""
+
+
+def _fail(where: str, field: str, problem: str, allowed: str) -> None:
+    raise ScenarioError(f"{where}: {field}: {problem}; allowed: {allowed}")
+
+
+def list_scenarios() -> list[str]:
+    return sorted(str(p.relative_to(SCENARIO_DIR).with_suffix("")) for p in SCENARIO_DIR.rglob("*.yaml")
+                  if p.name != "document_figures.yaml")
+
+
+def resolve_path(name_or_path: str | Path) -> Path:
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
+        return candidate.resolve()
+    named = SCENARIO_DIR / f"{name_or_path}.yaml"
+    if named.is_file():
+        return named
+    raise ScenarioError(f"{name_or_path}: scenario: no such scenario file or name; allowed: a path to a .yaml "
+                        f"file or one of {', '.join(list_scenarios())}")
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark else ""
+        raise ScenarioError(f"{path}: file: not valid YAML{line}; allowed: a YAML mapping") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        _fail(str(path), "file", "is not a mapping", "a YAML mapping of " + ", ".join(TOP_LEVEL_KEYS))
+    return data
+
+
+def _raw_chain(path: Path, seen: tuple[Path, ...] = ()) -> dict:
+    """The file's mapping merged over everything it extends."""
+    if path in seen:
+        _fail(str(path), "extends", "forms a cycle", "a chain of scenarios that ends")
+    data = _read_yaml(path)
+    unknown = sorted(set(data) - set(TOP_LEVEL_KEYS))
+    if unknown:
+        _fail(str(path), unknown[0], "unknown field", ", ".join(TOP_LEVEL_KEYS))
+    for section in ("levers", "behaviour"):
+        if section in data and data[section] is not None and not isinstance(data[section], dict):
+            _fail(str(path), section, "is not a mapping", f"a mapping of {section} names to values")
+    parent = data.get("extends")
+    if parent is None:
+        merged = {"levers": {}, "behaviour": {}}
+    else:
+        merged = _raw_chain(resolve_path(parent), seen + (path,))
+    for key, value in data.items():
+        if key in ("levers", "behaviour"):
+            merged[key] = {**merged.get(key, {}), **(value or {})}
+        elif key != "extends":
+            merged[key] = value
+    merged.setdefault("_files", []).append(str(path))
+    return merged
+
+
+def _number(where: str, field: str, value: Any, allowed: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        _fail(where, field, f"{value!r} is not a number", allowed)
+    return float(value)
+
+
+def _check_value(where: str, field: str, spec, value: Any) -> float:
+    number = _number(where, field, value, spec.allowed())
+    if not spec.accepts(number):
+        _fail(where, field, f"{value!r} is out of range", spec.allowed())
+    return number
+
+
+def _policy_week(where: str, field: str, when: Any, start_year: int) -> int:
+    allowed = f"a week number >= 0 from the policy start, or a date 'YYYY-MM' from {start_year}-01"
+    if isinstance(when, int) and not isinstance(when, bool):
+        if when < 0:
+            _fail(where, field, f"{when} is before the policy start", allowed)
+        return when
+    match = DATE.match(str(when))
+    if not match or not 1 <= int(match.group(2)) <= 12:
+        _fail(where, field, f"{when!r} is not a week or date", allowed)
+    year, month = int(match.group(1)), int(match.group(2))
+    if year < start_year:
+        _fail(where, field, f"{when} is before the policy start", allowed)
+    return (year - start_year) * WEEKS_PER_YEAR + round((month - 1) * WEEKS_PER_YEAR / 12)
+
+
+def _schedule(where: str, name: str, value: Any, start_year: int) -> Schedule:
+    spec = LEVERS[name]
+    if isinstance(value, dict):
+        if set(value) != {"schedule"} or not isinstance(value["schedule"], list) or not value["schedule"]:
+            _fail(where, f"levers.{name}", "is a mapping without a non-empty schedule list",
+                  "a number, or {schedule: [{from: 'YYYY-MM' or week, value: number}, ...]}")
+        steps = []
+        for i, step in enumerate(value["schedule"]):
+            field = f"levers.{name}.schedule[{i}]"
+            if not isinstance(step, dict) or set(step) != {"from", "value"}:
+                _fail(where, field, "needs exactly the keys from and value", "{from: 'YYYY-MM' or week, value: number}")
+            steps.append((_policy_week(where, field + ".from", step["from"], start_year),
+                          _check_value(where, field + ".value", spec, step["value"])))
+        weeks = [w for w, _ in steps]
+        if weeks != sorted(weeks) or len(set(weeks)) != len(weeks):
+            _fail(where, f"levers.{name}.schedule", "steps are not in increasing time order", "increasing from dates")
+        if weeks[0] != 0:
+            steps.insert(0, (0, status_quo_levers()[name]))
+        return Schedule(tuple(steps))
+    return Schedule.constant(_check_value(where, f"levers.{name}", spec, value))
+
+
+def _build(raw: dict, where: str, status_quo: Mapping[str, float] | None) -> Scenario:
+    settings = {}
+    for key, rule in SETTINGS.items():
+        if key not in raw:
+            continue
+        value = raw[key]
+        if key == "scale":
+            if value not in rule:
+                _fail(where, key, f"{value!r} is not a scale", ", ".join(rule))
+            settings[key] = value
+        else:
+            low, high = rule
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                _fail(where, key, f"{value!r} is not a whole number in range", f"integer in [{low}, {high}]")
+            settings[key] = value
+    start_year = settings.get("start_year", 2024)
+    levers = {name: Schedule.constant(spec.default) for name, spec in LEVERS.items()}
+    if status_quo is not None:
+        levers = {name: Schedule.constant(value) for name, value in status_quo.items()}
+    for name, value in raw.get("levers", {}).items():
+        if name not in LEVERS:
+            _fail(where, f"levers.{name}", "unknown lever", ", ".join(LEVERS))
+        levers[name] = _schedule(where, name, value, start_year)
+    behaviour = {name: spec.default for name, spec in BEHAVIOUR.items()}
+    for name, value in raw.get("behaviour", {}).items():
+        if name not in BEHAVIOUR:
+            _fail(where, f"behaviour.{name}", "unknown parameter", ", ".join(BEHAVIOUR))
+        behaviour[name] = _check_value(where, f"behaviour.{name}", BEHAVIOUR[name], value)
+    name = raw.get("name", Path(where).stem)
+    if not isinstance(name, str) or not name:
+        _fail(where, "name", f"{name!r} is not a text", "a non-empty name")
+    return Scenario(
+        name=name, source=where, levers=levers,
+        status_quo=dict(status_quo) if status_quo is not None else {n: s.final for n, s in levers.items()},
+        behaviour=behaviour, description=str(raw.get("description", "")), **settings)
+
+
+@lru_cache(maxsize=1)
+def _status_quo_cached(mtime: float) -> dict[str, float]:
+    path = SCENARIO_DIR / f"{BASELINE}.yaml"
+    baseline = _build(_raw_chain(path), str(path), None)
+    return {name: schedule.final for name, schedule in baseline.levers.items()}
+
+
+def status_quo_levers() -> dict[str, float]:
+    """The status-quo lever values: those of scenarios/baseline.yaml (used in burn-in years)."""
+    return _status_quo_cached((SCENARIO_DIR / f"{BASELINE}.yaml").stat().st_mtime)
+
+
+def load_scenario(name_or_path: str | Path, overrides: Mapping[str, Any] | None = None) -> Scenario:
+    """Load a scenario by name (under scenarios/) or path, resolve `extends`, apply overrides
+    (`merge_rate`, `levers.merge_rate`, `behaviour.detection_base`, `scale`, `years`), validate."""
+    path = resolve_path(name_or_path)
+    raw = _raw_chain(path)
+    scenario = _build(raw, str(path), status_quo_levers())
+    return apply_overrides(scenario, overrides or {}) if overrides else scenario
+
+
+def apply_overrides(scenario: Scenario, overrides: Mapping[str, Any], where: str = "--set") -> Scenario:
+    """Return the scenario with dotted-name overrides applied and validated."""
+    levers, behaviour, settings = dict(scenario.levers), dict(scenario.behaviour), {}
+    for key, value in overrides.items():
+        section, _, name = key.rpartition(".")
+        if section in ("", "levers") and name in LEVERS:
+            levers[name] = Schedule.constant(_check_value(where, key, LEVERS[name], value))
+        elif section == "behaviour" or (section == "" and name in BEHAVIOUR):
+            if name not in BEHAVIOUR:
+                _fail(where, key, "unknown parameter", ", ".join(BEHAVIOUR))
+            behaviour[name] = _check_value(where, key, BEHAVIOUR[name], value)
+        elif section == "" and name in SETTINGS:
+            settings[name] = value
+        else:
+            _fail(where, key, "unknown lever or parameter",
+                  "a lever (" + ", ".join(LEVERS) + "), behaviour.<name>, or " + ", ".join(SETTINGS))
+    if settings:
+        current = {k: getattr(scenario, k) for k in SETTINGS}
+        checked = _build({**current, **settings, "name": scenario.name}, where, scenario.status_quo)
+        settings = {k: getattr(checked, k) for k in SETTINGS}
+    return replace(scenario, levers=levers, behaviour=behaviour, **settings)
+
+
+def parse_assignment(text: str) -> tuple[str, float | str]:
+    """Parse NAME=VALUE from the command line; numbers become floats (or ints), scale stays text."""
+    if "=" not in text:
+        raise ScenarioError(f"--set: {text!r}: not NAME=VALUE; allowed: e.g. merge_rate=0.6 or "
+                            "behaviour.detection_base=0.25")
+    name, _, value = text.partition("=")
+    name, value = name.strip(), value.strip()
+    try:
+        number = float(value)
+    except ValueError:
+        return name, value
+    return name, int(number) if number.is_integer() and name.rpartition(".")[2] in ("years", "burn_in_years",
+                                                                                  "start_year") else number
+
+
+def load_document_figures() -> dict:
+    """The four documents' baselines, targets and proposed levers (a copy of the shared reference)."""
+    return yaml.safe_load((SCENARIO_DIR / "document_figures.yaml").read_text(encoding="utf-8"))
