@@ -33,20 +33,39 @@ def command_main(args) -> int:
 def command_run(args) -> int:
     from analysis import compare, format_table
     from experiments import RunSpec, replication_seeds, run_all
+    from experiments.store import now_iso
     from scenarios import load_scenario, parse_assignment
 
     overrides = dict(parse_assignment(text) for text in args.set)
     scenarios = [load_scenario(name, overrides) for name in args.scenarios]
     seeds = replication_seeds(args.seeds)
     specs = [RunSpec(s, seed, scale=args.scale, years=args.years) for s in scenarios for seed in seeds]
+    started = now_iso()
     frame = run_all(specs, workers=args.workers, progress=not args.quiet)
     comparison = compare(frame, year=args.year)
+    if args.out:
+        save_run_results(args.out, frame, scenarios, seeds, args, started)
     if args.format == "json":
         json.dump(comparison, sys.stdout, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
         print(format_table(comparison))
     return 0
+
+
+def save_run_results(folder, frame, scenarios, seeds, args, started) -> None:
+    from pathlib import Path
+
+    from experiments.store import environment, now_iso, write_manifest, write_part
+
+    folder = Path(folder)
+    manifest = {"kind": "run", "scenarios": [s.name for s in scenarios],
+                "scenario_files": [s.source for s in scenarios], "overrides": args.set, "seeds": seeds,
+                "scale": args.scale or scenarios[0].scale, "years": args.years or scenarios[0].years,
+                "started": started, "finished": None, **environment()}
+    write_manifest(folder, manifest)
+    write_part(folder, frame, name="all")
+    write_manifest(folder, {**manifest, "finished": now_iso()})
 
 
 def command_calibrate(args) -> int:
@@ -67,6 +86,7 @@ def _add_run_options(parser, seeds: int) -> None:
     parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     parser.add_argument("--year", type=int, default=None, help="calendar year to report (default: the final one)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--out", default=None, metavar="DIR", help="also save the results folder (manifest + Parquet)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,130 @@
+"""Results folders: a manifest plus zstd Parquet part files, written atomically.
+
+Layout of a results folder (the contract between experiments/ and analysis/, reports/):
+
+    DIR/manifest.json          what was run: kind (run | sweep | sensitivity), scenarios, seeds, scale,
+                               years, code and package versions, start and end times, ...
+    DIR/runs/part-*.parquet    tidy rows, one per (run, simulated year): scenario, seed, scale, tag
+                               columns (e.g. point, replication, factor values), year, phase, metrics
+    DIR/tables/*.parquet       derived tables (e.g. sensitivity indices), tidy
+
+A part file appears only complete (temp file, then rename); the manifest's `finished` is set
+last, so a folder without it is visibly incomplete.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import uuid
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+from model import code_version
+from model.errors import UserError
+
+MANIFEST = "manifest.json"
+RUNS = "runs"
+TABLES = "tables"
+PACKAGES = ("mesa", "numpy", "scipy", "pandas", "pyarrow", "networkx", "SALib", "dask", "matplotlib")
+KINDS = ("run", "sweep", "sensitivity")
+
+
+class ResultsError(UserError):
+    """A results folder that is missing, empty, incomplete or of the wrong kind."""
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def environment() -> dict:
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return {"code_version": code_version(), "python": sys.version.split()[0], "platform": platform.platform(),
+            "packages": versions}
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+
+
+def write_manifest(folder: Path, manifest: dict) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    _atomic_write_bytes(folder / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False, default=str).encode())
+
+
+def read_manifest(folder: str | Path) -> dict:
+    folder = Path(folder)
+    path = folder / MANIFEST
+    if not folder.is_dir():
+        raise ResultsError(f"{folder}: folder: does not exist; allowed: a results folder written by run --out, "
+                           "sweep or sensitivity")
+    if not path.is_file():
+        raise ResultsError(f"{path}: manifest: missing; allowed: a results folder written by run --out, sweep or "
+                           "sensitivity")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        raise ResultsError(f"{path}: manifest: not valid JSON; allowed: the manifest the tool writes") from None
+    if manifest.get("kind") not in KINDS:
+        raise ResultsError(f"{path}: kind: {manifest.get('kind')!r} is not a results kind; allowed: {', '.join(KINDS)}")
+    return manifest
+
+
+def write_part(folder: Path, frame: pd.DataFrame, name: str | None = None) -> Path:
+    """Write one part file atomically; returns its path."""
+    runs = folder / RUNS
+    runs.mkdir(parents=True, exist_ok=True)
+    path = runs / f"part-{name or uuid.uuid4().hex}.parquet"
+    temporary = path.with_name(f".{path.name}.tmp")
+    frame.to_parquet(temporary, compression="zstd", index=False)
+    os.replace(temporary, path)
+    return path
+
+
+def write_table(folder: Path, name: str, frame: pd.DataFrame) -> Path:
+    tables = folder / TABLES
+    tables.mkdir(parents=True, exist_ok=True)
+    path = tables / f"{name}.parquet"
+    temporary = path.with_name(f".{path.name}.tmp")
+    frame.to_parquet(temporary, compression="zstd", index=False)
+    os.replace(temporary, path)
+    return path
+
+
+def read_runs(folder: str | Path) -> pd.DataFrame:
+    parts = sorted((Path(folder) / RUNS).glob("part-*.parquet"))
+    if not parts:
+        return pd.DataFrame()
+    return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+
+
+def read_table(folder: str | Path, name: str) -> pd.DataFrame | None:
+    path = Path(folder) / TABLES / f"{name}.parquet"
+    return pd.read_parquet(path) if path.is_file() else None
+
+
+def load_results(folder: str | Path, kinds: tuple[str, ...] = KINDS) -> tuple[dict, pd.DataFrame]:
+    """The manifest and all run rows of a finished results folder."""
+    manifest = read_manifest(folder)
+    path = Path(folder) / MANIFEST
+    if manifest["kind"] not in kinds:
+        raise ResultsError(f"{path}: kind: {manifest['kind']!r} cannot be used here; allowed: {', '.join(kinds)}")
+    if not manifest.get("finished"):
+        raise ResultsError(f"{path}: finished: the run did not finish (resume it first); allowed: a finished "
+                           "results folder")
+    runs = read_runs(folder)
+    if runs.empty:
+        raise ResultsError(f"{Path(folder) / RUNS}: runs: no result rows; allowed: a results folder with runs")
+    return manifest, runs
