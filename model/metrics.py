@@ -36,6 +36,7 @@ METRICS: dict[str, str] = {
     "material_excess_share": "share of working time on materials beyond what documenting real work needs",
     "formalism_index": "mean of material_excess_share, surface_rectification_share, falsification_rate and documented_true_gap",
     "policy_implementation_rate": "share of units' policy tasks with no unresolved problem (true, not documented)",
+    "latent_problems_per_unit": "problems not yet found per unit at the year's end (a state, used to start runs stationary)",
     "data_acquisition_days": "mean working days an inspection waits for data from other departments",
     "grassroots_recognition": "SOFT: share of units that value inspection (logit of burden, duplicates, usefulness, fairness)",
     "public_satisfaction": "SOFT: mean satisfaction (logit of true implementation and major incidents)",
@@ -130,7 +131,8 @@ class YearAccumulator:
         self.c["implementation"] += implementation.sum()
 
     # -- the year's metrics --------------------------------------------------------------------
-    def finish(self, behaviour: dict, implementation: np.ndarray, reference_found: float | None) -> dict:
+    def finish(self, behaviour: dict, implementation: np.ndarray, latent: np.ndarray,
+               reference_found: float | None) -> dict:
         c, n = self.c, self.n
         ratio = lambda a, b: float(a / b) if b > 0 else float("nan")  # noqa: E731
         inspections = c["onsite"] + c["remote"]
@@ -161,6 +163,7 @@ class YearAccumulator:
             "documented_true_gap": ratio(c["gap"], c["reports"]),
             "material_excess_share": ratio(c["excess"], c["unit_weeks"]),
             "policy_implementation_rate": ratio(c["implementation"], c["reports"]),
+            "latent_problems_per_unit": float(latent.sum() / n),
             "data_acquisition_days": ratio(c["data_days"], c["inspections_with_data"]),
         }
         m["formalism_index"] = float(np.mean([m["material_excess_share"], m["surface_rectification_share"],

@@ -129,7 +129,8 @@ class SupervisionModel(mesa.Model):
         return 1.0 + self.accumulator.unit_useful + anomalies
 
     def _end_year(self) -> None:
-        metrics = self.accumulator.finish(self.behaviour, self.units.implementation, self.reference_found)
+        metrics = self.accumulator.finish(self.behaviour, self.units.implementation, self.units.latent,
+                                          self.reference_found)
         in_burn_in = self.week <= self.burn_in_weeks
         if in_burn_in:
             self.reference_found = metrics["problems_found_per_unit_year"]

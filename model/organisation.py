@@ -43,18 +43,25 @@ BODY_KINDS = (
     BodyKind("inspection_tour", "巡视巡察", 0.3, 0.4, (0, 1, 2, 3)),
 )
 
+TOPICS_PER_DEPARTMENT = 6  # inspection matters (事项) per line department's policy area
+
+
+def _topics(department: int) -> tuple[int, ...]:
+    return tuple(range(department * TOPICS_PER_DEPARTMENT, (department + 1) * TOPICS_PER_DEPARTMENT))
+
+
 DEPARTMENT_KINDS = (
-    DepartmentKind("housing", "住房城乡建设", tuple(range(0, 4)), (1, 2, 3)),
-    DepartmentKind("development_reform", "发展改革", tuple(range(4, 8)), (1, 2, 3)),
-    DepartmentKind("finance", "财政", tuple(range(8, 12)), (1, 2, 3)),
-    DepartmentKind("ecology_environment", "生态环境", tuple(range(12, 16)), (1, 2, 3)),
-    DepartmentKind("emergency_management", "应急管理", tuple(range(16, 20)), (1, 2, 3)),
-    DepartmentKind("civil_affairs", "民政", tuple(range(20, 24)), (1, 2, 3)),
-    DepartmentKind("agriculture", "农业农村", tuple(range(24, 28)), (1, 2, 3)),
-    DepartmentKind("human_resources", "人力资源社会保障", tuple(range(28, 32)), (1, 2, 3)),
+    DepartmentKind("housing", "住房城乡建设", _topics(0), (1, 2, 3)),
+    DepartmentKind("development_reform", "发展改革", _topics(1), (1, 2, 3)),
+    DepartmentKind("finance", "财政", _topics(2), (1, 2, 3)),
+    DepartmentKind("ecology_environment", "生态环境", _topics(3), (1, 2, 3)),
+    DepartmentKind("emergency_management", "应急管理", _topics(4), (1, 2, 3)),
+    DepartmentKind("civil_affairs", "民政", _topics(5), (1, 2, 3)),
+    DepartmentKind("agriculture", "农业农村", _topics(6), (1, 2, 3)),
+    DepartmentKind("human_resources", "人力资源社会保障", _topics(7), (1, 2, 3)),
 )
 
-N_TOPICS = 32  # inspection matters (事项): four policy task areas per department kind
+N_TOPICS = TOPICS_PER_DEPARTMENT * len(DEPARTMENT_KINDS)
 
 # Expected visits per item, as a share of the jurisdiction's units, by level of the issuer.
 COVERAGE_BY_LEVEL = np.array([0.01, 0.05, 0.15, 0.40])

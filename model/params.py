@@ -70,13 +70,13 @@ BEHAVIOUR: dict[str, Spec] = {
     "remote_hosting_factor": Spec(0.10, 0, 1, "hosting of a remote inspection relative to an announced visit when data are shared"),
     "remote_data_compilation": Spec(0.15, 0, 1, "unit-weeks of data compilation a remote inspection needs when data are not shared"),
     "joint_member_load": Spec(0.25, 0, 1, "extra hosting per additional body in a joint visit"),
-    "max_hosting_share": Spec(0.80, 0, 1, "most of a week that hosting can take"),
+    "max_hosting_share": Spec(0.50, 0, 1, "most of a week that hosting can take (the rest of the load waits)"),
     "material_demand": Spec(0.30, 0, None, "material time at which the process score reaches 63% (ledger demand scale)", low_open=True),
     "item_load_elasticity": Spec(0.5, 0, 1, "elasticity of material demand to the number of items a unit carries"),
     "folded_item_ledger_share": Spec(0.5, 0, 1, "share of a merged or joined item's ledgers that remain to be kept"),
     "data_sharing_material_relief": Spec(0.4, 0, 1, "cut in material demand when all data are shared"),
     "minimum_real_work": Spec(0.10, 0, 1, "least share of time left for real task work"),
-    "adjustment_speed": Spec(0.15, 0, 1, "weekly partial adjustment of material time toward its optimum"),
+    "adjustment_speed": Spec(0.15, 0, 1, "weekly partial adjustment of the settled material share toward its optimum"),
     "productivity": Spec(3.0, 0, None, "curvature of true outcome in real work, O(r) = 1 - exp(-k r)", low_open=True),
     "evaluation_stake": Spec(1.0, 0, None, "weight units put on the evaluation score"),
     "embellishment": Spec(0.4, 0, 1, "how far materials dress up documented outcome"),
@@ -90,7 +90,7 @@ BEHAVIOUR: dict[str, Spec] = {
     "problem_arrival": Spec(0.20, 0, 1, "weekly probability a unit gets a new implementation problem at reference real work"),
     "arrival_work_sensitivity": Spec(2.0, 0, None, "how fast problem arrival falls with real work, exp(-s (r - r_ref))"),
     "reference_real_work": Spec(0.45, 0, 1, "real-work share at which problem arrival equals problem_arrival"),
-    "self_fix_rate": Spec(0.10, 0, 1, "weekly probability a unit fixes one latent problem itself, per unit of real work"),
+    "self_fix_rate": Spec(0.02, 0, 1, "weekly chance a unit notices and fixes a latent problem itself, per problem and unit of real work"),
     "major_share": Spec(0.08, 0, 1, "share of new problems that are major"),
     "major_eruption": Spec(0.02, 0, 1, "weekly hazard a latent major problem erupts (an incident: missed by supervision)"),
     "exogenous_share": Spec(0.30, 0, 1, "share of problems from causes beyond the unit's control"),
@@ -110,7 +110,7 @@ BEHAVIOUR: dict[str, Spec] = {
     "unclear_delay_weeks": Spec(4.0, 0, None, "mean extra weeks when responsibility is unclear"),
     "surface_cost_ratio": Spec(5.0, 1, None, "genuine fix cost over surface fix cost (literature 3-10)"),
     "genuine_fix_cost": Spec(1.0, 0, None, "time cost of a genuine fix, in the units of the rectification choice"),
-    "choice_noise": Spec(0.3, 0, None, "logistic noise scale of rectification and falsification choices", low_open=True),
+    "choice_noise": Spec(0.15, 0, None, "logistic noise scale of rectification and falsification choices", low_open=True),
     "acceptance_check": Spec(0.35, 0, 1, "chance an acceptance check catches a surface fix (lay inspectors)"),
     "recheck_catch": Spec(0.7, 0, 1, "chance a closed-loop recheck catches a surface fix that has not yet rebounded"),
     "quality_failure": Spec(0.05, 0, 1, "chance a genuine fix still fails acceptance"),
@@ -138,9 +138,10 @@ BEHAVIOUR: dict[str, Spec] = {
 
 # Behavioural parameters `run.py calibrate` fits to the documents' baseline figures.
 CALIBRATED = (
-    "items_scale", "topic_concentration", "hosting_load", "material_demand", "detection_base",
+    "items_scale", "topic_concentration", "hosting_load", "evaluation_stake", "detection_base",
     "special_depth", "genuine_fix_cost", "acceptance_check", "problem_arrival", "falsification_cost",
-    "data_request_days", "task_processing_days", "recognition_intercept", "satisfaction_intercept",
+    "genuine_fix_weeks", "data_request_days", "task_processing_days", "recognition_intercept",
+    "satisfaction_intercept", "initial_problems",
 )
 
 SCALES: dict[str, tuple[int, int, int, int]] = {

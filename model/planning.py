@@ -155,7 +155,7 @@ class Planner:
         child = (start[items.jurisdiction][parent] + offset).astype(np.int32)
         relayed = rng.random(parent.size) < self.behaviour["relay_probability"]
         parent, child = parent[relayed], child[relayed]
-        week = np.minimum(items.week[parent] + rng.integers(0, RELAY_LAG_WEEKS + 1, parent.size), WEEKS_PER_YEAR - 1)
+        week = (items.week[parent] + rng.integers(0, RELAY_LAG_WEEKS + 1, parent.size)) % WEEKS_PER_YEAR
         return Items(self._relay_target[items.source[parent]], child, items.mask[parent], items.special[parent], week.astype(np.int16))
 
     def _strike_negative_list(self, rng, items: Items, levers_week) -> tuple[Items, int]:
@@ -207,7 +207,7 @@ class Planner:
 
         visit_items = Items.concat([p[0] for p in visit_parts])
         unit = np.concatenate([p[1] for p in visit_parts]).astype(np.int32)
-        week = np.minimum(visit_items.week + rng.integers(0, RELAY_LAG_WEEKS, unit.size), WEEKS_PER_YEAR - 1)
+        week = (visit_items.week + rng.integers(0, RELAY_LAG_WEEKS, unit.size)) % WEEKS_PER_YEAR
         remote = rng.random(unit.size) < levers_week["remote_share"][week]
         unannounced = ~remote & (rng.random(unit.size) < levers_week["unannounced_share"][week])
         mode = np.where(remote, REMOTE, np.where(unannounced, UNANNOUNCED, ANNOUNCED)).astype(np.int8)

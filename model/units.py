@@ -25,6 +25,7 @@ class UnitState:
     integrity: np.ndarray
     belief_inspected: np.ndarray  # believed chance of at least one visit in a quarter
     hosting: np.ndarray  # shares of this week's working time
+    material_intent: np.ndarray  # the material share a unit has settled on (adjusts slowly)
     materials: np.ndarray
     work: np.ndarray
     hosting_backlog: np.ndarray  # unit-weeks of hosting still owed to announced visits
@@ -51,7 +52,7 @@ class UnitState:
         return cls(
             integrity=rng.beta(behaviour["integrity_a"], behaviour["integrity_b"], n),
             belief_inspected=np.full(n, 0.9),
-            hosting=np.zeros(n), materials=np.full(n, 1.0 - work[0] - 0.2), work=work,
+            hosting=np.zeros(n), material_intent=np.full(n, 0.3), materials=np.full(n, 0.3), work=work,
             hosting_backlog=np.zeros(n), sanction_memory=np.zeros(n),
             latent=latent, unresolved=latent.copy(),
             falsified=np.zeros(n, dtype=bool), implementation=np.ones(n), documented=np.ones(n),
@@ -79,7 +80,8 @@ def host_visits(state: UnitState, load: np.ndarray, max_share: float) -> None:
 
 
 def allocate_time(state: UnitState, levers: dict, behaviour: dict, phi: float) -> None:
-    """Move material time part-way to the multitask optimum; real work takes the rest."""
+    """Move the settled material share part-way to the multitask optimum; this week's materials
+    are that share unless hosting leaves less room; real work takes the rest."""
     w, stake = levers["outcome_weight"], behaviour["evaluation_stake"]
     exposure = behaviour["defensive_weight"] * perceived_accountability(state, levers) * levers["sanction_severity"]
     value_materials = (stake * (1 - w) + stake * w * (1 - phi) * behaviour["embellishment"]
@@ -92,8 +94,9 @@ def allocate_time(state: UnitState, levers: dict, behaviour: dict, phi: float) -
     k = behaviour["productivity"]
     available = 1.0 - state.hosting
     optimum = (np.log(value_materials / (demand * value_outcome * k)) + k * available) / (k + 1.0 / demand)
-    state.materials += behaviour["adjustment_speed"] * (optimum - state.materials)
-    np.clip(state.materials, 0.0, np.maximum(available - behaviour["minimum_real_work"], 0.0), out=state.materials)
+    state.material_intent += behaviour["adjustment_speed"] * (np.maximum(optimum, 0.0) - state.material_intent)
+    np.clip(state.material_intent, 0.0, np.maximum(available - behaviour["minimum_real_work"], 0.0),
+            out=state.materials)
     np.subtract(available, state.materials, out=state.work)
 
 
@@ -116,13 +119,12 @@ def problems_arise_and_heal(state: UnitState, rng: np.random.Generator, behaviou
     state.unresolved[new, column] += 1
 
     ordinary = state.latent[:, :MAJOR]
-    fixing = np.flatnonzero(draws[3] < behaviour["self_fix_rate"] * state.work)
+    latent_ordinary = ordinary.sum(axis=1)
+    fix_p = 1.0 - (1.0 - behaviour["self_fix_rate"] * state.work) ** latent_ordinary
+    fixing = np.flatnonzero(draws[3] < fix_p)
     if fixing.size:
-        rows = ordinary[fixing]
-        cumulative = rows.cumsum(axis=1)
+        cumulative = ordinary[fixing].cumsum(axis=1)
         total = cumulative[:, -1]
-        has = total > 0
-        fixing, cumulative, total = fixing[has], cumulative[has], total[has]
         pick = (rng.random(fixing.size) * total).astype(np.int64)
         column = (cumulative <= pick[:, None]).sum(axis=1)
         state.latent[fixing, column] -= 1
