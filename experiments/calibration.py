@@ -54,7 +54,7 @@ def moments() -> list[Moment]:
         Moment("behaviour.detection_base", "detection_rate_comprehensive", value("detection_rate_comprehensive"), (0.25, 0.40), +1, "D1 2.2"),
         Moment("behaviour.special_depth", "detection_rate_special", value("detection_rate_special"), (0.48, 0.68), +1, "D1 2.2"),
         Moment("behaviour.genuine_fix_cost", "surface_rectification_share", value("surface_rectification_share"), (0.12, 0.25), +1, "D1 2.3"),
-        Moment("behaviour.acceptance_check", RECTIFICATION_MEAN, value("rectification_acceptance_pass_rate"), None, -1,
+        Moment("behaviour.quality_failure", RECTIFICATION_MEAN, value("rectification_acceptance_pass_rate"), None, -1,
                "D1 2.3, 9.2 (76% for both pass and completion: their mean is fitted)"),
         Moment("behaviour.problem_arrival", "policy_implementation_rate", value("policy_implementation_rate"), (0.70, 0.86), -1, "D1 9.1; D2 9.1"),
         Moment("levers.accountability_intensity", "accountability_rate", value("accountability_rate"), (0.01, 0.04), +1, "D2 2.3.2"),

@@ -14,7 +14,7 @@ import numpy as np
 from .organisation import N_TOPICS
 from .params import WEEKS_PER_YEAR
 from .planning import ANNOUNCED, REMOTE, UNANNOUNCED
-from .units import MAJOR, UnitState, perceived_accountability
+from .units import MAJOR, UnitState, falsification_catch_by_mode, perceived_accountability
 
 TOPIC_SHIFTS = np.arange(N_TOPICS, dtype=np.int64)
 RECHECK_WEEKS = 26
@@ -122,14 +122,11 @@ def catch_falsification(unit, mode, state, rng, levers, behaviour, now, sanction
     liars = state.falsified[unit]
     if not liars.any():
         return
-    base = behaviour["falsification_detection"]
-    p = np.where(mode == UNANNOUNCED, min(1.0, 2.5 * base),
-                 np.where(mode == REMOTE, min(1.0, 3.0 * base) * levers["data_sharing_rate"], base))
+    p = falsification_catch_by_mode(levers, behaviour)[mode]
     caught = unit[liars & (rng.random(unit.size) < p)]
     caught = np.unique(caught)
     state.falsified[caught] = False
-    sanction_p = np.minimum(1.0, behaviour["falsification_sanction_multiplier"]
-                            * perceived_accountability(state, levers)[caught])
+    sanction_p = min(1.0, behaviour["falsification_sanction_multiplier"] * levers["accountability_intensity"])
     sanctioned = rng.random(caught.size) < sanction_p
     sanctions.push(np.full(int(sanctioned.sum()), now), caught[sanctioned])
     acc.record_falsification_found(caught.size, int(sanctioned.sum()), caught[sanctioned])
@@ -160,14 +157,17 @@ def open_cases(unit, column, now, state, rng, levers, behaviour, events, sanctio
     b = behaviour
     major = column == MAJOR
     scarcity = b["reference_real_work"] / np.maximum(state.work[unit], b["minimum_real_work"])
-    accountability = perceived_accountability(state, levers)[unit]
     severity_factor = np.where(major, b["major_sanction_multiplier"], 1.0)
-
     catch_at_acceptance = 1 - (1 - b["acceptance_check"]) ** professional_multiplier(levers, b)
     catch_total = 1 - (1 - catch_at_acceptance) * (1 - levers["closed_loop"] * b["recheck_catch"])
-    surface_sanction = np.minimum(1.0, b["surface_sanction_multiplier"] * accountability * severity_factor)
-    benefit = b["genuine_fix_cost"] * (1 - 1 / b["surface_cost_ratio"]) * scarcity * np.where(major, 2.0, 1.0)
-    penalty = catch_total * surface_sanction * levers["sanction_severity"] * b["falsification_penalty"]
+
+    # The unit's choice: a surface fix saves the genuine fix's cost unless it is caught (then it
+    # must be redone), against the sanction it expects (its perception, raised by past sanctions).
+    saving = (1 - catch_total) - 1 / b["surface_cost_ratio"]
+    benefit = b["genuine_fix_cost"] * saving * scarcity * np.where(major, 2.0, 1.0)
+    expected_sanction = np.minimum(1.0, b["surface_sanction_multiplier"] * severity_factor
+                                   * perceived_accountability(state, levers)[unit])
+    penalty = catch_total * expected_sanction * levers["sanction_severity"] * b["falsification_penalty"]
     moral = b["intrinsic_weight"] * state.integrity[unit]
     p_surface = 1.0 / (1.0 + np.exp(-(benefit - penalty - moral) / b["choice_noise"]))
 
@@ -196,6 +196,8 @@ def open_cases(unit, column, now, state, rng, levers, behaviour, events, sanctio
     recheck_redo = np.ceil(rng.gamma(2.0, b["genuine_fix_weeks"] / 2.0, n)).astype(np.int64)
 
     # Sanctions: at finding, at a failed acceptance, at a recheck that catches a surface fix.
+    accountability = levers["accountability_intensity"]
+    surface_sanction = np.minimum(1.0, b["surface_sanction_multiplier"] * accountability * severity_factor)
     waived = np.where(exogenous, 1 - levers["tolerance"], 1.0)
     sanction_draws = rng.random((3, n))
     at_finding = sanction_draws[0] < np.minimum(1.0, accountability * severity_factor * waived)

@@ -14,13 +14,14 @@ import numpy as np
 
 from .organisation import (
     BODY_KINDS, BODY_ITEMS_PER_YEAR, COVERAGE_BY_LEVEL, DEPARTMENT_ITEMS_PER_YEAR, DEPARTMENT_KINDS,
-    N_TOPICS, UNNECESSARY_SHARE_BODY, UNNECESSARY_SHARE_DEPARTMENT, Organisation,
+    N_TOPICS, TOPICS_PER_DEPARTMENT, UNNECESSARY_SHARE_BODY, UNNECESSARY_SHARE_DEPARTMENT, Organisation,
 )
-from .params import QUARTER_WEEKS, WEEKS_PER_YEAR
+from .params import WEEKS_PER_YEAR
 
 ANNOUNCED, UNANNOUNCED, REMOTE = 0, 1, 2
 COMPREHENSIVE_TOPIC_DRAWS = 4
 RELAY_LAG_WEEKS = 4
+JOINT_WINDOW_WEEKS = 26  # joint teams are planned per half-year: visits in one half-year share an entry
 INSPECTOR_DAYS = {"comprehensive": 3.0, "special": 2.0, "remote": 1.0}
 TOPIC_BITS = 1 << np.arange(N_TOPICS, dtype=np.int64)
 
@@ -90,6 +91,11 @@ class YearPlan:
     merged: int
     joined_away: int
     struck: int
+
+
+def lowest_topic(mask: np.ndarray) -> np.ndarray:
+    """Index of the lowest topic bit in each mask (masks are never empty)."""
+    return popcount((mask & -mask) - 1).astype(np.int64)
 
 
 def popcount(mask: np.ndarray) -> np.ndarray:
@@ -181,7 +187,8 @@ class Planner:
             points = low + (offset[it] + position[chosen]) * (high - low) / k[it]
             unit[chosen] = np.searchsorted(cumulative, points, side="right") - 1
         unit = np.clip(unit, start[item_of_visit], start[item_of_visit] + size[item_of_visit] - 1)
-        first_of_item = np.r_[True, (item_of_visit[1:] != item_of_visit[:-1]) | (unit[1:] != unit[:-1])]
+        first_of_item = np.ones(unit.size, dtype=bool)  # PPS repeats a unit only when its weight is huge
+        first_of_item[1:] = (item_of_visit[1:] != item_of_visit[:-1]) | (unit[1:] != unit[:-1])
         return item_of_visit[first_of_item], unit[first_of_item]
 
     def plan_year(self, rng, levers_week: dict[str, np.ndarray], risk: np.ndarray) -> YearPlan:
@@ -229,14 +236,17 @@ class Planner:
         planned_days = np.bincount(key, weights=days, minlength=n_keys)
         items_per_unit = np.bincount(unit, minlength=self.org.n_units).astype(float)
 
-        # Joint inspection: joinable on-site visits at a unit within a quarter become one entry.
+        # Joint inspection: joinable on-site visits to a unit in the same policy area within a
+        # half-year become one entry (joint teams are formed around a theme: one entry, several bodies).
         joinable = (mode != REMOTE) & (rng.random(unit.size) < levers_week["joint_inspection_share"][week])
         members = np.ones(unit.size, dtype=np.int8)
         joined_away = np.zeros(unit.size, dtype=bool)
         if joinable.any():
             idx = np.flatnonzero(joinable)
             idx = idx[np.lexsort((week[idx], unit[idx]))]
-            group_key = unit[idx].astype(np.int64) * 4 + week[idx] // QUARTER_WEEKS
+            area = lowest_topic(mask[idx]) // TOPICS_PER_DEPARTMENT
+            window = week[idx] // JOINT_WINDOW_WEEKS
+            group_key = (unit[idx].astype(np.int64) * 2 + window) * len(DEPARTMENT_KINDS) + area
             first = np.r_[True, group_key[1:] != group_key[:-1]]
             starts = np.flatnonzero(first)
             leaders = idx[starts]

@@ -145,12 +145,18 @@ def true_implementation(state: UnitState) -> np.ndarray:
     return 1.0 - np.minimum(failing, N_TOPICS) / N_TOPICS
 
 
+def falsification_catch_by_mode(levers: dict, behaviour: dict) -> np.ndarray:
+    """Chance one visit uncovers a falsified report: announced, unannounced, remote (from data)."""
+    base = behaviour["falsification_detection"]
+    return np.array([base, min(1.0, base * behaviour["unannounced_falsification_factor"]),
+                     min(1.0, base * behaviour["data_falsification_factor"]) * levers["data_sharing_rate"]])
+
+
 def falsification_catch_per_visit(levers: dict, behaviour: dict) -> float:
     """Expected chance one visit uncovers a falsified report, given the announced mode mix."""
-    base = behaviour["falsification_detection"]
     remote, unannounced = levers["remote_share"], levers["unannounced_share"]
-    on_site = (1 - unannounced) * base + unannounced * min(1.0, 2.5 * base)
-    return (1 - remote) * on_site + remote * levers["data_sharing_rate"] * min(1.0, 3.0 * base)
+    mix = np.array([(1 - remote) * (1 - unannounced), (1 - remote) * unannounced, remote])
+    return float(mix @ falsification_catch_by_mode(levers, behaviour))
 
 
 def evaluate_quarter(state: UnitState, rng: np.random.Generator, levers: dict, behaviour: dict,

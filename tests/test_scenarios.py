@@ -1,0 +1,105 @@
+"""Scenario files load, cite their documents, and bad input gets one clear line."""
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from model import LEVERS, Schedule
+from scenarios import ScenarioError, list_scenarios, load_scenario
+from scenarios.loader import SCENARIO_DIR
+from tests.conftest import ROOT
+
+
+def test_every_shipped_scenario_loads():
+    names = list_scenarios()
+    assert "baseline" in names and "packages/documents_reform" in names
+    assert sum(n.startswith("mechanisms/") for n in names) >= 10
+    for name in names:
+        scenario = load_scenario(name)
+        assert set(scenario.levers) == set(LEVERS)
+
+
+def test_mechanism_values_cite_a_document_or_say_assumed():
+    for path in (SCENARIO_DIR / "mechanisms").glob("*.yaml"):
+        lever_lines = [line for line in path.read_text(encoding="utf-8").splitlines()
+                       if re.match(r"^\s{2}\w+: [0-9.]+", line)]
+        assert lever_lines, path
+        for line in lever_lines:
+            assert re.search(r"#.*(D[1-4]|assumed)", line), f"{path.name}: {line!r} cites no source"
+
+
+def test_mechanisms_change_only_their_lever_from_the_status_quo():
+    baseline = load_scenario("baseline")
+    for name in list_scenarios():
+        if not name.startswith("mechanisms/"):
+            continue
+        scenario = load_scenario(name)
+        changed = [k for k in LEVERS if scenario.levers[k] != baseline.levers[k]]
+        assert len(changed) == 1, (name, changed)
+        assert scenario.behaviour == baseline.behaviour
+
+
+def test_reform_package_follows_the_d1_phases():
+    package = load_scenario("packages/documents_reform")
+    merge = package.levers["merge_rate"]
+    assert merge.value_at(0) < merge.value_at(26) < merge.value_at(104) == pytest.approx(0.60)
+    assert package.lever_values(-1) == package.status_quo  # burn-in runs the status quo
+
+
+@pytest.mark.parametrize("text, field", [
+    ("levers:\n  merge_rate: 1.5\n", "levers.merge_rate"),
+    ("levers:\n  merge_rat: 0.5\n", "levers.merge_rat"),
+    ("levers:\n  merge_rate: lots\n", "levers.merge_rate"),
+    ("behaviour:\n  detection_base: -1\n", "behaviour.detection_base"),
+    ("scale: planet\n", "scale"),
+    ("years: 0\n", "years"),
+    ("colour: red\n", "colour"),
+    ("levers:\n  merge_rate: {schedule: [{from: '2023-01', value: 0.2}]}\n", "levers.merge_rate.schedule[0].from"),
+    ("levers:\n  merge_rate: {schedule: [{from: '2025-01', value: 0.2}, {from: '2024-07', value: 0.3}]}\n",
+     "levers.merge_rate.schedule"),
+    ("extends: nowhere\n", "scenario"),
+    ("levers: [1, 2\n", "file"),
+])
+def test_bad_scenario_gives_one_line_naming_file_and_field(tmp_path, text, field):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ScenarioError) as error:
+        load_scenario(str(path))
+    message = str(error.value)
+    assert "\n" not in message
+    assert field in message and "allowed" in message
+    assert str(path) in message or "nowhere" in message
+
+
+def test_cli_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path):
+    out = tmp_path / "results"
+    for args in (["run", "baseline", "--set", "merge_rate=2"], ["run", "no_such_scenario"],
+                 ["run", "baseline", "--set", "nonsense=1"], ["run", "baseline", "--seeds", "0"]):
+        done = subprocess.run([sys.executable, "run.py", *args, "--out", str(out), "--quiet"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2, (args, done.stderr)
+        assert done.stderr.strip().count("\n") == 0 and "Traceback" not in done.stderr, done.stderr
+        assert not out.exists()
+
+
+@settings(max_examples=40, deadline=None)
+@given(values=st.fixed_dictionaries({name: st.floats(0, 1) for name in LEVERS
+                                     if LEVERS[name].high == 1}))
+def test_any_lever_values_in_range_are_accepted(values):
+    scenario = load_scenario("baseline", values)
+    for name, value in values.items():
+        assert scenario.levers[name].final == pytest.approx(value)
+
+
+@given(steps=st.lists(st.tuples(st.integers(0, 200), st.floats(0, 1)), min_size=1, max_size=6, unique_by=lambda s: s[0]))
+def test_schedule_holds_each_value_from_its_start(steps):
+    steps = sorted(steps)
+    schedule = Schedule(tuple(steps))
+    for (start, value), nxt in zip(steps, steps[1:] + [(10_000, None)]):
+        assert schedule.value_at(start) == value
+        assert schedule.value_at(nxt[0] - 1) == value if nxt[0] - 1 >= start else True
