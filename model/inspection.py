@@ -18,6 +18,7 @@ from .units import MAJOR, UnitState, falsification_catch_by_mode, perceived_acco
 
 TOPIC_SHIFTS = np.arange(N_TOPICS, dtype=np.int64)
 RECHECK_WEEKS = 26
+REBOUND_WINDOW_WEEKS = 52
 DAYS_PER_WEEK = 7
 
 
@@ -192,7 +193,8 @@ def open_cases(unit, column, now, state, rng, levers, behaviour, events, sanctio
     rebound_after = rng.geometric(np.where(hidden, b["rebound_surface"], b["rebound_genuine"]))
     rechecked = hidden & (draws[4] < levers["closed_loop"])
     caught_recheck = rechecked & (rebound_after > RECHECK_WEEKS) & (draws[5] < b["recheck_catch"])
-    rebounds = accepted & ~caught_recheck
+    # A problem recurring more than a year after acceptance counts as a new problem, not a rebound.
+    rebounds = accepted & ~caught_recheck & (rebound_after <= REBOUND_WINDOW_WEEKS)
     recheck_redo = np.ceil(rng.gamma(2.0, b["genuine_fix_weeks"] / 2.0, n)).astype(np.int64)
 
     # Sanctions: at finding, at a failed acceptance, at a recheck that catches a surface fix.
@@ -211,23 +213,24 @@ def open_cases(unit, column, now, state, rng, levers, behaviour, events, sanctio
 
     # Consequences for the unit's problems (latent: +1 returns it; unresolved: -1 fixes it).
     fixed_now = accepted & ~hidden
+    genuine_rebound = fixed_now & rebounds
     fix_week = now + accepted_at
     dropped = ~accepted
-    surface_rebound = hidden & ~caught_recheck
+    surface_rebound = hidden & rebounds
     recheck_fix_week = now + accepted_at + RECHECK_WEEKS + recheck_redo
-    weeks_all = np.concatenate((fix_week[fixed_now], fix_week[fixed_now] + rebound_after[fixed_now],
-                                now + check_at[dropped],
-                                fix_week[surface_rebound] + rebound_after[surface_rebound],
-                                recheck_fix_week[caught_recheck]))
-    units_all = np.concatenate((unit[fixed_now], unit[fixed_now], unit[dropped], unit[surface_rebound],
-                                unit[caught_recheck]))
-    columns_all = np.concatenate((column[fixed_now], column[fixed_now], column[dropped], column[surface_rebound],
-                                  column[caught_recheck]))
-    k_fix, k_drop, k_surf, k_re = fixed_now.sum(), dropped.sum(), surface_rebound.sum(), caught_recheck.sum()
-    d_latent = np.concatenate((np.zeros(k_fix), np.ones(k_fix), np.ones(k_drop), np.ones(k_surf),
-                               np.zeros(k_re))).astype(np.int32)
-    d_unresolved = np.concatenate((-np.ones(k_fix), np.ones(k_fix), np.zeros(k_drop), np.zeros(k_surf),
-                                   -np.ones(k_re))).astype(np.int32)
+    # Events: (week, selection, change to latent, change to unresolved).
+    consequences = (
+        (fix_week, fixed_now, 0, -1),  # genuinely fixed at acceptance
+        (fix_week + rebound_after, genuine_rebound, 1, 1),  # ... and recurring within the year
+        (now + check_at, dropped, 1, 0),  # failed and not followed up: the problem stays
+        (fix_week + rebound_after, surface_rebound, 1, 0),  # surface fix wears off
+        (recheck_fix_week, caught_recheck, 0, -1),  # caught at recheck and redone
+    )
+    weeks_all = np.concatenate([when[chosen] for when, chosen, _, _ in consequences])
+    units_all = np.concatenate([unit[chosen] for _, chosen, _, _ in consequences])
+    columns_all = np.concatenate([column[chosen] for _, chosen, _, _ in consequences])
+    d_latent = np.concatenate([np.full(chosen.sum(), dl, np.int32) for _, chosen, dl, _ in consequences])
+    d_unresolved = np.concatenate([np.full(chosen.sum(), du, np.int32) for _, chosen, _, du in consequences])
     events.push(weeks_all, units_all, columns_all, d_latent, d_unresolved)
 
     acc.record_cases(
@@ -235,7 +238,7 @@ def open_cases(unit, column, now, state, rng, levers, behaviour, events, sanctio
         completed=int((accepted & (accepted_at <= WEEKS_PER_YEAR)).sum()),
         within_6_months=int((accepted & (accepted_at <= 26)).sum()),
         accepted=int(accepted.sum()),
-        rebounded=int((rebounds & (rebound_after <= WEEKS_PER_YEAR)).sum()),
+        rebounded=int(rebounds.sum()),
         days_to_accept=float((accepted_at[accepted] * DAYS_PER_WEEK).sum()),
         sanctioned=int(sanctioned.sum()), unfair_units=unit[unfair], sanctioned_units=unit[sanctioned],
     )

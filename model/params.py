@@ -39,7 +39,7 @@ class Spec:
 
 # Policy levers. Defaults are the status quo; scenarios/baseline.yaml cites where each comes from.
 LEVERS: dict[str, Spec] = {
-    "joint_inspection_share": Spec(0.10, 0, 1, "share of on-site visits run as joint visits (one entry, several bodies) within a quarter"),
+    "joint_inspection_share": Spec(0.10, 0, 1, "share of on-site visits coordinated in the joint system: one entry per policy area and half-year, results shared"),
     "merge_rate": Spec(0.0, 0, 1, "share of fully overlapping inspection items folded into an earlier item at the same unit"),
     "outcome_weight": Spec(0.30, 0, 1, "weight of outcome (result) indicators in evaluation; the rest is process indicators"),
     "accountability_intensity": Spec(0.02, 0, 1, "probability that a sanctionable finding is pursued for accountability"),
@@ -90,7 +90,7 @@ BEHAVIOUR: dict[str, Spec] = {
     "problem_arrival": Spec(0.20, 0, 1, "weekly probability a unit gets a new implementation problem at reference real work"),
     "arrival_work_sensitivity": Spec(2.0, 0, None, "how fast problem arrival falls with real work, exp(-s (r - r_ref))"),
     "reference_real_work": Spec(0.45, 0, 1, "real-work share at which problem arrival equals problem_arrival"),
-    "self_fix_rate": Spec(0.02, 0, 1, "weekly chance a unit notices and fixes a latent problem itself, per problem and unit of real work"),
+    "self_fix_rate": Spec(0.08, 0, 1, "weekly chance a unit notices and fixes a latent problem itself, per problem and unit of real work"),
     "major_share": Spec(0.08, 0, 1, "share of new problems that are major"),
     "major_eruption": Spec(0.02, 0, 1, "weekly hazard a latent major problem erupts (an incident: missed by supervision)"),
     "exogenous_share": Spec(0.30, 0, 1, "share of problems from causes beyond the unit's control"),

@@ -256,9 +256,9 @@ class Planner:
             joined_away[idx[~first]] = True
         survivors = ~joined_away
         unit, week, mode, source, key, days = (a[survivors] for a in (unit, week, mode, source, key, days))
-        mask, special, members = mask[survivors], special[survivors], members[survivors]
+        mask, special, members, joinable = mask[survivors], special[survivors], members[survivors], joinable[survivors]
 
-        merged, duplicate = self._merge_and_mark_duplicates(rng, unit, week, mask, levers_week)
+        merged, duplicate = self._merge_and_mark_duplicates(rng, unit, week, mask, joinable, levers_week)
         used = planned_days - np.bincount(key[merged], weights=days[merged], minlength=n_keys)
         keep = ~merged
         unit, week, mode, source, key, days = (a[keep] for a in (unit, week, mode, source, key, days))
@@ -292,11 +292,12 @@ class Planner:
         multiplier = float(levers_week["inspection_capacity"].mean())
         return multiplier * self.staffing[self._key_source] * self._key_units
 
-    def _merge_and_mark_duplicates(self, rng, unit, week, mask, levers_week):
+    def _merge_and_mark_duplicates(self, rng, unit, week, mask, coordinated, levers_week):
         """Scan the year in order; a visit whose topics were all inspected before at the unit is
-        folded into the earlier item with probability merge_rate, else it is a duplicate."""
+        folded into the earlier item with probability merge_rate, or always when its body is in the
+        joint system (results are shared and recognised), else it is a duplicate."""
         order, bounds = visit_rounds(unit, week, self.org.n_units)
-        merge_draw = rng.random(unit.size) < levers_week["merge_rate"][week]
+        merge_draw = (rng.random(unit.size) < levers_week["merge_rate"][week]) | coordinated
         seen = np.zeros(self.org.n_units, dtype=np.int64)
         covered = np.zeros(unit.size, dtype=bool)
         merged = np.zeros(unit.size, dtype=bool)
