@@ -5,6 +5,10 @@ one step of the pipeline: scenarios -> model runs (experiments) -> analysis -> r
     python run.py                      main job: baseline, each mechanism, the documents' package
     python run.py run SCENARIO ...     compare scenarios against the documents' targets
     python run.py calibrate            fit behavioural parameters to the documents' baselines
+    python run.py sweep EXPERIMENT     run an experiment's design (grid, Latin hypercube, CSV points)
+    python run.py sensitivity EXP      Morris screening or Sobol indices with SALib
+    python run.py report RESULTS       briefing, charts and tables of a results folder
+    python run.py bench                speed, memory and parallel scaling on this machine
 """
 from __future__ import annotations
 
@@ -16,6 +20,8 @@ from model import SCALES
 from model.errors import UserError
 
 MAIN_SEEDS = 20
+MAIN_RESULTS = "results/latest"
+MAIN_REPORT = "reports/latest"
 
 
 def main_scenarios() -> list[str]:
@@ -26,8 +32,20 @@ def main_scenarios() -> list[str]:
 
 
 def command_main(args) -> int:
+    """Print the target table, keep the results (results/latest unless --out) and write the
+    briefing to reports/latest."""
+    from reports.cli import build_report, describe, staged_folder
+
     args.scenarios = main_scenarios()
-    return command_run(args)
+    if args.out is not None:
+        status = command_run(args)
+    else:
+        with staged_folder(MAIN_RESULTS) as staging:
+            args.out = staging
+            status = command_run(args)
+        args.out = MAIN_RESULTS
+    print(describe(build_report(args.out, MAIN_REPORT)), file=sys.stderr)
+    return status
 
 
 def command_run(args) -> int:
@@ -68,12 +86,30 @@ def save_run_results(folder, frame, scenarios, seeds, args, started) -> None:
     write_manifest(folder, {**manifest, "finished": now_iso()})
 
 
+def command_report(args) -> int:
+    from reports.cli import report
+
+    return report(args.results, args.out, args.lang)
+
+
 def command_calibrate(args) -> int:
     from experiments.calibration import calibrate
 
     calibrate(seeds=args.seeds, scale=args.scale, iterations=args.iterations, workers=args.workers,
               write=not args.dry_run)
     return 0
+
+
+def command_sweep(args) -> int:
+    from experiments.cli import sweep
+
+    return sweep(args)
+
+
+def command_sensitivity(args) -> int:
+    from experiments.cli import sensitivity
+
+    return sensitivity(args)
 
 
 def _add_run_options(parser, seeds: int) -> None:
@@ -105,11 +141,54 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate = commands.add_parser("calibrate", help="fit the free behavioural parameters to the baseline figures")
     calibrate.add_argument("--seeds", type=int, default=4, help="replications per evaluation (default 4)")
     calibrate.add_argument("--scale", choices=list(SCALES), default="province")
-    calibrate.add_argument("--iterations", type=int, default=6, help="rounds of the fitting procedure (default 6)")
+    calibrate.add_argument("--iterations", type=int, default=20, help="most rounds of the fitting procedure (default 20)")
     calibrate.add_argument("--workers", type=int, default=None)
     calibrate.add_argument("--dry-run", action="store_true", help="report the fit without writing baseline.yaml")
     calibrate.set_defaults(handler=command_calibrate)
+
+    sweep = commands.add_parser("sweep", help="run an experiment's design of lever and parameter values")
+    sensitivity = commands.add_parser("sensitivity", help="Morris screening or Sobol' indices of an experiment's factors")
+    sensitivity.add_argument("--method", choices=("morris", "sobol"), default=None,
+                             help="sensitivity method (default: the file's design)")
+    sensitivity.add_argument("--n", type=int, default=None,
+                             help="Morris trajectories or Sobol' base samples, a power of 2 (default: the file's)")
+    for experiment_command, handler in ((sweep, command_sweep), (sensitivity, command_sensitivity)):
+        experiment_command.add_argument("experiment", metavar="EXPERIMENT",
+                                        help="a name under experiments/ (mechanism_sweep) or a path to a YAML file")
+        experiment_command.add_argument("--workers", type=int, default=None,
+                                        help="local processes or LocalCluster workers (default: all cores)")
+        experiment_command.add_argument("--scheduler", default=None, metavar="ADDRESS|local",
+                                        help="run on Dask: a scheduler address (tcp://host:8786), or local")
+        experiment_command.add_argument("--out", default=None, metavar="DIR",
+                                        help="results folder (default: results/<experiment name>/)")
+        experiment_command.add_argument("--resume", action="store_true",
+                                        help="continue the interrupted run in the folder (re-running into it does too)")
+        experiment_command.add_argument("--scale", choices=list(SCALES), default=None, help="(default: the file's)")
+        experiment_command.add_argument("--years", type=int, default=None, help="(default: the file's)")
+        experiment_command.add_argument("--replications", type=int, default=None,
+                                        help="runs per design point (default: the file's)")
+        experiment_command.add_argument("--quiet", action="store_true", help="no progress bar")
+        experiment_command.set_defaults(handler=handler)
+
+    report = commands.add_parser("report", help="write the briefing (Markdown, HTML, charts, tables) of a results folder")
+    report.add_argument("results", metavar="RESULTS", help="a results folder written by run --out, sweep or sensitivity")
+    report.add_argument("--lang", choices=("zh", "en", "both"), default="both", help="label language (default both)")
+    report.add_argument("--out", default=None, metavar="DIR", help="report folder (default: reports/<results name>/)")
+    report.set_defaults(handler=command_report)
+
+    bench = commands.add_parser("bench", help="measure speed, memory and parallel scaling on this machine")
+    bench.add_argument("--format", choices=("table", "json"), default="table")
+    bench.add_argument("--quick", action="store_true", help="a smoke run in under a minute, for CI")
+    bench.set_defaults(handler=command_bench)
     return parser
+
+
+def command_bench(args) -> int:
+    from benchmarks import format_table, run_benchmarks
+
+    results = run_benchmarks(quick=args.quick)
+    print(json.dumps(results) if args.format == "json" else format_table(results))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -94,12 +94,12 @@ def paired_differences(frame: pd.DataFrame, reference: str, metrics: list[str],
                        year: int | None = None) -> pd.DataFrame:
     """Each scenario minus the reference scenario, paired by seed (common random numbers)."""
     rows_of_year = final_year(frame, year)
-    base = rows_of_year[rows_of_year["scenario"] == reference].set_index("seed")
+    base = rows_of_year.loc[rows_of_year["scenario"] == reference, ["seed", *metrics]]
     rows = []
     for scenario, group in rows_of_year.groupby("scenario", sort=False):
         if scenario == reference:
             continue
-        paired = group.set_index("seed").join(base[metrics], rsuffix="__reference", how="inner")
+        paired = group[["seed", *metrics]].merge(base, on="seed", suffixes=("", "__reference"))
         for metric in metrics:
             diff, low, high = mean_interval(paired[metric] - paired[f"{metric}__reference"])
             rows.append({"scenario": scenario, "reference": reference, "metric": metric, "diff": diff,

@@ -157,7 +157,7 @@ def calibrate(seeds: int = 4, scale: str = "province", iterations: int = 6, work
     echo(format_fit(table))
     if write:
         write_baseline(fitted)
-        write_report(table, fitted, seeds, scale, iterations)
+        write_report(table, fitted, seeds, scale, round_number)
         echo(f"wrote {SCENARIO_DIR / 'baseline.yaml'} and {DOCS / 'calibration.md'}")
     return {"fitted": fitted, "table": table}
 
@@ -194,6 +194,7 @@ def format_fit(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+ODD_BLOCK = re.compile(r"(<!-- calibration fit: begin[^\n]*\n)(.*?)(<!-- calibration fit: end -->)", re.S)
 BLOCK = re.compile(r"(  # --- calibrated: begin[^\n]*\n)(.*?)(  # --- calibrated: end[^\n]*\n)", re.S)
 
 
@@ -215,13 +216,20 @@ def write_baseline(fitted: dict) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def write_report(rows: list[dict], fitted: dict, seeds: int, scale: str, iterations: int) -> None:
+def write_report(rows: list[dict], fitted: dict, seeds: int, scale: str, rounds: int) -> None:
     lines = ["# Calibration fit", "",
-             f"Written by `python run.py calibrate` on {date.today().isoformat()}: {iterations} rounds of moment "
+             f"Written by `python run.py calibrate` on {date.today().isoformat()}: {rounds} rounds of moment "
              f"matching at {scale} scale with {seeds} seeds (common random numbers), then checked on "
-             f"{CHECK_SEEDS} fresh seeds (final year after one burn-in year). Only the documents' baseline "
-             "figures are used; no reform effect is a target.", "",
+             f"{CHECK_SEEDS} fresh seeds (year {FIT_YEARS} of the policy period after the status-quo burn-in, "
+             "levers at the status quo throughout). Only the documents' baseline figures are used; no reform "
+             "effect is a target.", "",
              format_fit(rows), "", "Fitted values:", ""]
     lines += [f"- `{name}` = {value:.6g}" for name, value in fitted.items()]
     DOCS.mkdir(exist_ok=True)
     (DOCS / "calibration.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    odd = DOCS / "ODD.md"
+    if odd.is_file():
+        text, count = ODD_BLOCK.subn(lambda m: m.group(1) + "\n".join(lines[2:]) + "\n" + m.group(3),
+                                     odd.read_text(encoding="utf-8"))
+        if count == 1:
+            odd.write_text(text, encoding="utf-8")

@@ -6,10 +6,12 @@ each run's randomness comes only from its own seed.
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
+from itertools import islice
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -47,34 +49,74 @@ def default_workers() -> int:
 
 
 def execute(specs: Iterable[RunSpec], workers: int | None = None, scheduler: str | None = None,
-            progress: bool = True, description: str = "model runs") -> Iterator[tuple[int, pd.DataFrame]]:
+            progress: bool = True, description: str = "model runs", *,
+            evaluate: Callable[[RunSpec], pd.DataFrame] = run_one,
+            total: int | None = None) -> Iterator[tuple[int, pd.DataFrame]]:
     """Yield (index in specs, result) as runs finish.
 
     scheduler None: local processes (workers, default all cores; 1 runs in this process).
     scheduler "local": a Dask LocalCluster on loopback; otherwise the address of a Dask scheduler.
+    specs may be a generator: only a few runs per worker are submitted ahead, so memory stays flat
+    however many runs there are. `evaluate` turns one spec into its table (a top-level function,
+    so it can be sent to other processes); `total` sizes the progress bar when specs has no len().
     """
-    specs = list(specs)
+    if total is None and hasattr(specs, "__len__"):
+        total = len(specs)
     workers = workers or default_workers()
-    bar = _progress_bar(len(specs), description, progress)
+    bar = _progress_bar(total, description, progress)
     try:
         if scheduler is not None:
-            yield from _execute_dask(specs, workers, scheduler, bar)
-        elif workers == 1 or len(specs) <= 1:
+            yield from _execute_dask(specs, workers, scheduler, bar, evaluate)
+        elif workers == 1 or (total is not None and total <= 1):
             for index, spec in enumerate(specs):
-                result = run_one(spec)
+                result = evaluate(spec)
                 bar.update(1)
                 yield index, result
         else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                futures = {pool.submit(run_one, spec): index for index, spec in enumerate(specs)}
-                for future in as_completed(futures):
-                    bar.update(1)
-                    yield futures[future], future.result()
+            yield from _execute_processes(specs, workers, bar, evaluate)
     finally:
         bar.close()
 
 
-def _execute_dask(specs, workers, scheduler, bar):
+def _in_flight_limit(workers: int) -> int:
+    """Runs submitted ahead of their results: enough to keep every worker busy, few enough to stay small."""
+    return 4 * workers
+
+
+def _process_context():
+    """Worker processes forked from a server that has already imported the model: quick to start
+    and safe in a threaded parent such as a Jupyter kernel. (Importing mesa makes spawn the
+    default, which re-imports everything in every worker.)"""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["experiments.runner"])
+    return context
+
+
+def _execute_processes(specs, workers, bar, evaluate):
+    queue = enumerate(specs)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_process_context())
+    pending = {}
+
+    def submit(count: int) -> None:
+        for index, spec in islice(queue, count):
+            pending[pool.submit(evaluate, spec)] = index
+
+    try:
+        submit(_in_flight_limit(workers))
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                index = pending.pop(future)
+                bar.update(1)
+                yield index, future.result()
+            submit(len(done))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _execute_dask(specs, workers, scheduler, bar, evaluate):
     from dask.distributed import Client, LocalCluster, as_completed as dask_completed
 
     if scheduler == "local":
@@ -84,11 +126,22 @@ def _execute_dask(specs, workers, scheduler, bar):
     else:
         cluster, client = None, Client(scheduler)
     try:
-        futures = client.map(run_one, specs, pure=False)
-        index_of = {future.key: index for index, future in enumerate(futures)}
-        for future in dask_completed(futures):
+        queue = enumerate(specs)
+        index_of = {}
+        finished = dask_completed()
+
+        def submit(count: int) -> None:
+            for index, spec in islice(queue, count):
+                future = client.submit(evaluate, spec, pure=False)
+                index_of[future.key] = index
+                finished.add(future)
+
+        submit(_in_flight_limit(max(workers, sum(client.nthreads().values()))))
+        for future in finished:
+            index = index_of.pop(future.key)
             bar.update(1)
-            yield index_of[future.key], future.result()
+            yield index, future.result()
+            submit(1)
     finally:
         client.close()
         if cluster is not None:

@@ -103,11 +103,20 @@ def write_table(folder: Path, name: str, frame: pd.DataFrame) -> Path:
     return path
 
 
-def read_runs(folder: str | Path) -> pd.DataFrame:
+def read_runs(folder: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """All run rows of a folder (only `columns` when given: cheap for large folders)."""
     parts = sorted((Path(folder) / RUNS).glob("part-*.parquet"))
     if not parts:
-        return pd.DataFrame()
-    return pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+        return pd.DataFrame(columns=columns)
+    return pd.concat([pd.read_parquet(p, columns=columns) for p in parts], ignore_index=True)
+
+
+def discard_unfinished_parts(folder: Path) -> int:
+    """Delete temporary part files a killed writer left behind; their runs are simply run again."""
+    leftovers = list((folder / RUNS).glob(".part-*.tmp"))
+    for path in leftovers:
+        path.unlink()
+    return len(leftovers)
 
 
 def read_table(folder: str | Path, name: str) -> pd.DataFrame | None:

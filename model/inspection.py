@@ -168,7 +168,7 @@ def open_cases(unit, column, now, state, rng, levers, behaviour, events, sanctio
     benefit = b["genuine_fix_cost"] * saving * scarcity * np.where(major, 2.0, 1.0)
     expected_sanction = np.minimum(1.0, b["surface_sanction_multiplier"] * severity_factor
                                    * perceived_accountability(state, levers)[unit])
-    penalty = catch_total * expected_sanction * levers["sanction_severity"] * b["falsification_penalty"]
+    penalty = catch_total * expected_sanction * levers["sanction_severity"] * b["sanction_cost"]
     moral = b["intrinsic_weight"] * state.integrity[unit]
     p_surface = 1.0 / (1.0 + np.exp(-(benefit - penalty - moral) / b["choice_noise"]))
 

@@ -125,7 +125,7 @@ BEHAVIOUR: dict[str, Spec] = {
     "sanction_memory_weeks": Spec(26, 1, None, "weeks over which a sanction's deterrent memory decays by 63%"),
     "belief_learning_rate": Spec(0.2, 0, 1, "quarterly learning rate of the belief of being inspected (literature 0.1-0.3)"),
     "falsification_gain": Spec(1.0, 0, None, "score value of closing one unit of target gap on paper"),
-    "falsification_penalty": Spec(3.0, 0, None, "penalty of a sanction for falsification, relative to the gain scale"),
+    "sanction_cost": Spec(3.0, 0, None, "how much a unit dreads one sanction, on the scale of its evaluation score"),
     "falsification_cost": Spec(0.5, 0, None, "fixed effort and moral cost of falsifying one report"),
     "target_base": Spec(0.75, 0, 1, "implementation target before escalation (three levels inflate it)"),
     # data and tasks

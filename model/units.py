@@ -169,7 +169,7 @@ def evaluate_quarter(state: UnitState, rng: np.random.Generator, levers: dict, b
     gain = behaviour["evaluation_stake"] * behaviour["falsification_gain"] * gap * (1 - w * phi)
     sanction = np.minimum(1.0, behaviour["falsification_sanction_multiplier"] * perceived_accountability(state, levers))
     expected_penalty = (state.belief_inspected * falsification_catch_per_visit(levers, behaviour) * sanction
-                        * levers["sanction_severity"] * behaviour["falsification_penalty"])
+                        * levers["sanction_severity"] * behaviour["sanction_cost"])
     utility = (gain - expected_penalty - behaviour["intrinsic_weight"] * state.integrity * gap
                - behaviour["falsification_cost"])
     draws = rng.random((2, n))

@@ -34,15 +34,21 @@ def list_scenarios() -> list[str]:
                   if p.name != "document_figures.yaml")
 
 
-def resolve_path(name_or_path: str | Path) -> Path:
+def resolve_named_file(name_or_path: str | Path, folder: Path, kind: str, names: list[str],
+                       error: type[UserError]) -> Path:
+    """A YAML file given by path, or by name under `folder`; else a one-line error listing the names."""
     candidate = Path(name_or_path)
     if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
         return candidate.resolve()
-    named = SCENARIO_DIR / f"{name_or_path}.yaml"
+    named = folder / f"{name_or_path}.yaml"
     if named.is_file():
         return named
-    raise ScenarioError(f"{name_or_path}: scenario: no such scenario file or name; allowed: a path to a .yaml "
-                        f"file or one of {', '.join(list_scenarios())}")
+    raise error(f"{name_or_path}: {kind}: no such {kind} file or name; allowed: a path to a .yaml "
+                f"file or one of {', '.join(names)}")
+
+
+def resolve_path(name_or_path: str | Path) -> Path:
+    return resolve_named_file(name_or_path, SCENARIO_DIR, "scenario", list_scenarios(), ScenarioError)
 
 
 def _read_yaml(path: Path) -> dict:

@@ -1,0 +1,398 @@
+"""Throughput, memory and parallel scaling of the model on the machine at hand.
+
+`python run.py bench` calls run_benchmarks() and prints format_table() or the result as JSON.
+Every figure is a median over repeats after warm-up runs. The goals are reported with pass or
+fail, never asserted: a slow machine is a finding, not an error.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import mesa
+import numpy as np
+from mesa.examples.basic.boltzmann_wealth_model.model import BoltzmannWealth
+
+from experiments.runner import RunSpec, default_workers, execute, replication_seeds
+from model import simulate
+from model.organisation import build_organisation
+from model.params import WEEKS_PER_YEAR
+from model.version import code_version
+from scenarios import load_scenario
+
+SCENARIO = "baseline"  # the calibrated status quo: the workload every study starts from
+SOBOL_FACTORS = 10
+SOBOL_BASE_SAMPLES = 512
+SOBOL_REPLICATIONS = 3
+SOBOL_YEARS = 3
+BOLTZMANN_WARMUP_STEPS = 10
+BOLTZMANN_AGENTS_PER_CELL = 1.0  # the example's own default: 100 agents on a 10 x 10 grid
+ATTEMPTS_PER_RUN = 4  # seeds tried per wanted run before a scale's failures abort the benchmark
+MIB = 1024 * 1024
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class ScaleRuns:
+    """Timed model runs at one scale: `repeats` runs of `years` policy years after `warmup` runs."""
+
+    scale: str
+    years: int
+    repeats: int
+    warmup: int = 1
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """How much to run. The national_* figures come from `national`, which tests shrink; with
+    national.repeats == 0 its time is the cold run of the memory probe, saving one long run."""
+
+    county: ScaleRuns
+    province: ScaleRuns
+    national: ScaleRuns
+    boltzmann_steps: int  # Mesa steps per timed block; one block follows each timed province run
+    sweep: ScaleRuns  # one batch of province runs; repeats = timed batches per worker count
+    sweep_runs: int
+
+
+FULL = BenchConfig(
+    county=ScaleRuns("county", 3, 9),
+    province=ScaleRuns("province", 3, 5),
+    national=ScaleRuns("national", 3, 3),
+    boltzmann_steps=100,
+    sweep=ScaleRuns("province", 3, 3),
+    sweep_runs=24,
+)
+QUICK = BenchConfig(  # under a minute: one policy year, few repeats, one (cold) national run
+    county=ScaleRuns("county", 1, 3),
+    province=ScaleRuns("province", 1, 3),
+    national=ScaleRuns("national", 1, 0, warmup=0),
+    boltzmann_steps=30,
+    sweep=ScaleRuns("province", 1, 1),
+    sweep_runs=8,
+)
+
+
+def run_benchmarks(quick: bool, config: BenchConfig | None = None, progress: bool = True) -> dict:
+    """Measure everything in this process (and one fresh child for memory); return one dict."""
+    config = config or (QUICK if quick else FULL)
+    log = _logger(progress)
+    machine = machine_description()
+    scenario = load_scenario(SCENARIO)
+
+    mesa_reference = MesaReference(build_organisation(config.province.scale).n_units, config.boltzmann_steps)
+    timed, failures = {}, {}
+    for runs in (config.county, config.province, config.national):
+        if runs.repeats == 0:
+            continue
+        log(f"{runs.scale}: {runs.repeats} timed runs of {_policy_years(runs.years)}"
+            + (", each followed by Mesa BoltzmannWealth" if runs is config.province else ""))
+        alongside = mesa_reference.time_block if runs is config.province else None
+        timed[runs.scale], failed = _median_run(scenario, runs, alongside)
+        if failed:
+            failures[runs.scale] = failed
+    boltzmann = mesa_reference.summary()
+    province = timed[config.province.scale]
+    boltzmann["ratio_cpu"] = province["unit_weeks_per_cpu_s"] / boltzmann["agent_steps_per_cpu_s"]
+
+    log(f"{config.national.scale}: peak memory in a fresh process")
+    memory = measure_in_fresh_process(config.national)
+    if config.national.repeats == 0:
+        timed[config.national.scale] = _run_figures(scenario, config.national, [memory["cold_seconds"]],
+                                                    [memory["cold_cpu_seconds"]], warmup_seconds=[])
+    unit_weeks_per_s = {scale: t["unit_weeks"] / t["seconds"] for scale, t in timed.items()}
+
+    log(f"sweep: {config.sweep_runs} {config.sweep.scale} runs with 1 and 2 workers, {config.sweep.repeats} times")
+    sweep = sweep_timing(scenario, config.sweep, config.sweep_runs)
+    efficiency = sweep["runs_per_s"]["2"] / (2 * sweep["runs_per_s"]["1"])
+
+    cores = default_workers()
+    sobol_runs = SOBOL_BASE_SAMPLES * (SOBOL_FACTORS + 2) * SOBOL_REPLICATIONS
+    sobol_unit_weeks = _unit_weeks(config.province.scale, scenario.burn_in_years + SOBOL_YEARS)
+    sobol_seconds_per_run = sobol_unit_weeks / unit_weeks_per_s[config.province.scale]
+    parallel_speedup = cores * efficiency if cores > 1 else 1.0
+    sobol_minutes = sobol_runs * sobol_seconds_per_run / parallel_speedup / 60
+
+    results = {
+        "unit_weeks_per_s": unit_weeks_per_s,
+        "mesa_boltzmann_agent_steps_per_s": boltzmann["agent_steps_per_s"],
+        "ratio_vs_mesa_province": unit_weeks_per_s[config.province.scale] / boltzmann["agent_steps_per_s"],
+        "national_seconds_per_run": timed[config.national.scale]["seconds"],
+        "national_peak_rss_mib": memory["peak_rss_mib"],
+        "sweep_runs_per_s": sweep["runs_per_s"],
+        "parallel_efficiency_2": efficiency,
+        "sobol_study_projected_minutes": sobol_minutes,
+        "details": {
+            "runs": timed,
+            "failed_runs": failures,
+            "boltzmann": boltzmann,
+            "national_fresh_process": memory,
+            "sweep": sweep,
+            "sobol": {"runs": sobol_runs, "scale": config.province.scale, "years": SOBOL_YEARS,
+                      "seconds_per_run": sobol_seconds_per_run, "cores": cores, "parallel_speedup": parallel_speedup},
+            "scenario": SCENARIO,
+        },
+        "mode": "quick" if quick else "full",
+        "config": asdict(config),
+        "machine": {**machine, "load_average_end": _load_average()},
+    }
+    results["goals"] = evaluate_goals(results)
+    return results
+
+
+# -- measurements ---------------------------------------------------------------------------------
+def _unit_weeks(scale: str, total_years: int) -> int:
+    """Work of one run: units x simulated weeks, burn-in included."""
+    return build_organisation(scale).n_units * total_years * WEEKS_PER_YEAR
+
+
+def _timed(action) -> tuple[float, float]:
+    """Wall and CPU seconds of one call."""
+    start, cpu_start = time.perf_counter(), time.process_time()
+    action()
+    return time.perf_counter() - start, time.process_time() - cpu_start
+
+
+def _median_run(scenario, runs: ScaleRuns, alongside=None) -> tuple[dict, list[str]]:
+    """Median wall time of simulate() over `runs.repeats` seeds after the warm-up runs. cpu_share
+    (CPU over wall time) below 1 shows that other processes took the core; unit-weeks per
+    CPU second then still compares code versions fairly. `alongside` runs after every timed run,
+    so that a reference measurement sees the same load.
+
+    A run that raises is reported and replaced by the next seed, so one failing corner of the
+    model shows up in the output instead of hiding every other figure."""
+    wanted = runs.warmup + runs.repeats
+    build_organisation(runs.scale)  # built once per process and cached: never timed
+    wall, cpu, failures = [], [], []
+    for seed in replication_seeds(wanted * ATTEMPTS_PER_RUN):
+        try:
+            seconds, cpu_seconds = _timed(lambda: simulate(scenario, seed, scale=runs.scale, years=runs.years))
+        except Exception as error:  # noqa: BLE001 - reported in the output, see the docstring
+            failures.append(f"seed {seed}: {type(error).__name__}: {error}")
+            continue
+        wall.append(seconds)
+        cpu.append(cpu_seconds)
+        if len(wall) > runs.warmup and alongside is not None:
+            alongside()
+        if len(wall) == wanted:
+            break
+    else:
+        raise RuntimeError(f"{runs.scale}: {len(failures)} of {wanted * ATTEMPTS_PER_RUN} runs failed; "
+                           f"first: {failures[0]}")
+    return _run_figures(scenario, runs, wall[runs.warmup:], cpu[runs.warmup:], wall[:runs.warmup]), failures
+
+
+def _run_figures(scenario, runs: ScaleRuns, seconds: list[float], cpu_seconds: list[float],
+                 warmup_seconds: list[float]) -> dict:
+    """Medians of timed runs at one scale, with the work they did."""
+    median, median_cpu = statistics.median(seconds), statistics.median(cpu_seconds)
+    unit_weeks = _unit_weeks(runs.scale, scenario.burn_in_years + runs.years)
+    return {"units": build_organisation(runs.scale).n_units, "years": runs.years,
+            "weeks": (scenario.burn_in_years + runs.years) * WEEKS_PER_YEAR, "unit_weeks": unit_weeks,
+            "seconds": median, "seconds_all": seconds, "warmup_seconds": warmup_seconds,
+            "cpu_share": median_cpu / median, "unit_weeks_per_cpu_s": unit_weeks / median_cpu,
+            "us_per_unit_week": median / unit_weeks * 1e6}
+
+
+class MesaReference:
+    """Mesa's shipped BoltzmannWealth at the example's density (one agent per cell), timed as
+    shipped (its step includes the DataCollector), in blocks of `steps` steps."""
+
+    def __init__(self, n_agents: int, steps: int):
+        self.n_agents, self.steps = n_agents, steps
+        self.side = math.ceil(math.sqrt(n_agents / BOLTZMANN_AGENTS_PER_CELL))
+        self.model = BoltzmannWealth(n=n_agents, width=self.side, height=self.side, seed=1)
+        for _ in range(BOLTZMANN_WARMUP_STEPS):
+            self.model.step()
+        self.wall: list[float] = []
+        self.cpu: list[float] = []
+
+    def time_block(self) -> None:
+        seconds, cpu_seconds = _timed(self._steps)
+        self.wall.append(seconds)
+        self.cpu.append(cpu_seconds)
+
+    def _steps(self) -> None:
+        for _ in range(self.steps):
+            self.model.step()
+
+    def summary(self) -> dict:
+        agent_steps = self.n_agents * self.steps
+        return {"agents": self.n_agents, "grid": f"{self.side}x{self.side}", "steps_per_block": self.steps,
+                "blocks": len(self.wall), "agent_steps_per_s": agent_steps / statistics.median(self.wall),
+                "agent_steps_per_cpu_s": agent_steps / statistics.median(self.cpu)}
+
+
+def measure_in_fresh_process(runs: ScaleRuns) -> dict:
+    """One run in a new interpreter, so its peak RSS is the run's and not this process's."""
+    probe = f"from benchmarks.bench import fresh_process_probe; fresh_process_probe({runs.scale!r}, {runs.years})"
+    child = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True)
+    if child.returncode != 0:
+        last_line = (child.stderr.strip().splitlines() or ["no output"])[-1]
+        raise RuntimeError(f"{runs.scale} memory probe failed (exit code {child.returncode}): {last_line}")
+    return json.loads(child.stdout)
+
+
+def fresh_process_probe(scale: str, years: int) -> None:
+    """Run in the child of measure_in_fresh_process: one run, then its figures as JSON on stdout."""
+    imported_mib = _peak_rss_mib()
+    scenario = load_scenario(SCENARIO)
+    seconds, cpu_seconds = _timed(lambda: simulate(scenario, replication_seeds(1)[0], scale=scale, years=years))
+    json.dump({"peak_rss_mib": _peak_rss_mib(), "rss_after_imports_mib": imported_mib, "cold_seconds": seconds,
+               "cold_cpu_seconds": cpu_seconds, "scale": scale, "years": years}, sys.stdout)
+
+
+def _peak_rss_mib() -> float:
+    """Peak resident set of this process image. Linux's VmHWM starts afresh at exec; getrusage's
+    ru_maxrss keeps the forking parent's peak, so it is only the fallback where /proc is missing."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
+    return peak / MIB if sys.platform == "darwin" else peak / 1024
+
+
+def sweep_timing(scenario, runs: ScaleRuns, n_runs: int) -> dict:
+    """Wall time of one batch through experiments.runner.execute with 1 and 2 workers, alternating
+    so that load from other processes hits both alike; medians over `runs.repeats` batches."""
+    specs = [RunSpec(scenario, seed, scale=runs.scale, years=runs.years) for seed in replication_seeds(n_runs)]
+    seconds: dict[int, list[float]] = {1: [], 2: []}
+    for _ in range(runs.repeats):
+        for workers in seconds:
+            start = time.perf_counter()
+            for _ in execute(specs, workers=workers, progress=False):
+                pass
+            seconds[workers].append(time.perf_counter() - start)
+    median = {workers: statistics.median(values) for workers, values in seconds.items()}
+    return {"runs": n_runs, "scale": runs.scale, "years": runs.years,
+            "seconds": {str(workers): value for workers, value in median.items()},
+            "runs_per_s": {str(workers): n_runs / value for workers, value in median.items()},
+            "parallel_loss_seconds": median[2] - median[1] / 2}
+
+
+# -- context and goals ----------------------------------------------------------------------------
+def machine_description() -> dict:
+    return {
+        "date": datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds"),
+        "cpu_count": os.cpu_count(),
+        "usable_cores": default_workers(),
+        "cpu_model": _cpu_model(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "mesa": mesa.__version__,
+        "code_version": code_version(),
+        "load_average_start": _load_average(),
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _load_average() -> float | None:
+    return round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
+
+
+def evaluate_goals(results: dict) -> list[dict]:
+    """The issue's goals for a 2-core machine, each with the measured value and pass or fail."""
+    costs = [run["us_per_unit_week"] for run in results["details"]["runs"].values()]
+    flatness = max(costs) / min(costs)
+    goals = [
+        ("ratio_vs_mesa_province", ">=", 20, results["ratio_vs_mesa_province"]),
+        ("national_seconds_per_run", "<=", 2, results["national_seconds_per_run"]),
+        ("national_peak_rss_mib", "<=", 1024, results["national_peak_rss_mib"]),
+        ("cost_per_unit_week_max_over_min", "<=", 1.25, flatness),
+        ("parallel_efficiency_2", ">=", 0.85, results["parallel_efficiency_2"]),
+        ("sobol_study_projected_minutes", "<=", 15, results["sobol_study_projected_minutes"]),
+    ]
+    return [{"goal": name, "target": f"{op} {target:g}", "value": value,
+             "passed": value >= target if op == ">=" else value <= target} for name, op, target, value in goals]
+
+
+def _logger(enabled: bool):
+    started = time.perf_counter()
+
+    def log(message: str) -> None:
+        if enabled:
+            print(f"bench [{time.perf_counter() - started:5.1f} s] {message}", file=sys.stderr, flush=True)
+    return log
+
+
+# -- output ---------------------------------------------------------------------------------------
+def format_table(results: dict) -> str:
+    """The results as a plain-text report: context, measurements, goals."""
+    machine, details = results["machine"], results["details"]
+    lines = [
+        f"Model benchmark ({results['mode']}), {machine['date']}",
+        f"machine   {machine['cpu_count']} CPUs ({machine['usable_cores']} usable), {machine['cpu_model']}, "
+        f"{machine['platform']}",
+        f"software  Python {machine['python']}, numpy {machine['numpy']}, Mesa {machine['mesa']}, "
+        f"code {machine['code_version']}, scenario {details['scenario']}",
+        f"load      {machine['load_average_start']} at start, {machine['load_average_end']} at end "
+        f"(1-minute load average; other processes slow every figure)",
+        "",
+        f"{'model throughput':<18}{'units':>8}{'weeks':>7}{'s/run':>9}{'unit-weeks/s':>15}{'us/unit-week':>14}"
+        f"{'CPU/wall':>10}{'unit-weeks/CPU-s':>18}",
+    ]
+    for scale, run in details["runs"].items():
+        lines.append(f"  {scale:<16}{run['units']:>8,}{run['weeks']:>7}{run['seconds']:>9.3f}"
+                     f"{results['unit_weeks_per_s'][scale]:>15,.0f}{run['us_per_unit_week']:>14.2f}"
+                     f"{run['cpu_share']:>10.2f}{run['unit_weeks_per_cpu_s']:>18,.0f}")
+    boltzmann, memory, sobol = details["boltzmann"], details["national_fresh_process"], details["sobol"]
+    sweep, sweep_rates = details["sweep"], results["sweep_runs_per_s"]
+    national_warm = results["config"]["national"]["repeats"] > 0
+    lines += [
+        "",
+        f"Mesa BoltzmannWealth ({boltzmann['agents']:,} agents, {boltzmann['grid']} grid): "
+        f"{results['mesa_boltzmann_agent_steps_per_s']:,.0f} agent-steps/s",
+        f"ratio vs Mesa at province: {results['ratio_vs_mesa_province']:.2f} "
+        f"(per CPU second {boltzmann['ratio_cpu']:.2f}; {boltzmann['blocks']} blocks of "
+        f"{boltzmann['steps_per_block']} steps, each right after a timed province run)",
+        f"{memory['scale']} (burn-in + {_policy_years(memory['years'])}): "
+        + (f"{results['national_seconds_per_run']:.2f} s/run warm; " if national_warm else "")
+        + f"{memory['cold_seconds']:.2f} s for one run in a fresh process, peak RSS {memory['peak_rss_mib']:,.0f} MiB "
+        f"({memory['rss_after_imports_mib']:,.0f} MiB after imports)",
+        f"sweep ({sweep['runs']} {sweep['scale']} runs of {_policy_years(sweep['years'])}): "
+        f"1 worker {sweep_rates['1']:.2f} runs/s, 2 workers {sweep_rates['2']:.2f} runs/s, "
+        f"parallel efficiency {results['parallel_efficiency_2']:.2f} "
+        f"({sweep['parallel_loss_seconds']:.2f} s lost to start-up and imbalance)",
+        f"Sobol study ({SOBOL_FACTORS} factors, N={SOBOL_BASE_SAMPLES}, {SOBOL_REPLICATIONS} replications: "
+        f"{sobol['runs']:,} runs of {_policy_years(sobol['years'])} at {sobol['scale']}, "
+        f"{sobol['seconds_per_run']:.3f} s/run, {sobol['cores']} cores): "
+        f"{results['sobol_study_projected_minutes']:,.1f} minutes projected",
+        "",
+        "goals (2-core machine)",
+    ]
+    for goal in results["goals"]:
+        verdict = "pass" if goal["passed"] else "FAIL"
+        lines.append(f"  {verdict:<6}{goal['goal']:<34}{goal['target']:>9}   measured {goal['value']:,.3g}")
+    for scale, failed in details["failed_runs"].items():
+        lines.append(f"warning: {len(failed)} {scale} run(s) failed and were replaced by other seeds; "
+                     f"first: {failed[0]}")
+    return "\n".join(lines)
+
+
+def _policy_years(count: int) -> str:
+    return f"{count} policy year{'' if count == 1 else 's'}"

@@ -1,0 +1,587 @@
+"""The briefing's text, generated from the study's tables: every number in it comes from them,
+written with the same formatters the charts and tables use.
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import pandas as pd
+
+from analysis.comparison import NOT_MODEL_OUTCOMES
+from analysis.labels import (display_scale, format_estimate, format_number, format_probability, format_value,
+                             lever_name, measure_name, metric_name, scale_name)
+from analysis.measures import HEADLINES
+from analysis.sensitivity import RANKING_INDEX, methods_and_outcomes, ranked_factors
+from analysis.study import Study
+from model import CALIBRATED, METRICS, SCALES, SOFT_METRICS
+from scenarios import load_document_figures
+
+from .document import Bullets, Document, Figure, Paragraph, Section, Table, Text
+
+LIKELY = 0.5             # a target counts as met when at least half the seeds meet it
+FEW_SEEDS = 10           # below this, the briefing warns that intervals are wide
+CALIBRATION_TOLERANCE = 0.25  # relative distance from a document figure that the caveats list
+TOP_FACTORS = 3
+MAX_LISTED = 5           # longer lists of sweep points are cut short in the text
+VERDICTS = {"better": Text("改善", "better"), "worse": Text("恶化", "worse"), "unclear": Text("不确定", "unclear"),
+            "": Text("—", "—")}
+OPERATORS = {"<=": "≤", "<": "<", ">=": "≥", ">": ">"}
+
+
+def say(build: Callable[[str], str]) -> Text:
+    """A sentence built once per language from the same numbers."""
+    return Text(build("zh"), build("en"))
+
+
+def _join(items: list[str], lang: str) -> str:
+    return ("、" if lang == "zh" else ", ").join(items)
+
+
+def _names(study: Study, groups: list[str], lang: str) -> str:
+    """Group names as a list, the first few of a long one."""
+    shown = _join([study.group_name(g, lang) for g in groups[:MAX_LISTED]], lang)
+    rest = len(groups) - MAX_LISTED
+    if rest <= 0:
+        return shown
+    return shown + (f"等（另有{rest}个）" if lang == "zh" else f" and {rest} more")
+
+
+def _final_year(study: Study) -> int:
+    return int(study.runs["year"].max())
+
+
+def build_briefing(study: Study, charts: set[str]) -> Document:
+    """The whole briefing; `charts` are the stems of the charts that were drawn."""
+    sections = [Section(Text("关键发现", "Key findings"), [Bullets(key_findings(study))]),
+                Section(Text("三项核心指标", "How burden, detection and formalism are measured"),
+                        [Bullets([Text(h.definition_zh, h.definition_en) for h in HEADLINES.values()])])]
+    if study.kind in ("run", "sweep"):
+        sections.append(targets_section(study, charts))
+    if study.kind == "run":
+        sections += [effects_section(study, charts), package_section(study)]
+    if study.kind in ("run", "sweep") and "3_trade_offs" in charts:
+        sections.append(trade_off_section(study))
+    if "4_time_paths" in charts:
+        sections.append(time_section(study))
+    if study.kind == "sensitivity":
+        sections.append(sensitivity_section(study, charts))
+    sections += [method_section(study), caveats_section(study), provenance_section(study)]
+    title = Text("督查政策模拟简报", "Supervision policy simulation briefing")
+    what = {"run": Text("情景比较", "scenario comparison"), "sweep": Text("参数扫描", "parameter sweep"),
+            "sensitivity": Text("敏感性分析", "sensitivity analysis")}[study.kind]
+    subtitle = say(lambda l: (f"{what.show(l)}：{study.folder.name}，{_scale_text(study, l)}"
+                              f"，完成于{study.manifest.get('finished', '?')}" if l == "zh" else
+                              f"{what.show(l).capitalize()}: {study.folder.name}, {_scale_text(study, l)}, "
+                              f"finished {study.manifest.get('finished', '?')}"))
+    return Document(title, subtitle, sections)
+
+
+# key findings --------------------------------------------------------------------------------
+
+def key_findings(study: Study) -> list[Text]:
+    if study.kind == "run":
+        return _run_findings(study)
+    if study.kind == "sweep":
+        return _sweep_findings(study)
+    return _sensitivity_findings(study)
+
+
+def targets_met(study: Study, group: str) -> pd.DataFrame:
+    card = study.scorecard
+    return card[(card["group"] == group) & (card["p_met"] >= LIKELY)]
+
+
+def _target_phrase(row, lang: str) -> str:
+    return f"{metric_name(row.metric, lang)}（{format_probability(row.p_met)}）" if lang == "zh" else \
+        f"{metric_name(row.metric, lang)} ({format_probability(row.p_met)})"
+
+
+def _miss_phrase(row, lang: str) -> str:
+    """A missed target: its mean against the target (the interval is in the table below), and the
+    probability when some seeds do meet it."""
+    value = format_value(row.metric, row.mean)
+    target = f"{OPERATORS[row.op]} {format_value(row.metric, row.target)}"
+    chance = row.p_met > 0
+    if lang == "zh":
+        return (f"{metric_name(row.metric, lang)}（{value}，目标{target}"
+                + (f"，达标概率{format_probability(row.p_met)}" if chance else "") + "）")
+    return (f"{metric_name(row.metric, lang)} ({value} vs {target}"
+            + (f", P {format_probability(row.p_met)}" if chance else "") + ")")
+
+
+def _effect(study: Study, group: str, metric: str) -> pd.Series | None:
+    effects = study.effects
+    chosen = effects[(effects["group"] == group) & (effects["metric"] == metric)]
+    return None if chosen.empty else chosen.iloc[0]
+
+
+def _effect_text(study: Study, group: str, metric: str, lang: str) -> str:
+    row = _effect(study, group, metric)
+    return "n/a" if row is None else format_estimate(metric, row["diff"], row["low"], row["high"], lang,
+                                                     difference=True)
+
+
+def _run_findings(study: Study) -> list[Text]:
+    findings = []
+    year = _final_year(study)
+    evaluated = study.scorecard["metric"].nunique() if not study.scorecard.empty else 0
+    for package in study.packages:
+        met = targets_met(study, package)
+        missed = study.scorecard[(study.scorecard["group"] == package) & (study.scorecard["p_met"] < LIKELY)]
+        findings.append(say(lambda l, p=package, met=met: (
+            f"{study.group_name(p, l)}在{year}年可达到{len(met)}/{evaluated}项文件目标（达标概率≥50%）"
+            + (f"：{_join([_target_phrase(r, l) for r in met.itertuples()], l)}。" if len(met) else "。")
+            if l == "zh" else
+            f"{study.group_name(p, l)} meets {len(met)} of {evaluated} document targets in {year} "
+            f"(probability ≥ 50%)" + (f": {_join([_target_phrase(r, l) for r in met.itertuples()], l)}." if len(met)
+                                      else "."))))
+        if len(missed):
+            findings.append(say(lambda l, p=package, missed=missed: (
+                f"{study.group_name(p, l)}仍未达到：{_join([_miss_phrase(r, l) for r in missed.itertuples()], l)}。"
+                if l == "zh" else
+                f"{study.group_name(p, l)} still falls short of: "
+                f"{_join([_miss_phrase(r, l) for r in missed.itertuples()], l)}.")))
+        findings.append(say(lambda l, p=package: (
+            f"与现状相比（{year}年，按种子配对），{study.group_name(p, l)}使"
+            + "，".join(f"{measure_name(m, l)}变化{_effect_text(study, p, h.metric, l)}" for m, h in HEADLINES.items())
+            + "。" if l == "zh" else
+            f"Against the status quo ({year}, paired by seed), {study.group_name(p, l)} changes "
+            + ", ".join(f"{measure_name(m, l).lower()} by {_effect_text(study, p, h.metric, l)}"
+                        for m, h in HEADLINES.items()) + ".")))
+    findings += _mechanism_findings(study)
+    if study.reference is not None and not study.scorecard.empty:
+        met = targets_met(study, study.reference)
+        findings.append(say(lambda l: (
+            f"{study.group_name(study.reference, l)}在{year}年达到{len(met)}/{evaluated}项目标。" if l == "zh" else
+            f"{study.group_name(study.reference, l)} meets {len(met)} of {evaluated} targets in {year}.")))
+    findings += _non_dominated_findings(study)
+    return findings
+
+
+def _mechanisms(study: Study) -> list[str]:
+    return [g for g in study.groups if g != study.reference and g not in study.packages]
+
+
+def _mechanism_findings(study: Study) -> list[Text]:
+    mechanisms = _mechanisms(study)
+    if not mechanisms or study.effects.empty:
+        return []
+    findings = []
+    effects = study.effects[study.effects["group"].isin(mechanisms)]
+    for measure, headline in HEADLINES.items():
+        chosen = effects[(effects["metric"] == headline.metric) & (effects["verdict"] == "better")]
+        if chosen.empty:
+            findings.append(say(lambda l, m=measure: (
+                f"没有单项机制在{measure_name(m, l)}上有确定的改善（95%区间均含0）。" if l == "zh" else
+                f"No single mechanism improves {measure_name(m, l).lower()} with confidence (every 95% interval "
+                "includes 0).")))
+            continue
+        best = chosen.sort_values("diff", ascending=headline.lower_is_better).iloc[0]
+        findings.append(say(lambda l, m=measure, b=best: (
+            f"单项机制中，{study.group_name(b['group'], l)}对{measure_name(m, l)}的改善最大："
+            f"{format_estimate(b['metric'], b['diff'], b['low'], b['high'], l, difference=True)}。" if l == "zh" else
+            f"Of the single mechanisms, {study.group_name(b['group'], l)} improves {measure_name(m, l).lower()} most: "
+            f"{format_estimate(b['metric'], b['diff'], b['low'], b['high'], l, difference=True)}.")))
+    headline_metrics = {h.metric: m for m, h in HEADLINES.items()}
+    worse = effects[effects["metric"].isin(headline_metrics) & (effects["verdict"] == "worse")]
+    if worse.empty:
+        findings.append(say(lambda l: "没有单项机制使督查负担、问题发现或形式主义确定地恶化。" if l == "zh" else
+                            "No single mechanism makes burden, detection or formalism worse with confidence."))
+    else:
+        findings.append(say(lambda l: ("需要权衡：" if l == "zh" else "Trade-offs to watch: ") + _join([
+            f"{study.group_name(r.group, l)}：{measure_name(headline_metrics[r.metric], l)}"
+            f"{format_estimate(r.metric, r.diff, r.low, r.high, l, difference=True)}" if l == "zh" else
+            f"{study.group_name(r.group, l)} worsens {measure_name(headline_metrics[r.metric], l).lower()} "
+            f"({format_estimate(r.metric, r.diff, r.low, r.high, l, difference=True)})"
+            for r in worse.itertuples()], l) + ("。" if l == "zh" else ".")))
+    return findings
+
+
+def _non_dominated_findings(study: Study) -> list[Text]:
+    table = study.tradeoffs
+    if table.empty or len(table) < 2:
+        return []
+    best = list(table.loc[table["non_dominated"], "group"])
+    return [say(lambda l: (
+        f"非劣解（没有其他方案在负担、发现、形式主义三项上同时不差且至少一项更好）：{_names(study, best, l)}。"
+        if l == "zh" else
+        f"Non-dominated (no other option is at least as good on burden, detection and formalism together and "
+        f"better on one): {_names(study, best, l)}."))]
+
+
+def _sweep_findings(study: Study) -> list[Text]:
+    findings = []
+    year = _final_year(study)
+    if not study.scorecard.empty:
+        counts = {g: len(targets_met(study, g)) for g in study.groups}
+        most = max(counts.values())
+        leaders = [g for g, c in counts.items() if c == most]
+        evaluated = study.scorecard["metric"].nunique()
+        findings.append(say(lambda l: (
+            f"{year}年达到目标最多的扫描点达到{most}/{evaluated}项：{_names(study, leaders, l)}。"
+            if l == "zh" else
+            f"The sweep points meeting the most targets in {year} meet {most} of {evaluated}: "
+            f"{_names(study, leaders, l)}.")))
+    table = study.tradeoffs
+    if not table.empty:
+        for measure, headline in HEADLINES.items():
+            best = table.sort_values(measure, ascending=headline.lower_is_better).iloc[0]
+            findings.append(say(lambda l, m=measure, h=headline, b=best: (
+                f"{measure_name(m, l)}最好的扫描点：{study.group_name(b['group'], l)}，"
+                f"{format_estimate(h.metric, b[m], b[f'{m}_low'], b[f'{m}_high'], l)}。" if l == "zh" else
+                f"Best {measure_name(m, l).lower()}: {study.group_name(b['group'], l)}, "
+                f"{format_estimate(h.metric, b[m], b[f'{m}_low'], b[f'{m}_high'], l)}.")))
+    return findings + _non_dominated_findings(study)
+
+
+def _sensitivity_findings(study: Study) -> list[Text]:
+    findings = []
+    indices = study.sensitivity
+    for method, outcomes in methods_and_outcomes(indices):
+        for outcome in outcomes:
+            ranked = ranked_factors(indices, method, outcome).head(TOP_FACTORS)
+            if ranked.empty:
+                continue
+            index = RANKING_INDEX[method]
+            findings.append(say(lambda l, o=outcome, r=ranked, i=index: (
+                f"对{metric_name(o, l)}影响最大的因素（按{i}）：" + _join([_factor_phrase(row, o, l) for row in r.itertuples()], l)
+                + _noise_phrase(study, o, l) + "。" if l == "zh" else
+                f"Most influential factors for {metric_name(o, l).lower()} (by {i}): "
+                + _join([_factor_phrase(row, o, l) for row in r.itertuples()], l) + _noise_phrase(study, o, l) + ".")))
+    flagged = int((indices["flag"] != "").sum())
+    if flagged:
+        findings.append(say(lambda l: (
+            f"{flagged}个指数估计带有标记（负值、不稳定、未收敛等），见注意事项。" if l == "zh" else
+            f"{flagged} index estimates carry a flag (negative, unstable, not converged, ...); see the caveats.")))
+    return findings
+
+
+def format_index(row, outcome: str) -> str:
+    """A sensitivity index with its interval: Sobol indices as they are, Morris ones in the outcome's
+    display units (percentage points for shares)."""
+    if row.index in ("S1", "ST", "S2"):
+        return f"{row.estimate:.2f} [{row.low:.2f}, {row.high:.2f}]"
+    scale = display_scale(outcome)
+    low, high = format_number(row.low * scale), format_number(row.high * scale)
+    return f"{format_number(row.estimate * scale)} [{low}, {high}]"
+
+
+def _factor_phrase(row, outcome: str, lang: str) -> str:
+    flag = f" ({row.flag})" if row.flag else ""
+    return f"{lever_name(row.factor, lang)} {format_index(row, outcome)}{flag}"
+
+
+def _noise_phrase(study: Study, outcome: str, lang: str) -> str:
+    noise = study.noise
+    if noise is None or outcome not in set(noise["outcome"]):
+        return ""
+    share = float(noise.loc[noise["outcome"] == outcome, "noise_share"].iloc[0])
+    if not math.isfinite(share):
+        return ""
+    return f"；随机噪声约占方差{100 * share:.0f}%" if lang == "zh" else f"; replication noise is about " \
+                                                                       f"{100 * share:.0f}% of the variance"
+
+
+# sections --------------------------------------------------------------------------------
+
+def targets_section(study: Study, charts: set[str]) -> Section:
+    section = Section(Text("文件目标达标情况", "Document targets"))
+    if "2_target_scorecard" in charts:
+        section.blocks.append(Figure("2_target_scorecard", Text(
+            "图2 各情景的达标概率（达标种子占比）及均值±95%区间半宽。",
+            "Figure 2. Probability of meeting each document target (share of seeds) with the mean ± half-width of "
+            "its 95% interval.")))
+    shown = [g for g in [study.reference, *study.packages] if g is not None] if study.kind == "run" else \
+        sorted(study.groups, key=lambda g: -len(targets_met(study, g)))[:3]
+    card = study.scorecard.set_index(["group", "metric"])
+    columns: list = [Text("目标", "Target"), Text("文件目标值", "Document target")]
+    for group in shown:
+        columns += [say(lambda l, g=group: f"{study.group_name(g, l)}：均值 [95%区间]" if l == "zh" else
+                        f"{study.group_name(g, l)}: mean [95% interval]"),
+                    say(lambda l, g=group: "达标概率" if l == "zh" else "P(meet)")]
+    rows = []
+    for metric in dict.fromkeys(study.scorecard["metric"]):
+        first = card.loc[(shown[0], metric)]
+        row: list = [say(lambda l, m=metric: metric_name(m, l) + ("†" if m in SOFT_METRICS else "")),
+                     f"{OPERATORS[first['op']]} {format_value(metric, first['target'])}"]
+        for group in shown:
+            cell = card.loc[(group, metric)]
+            row += [format_estimate(metric, cell["mean"], cell["low"], cell["high"]), format_probability(cell["p_met"])]
+        rows.append(row)
+    section.blocks.append(Table(columns, rows))
+    section.blocks.append(Paragraph(Text(
+        "† 最软指标，只看方向。全部情景和差距（正值表示尚未达标）见 tables/target_scorecard.csv。",
+        "† softest metrics: read the direction only. Every scenario, and the gap to each target (positive = still "
+        "short of it), are in tables/target_scorecard.csv.")))
+    return section
+
+
+def effects_section(study: Study, charts: set[str]) -> Section:
+    section = Section(Text("各项机制的效果", "Mechanism effects"))
+    if study.effects.empty:
+        section.blocks.append(Paragraph(Text("只有一个情景，无法比较。", "Only one scenario: nothing to compare.")))
+        return section
+    if "1_mechanism_effects" in charts:
+        section.blocks.append(Figure("1_mechanism_effects", Text(
+            "图1 各项机制与现状之差（最后一年，按种子配对）：均值与95%区间。绿色为确定改善，橙色为确定恶化，灰色为不确定。",
+            "Figure 1. Each mechanism's difference from the status quo (final year, paired by seed): mean and 95% "
+            "interval. Green: better with confidence; orange: worse with confidence; grey: unclear.")))
+    columns = [Text("情景", "Scenario")] + [say(lambda l, m=m: f"{measure_name(m, l)}变化" if l == "zh" else
+                                               f"Change in {measure_name(m, l).lower()}") for m in HEADLINES]
+    columns.append(Text("达标项数（≥50%）", "Targets met (≥ 50%)"))
+    rows = []
+    for group in [g for g in study.groups if g != study.reference]:
+        row: list = [say(lambda l, g=group: study.group_name(g, l))]
+        for headline in HEADLINES.values():
+            effect = _effect(study, group, headline.metric)
+            row.append(say(lambda l, e=effect, h=headline: format_estimate(h.metric, e["diff"], e["low"], e["high"], l,
+                                                                            difference=True)))
+        row.append(str(len(targets_met(study, group))))
+        rows.append(row)
+    section.blocks.append(Table(columns, rows))
+    section.blocks.append(Paragraph(Text(
+        "各情景对每个指标的配对差异及区间见 tables/mechanism_effects.csv。",
+        "Paired differences for every metric are in tables/mechanism_effects.csv.")))
+    return section
+
+
+def package_section(study: Study) -> Section:
+    section = Section(Text("改革组合方案对各项目标指标的影响", "The reform package's effect on every target metric"))
+    if not study.packages or study.effects.empty:
+        section.blocks.append(Paragraph(Text("本结果不含改革组合方案。", "These results hold no reform package.")))
+        return section
+    targets = list(dict.fromkeys(study.scorecard["metric"]))
+    for package in study.packages:
+        rows = []
+        for metric in targets:
+            effect = _effect(study, package, metric)
+            if effect is None:
+                continue
+            rows.append([say(lambda l, m=metric: metric_name(m, l)),
+                         say(lambda l, e=effect, m=metric: format_estimate(m, e["diff"], e["low"], e["high"], l,
+                                                                            difference=True)),
+                         VERDICTS[effect["verdict"]]])
+        section.blocks.append(Paragraph(say(lambda l, p=package: (
+            f"{study.group_name(p, l)}与{study.group_name(study.reference, l)}之差（{_final_year(study)}年，按种子配对，95%区间）："
+            if l == "zh" else
+            f"{study.group_name(p, l)} minus {study.group_name(study.reference, l)} ({_final_year(study)}, paired by "
+            "seed, 95% interval):"))))
+        section.blocks.append(Table([Text("指标", "Metric"), Text("变化", "Change"), Text("判断", "Verdict")], rows))
+    return section
+
+
+def trade_off_section(study: Study) -> Section:
+    return Section(Text("权衡", "Trade-offs"), [
+        Figure("3_trade_offs", Text(
+            "图3 横轴为督查负担（越低越好），纵轴为问题发现率（越高越好），颜色为形式主义指数；粗黑圈为非劣解，方框为现状；误差线为95%区间。",
+            "Figure 3. Burden (x, lower is better) against detection (y, higher is better), colour = formalism index; "
+            "black rings: non-dominated; square: status quo; bars: 95% intervals.")),
+        *[Paragraph(text) for text in _non_dominated_findings(study)]])
+
+
+def time_section(study: Study) -> Section:
+    blocks: list = [Figure("4_time_paths", Text(
+        "图4 三项核心指标的年度路径：均值与95%区间；阴影为试点（2024年1-6月）、推广（2024年7月-2025年12月）、巩固（2026年）阶段。",
+        "Figure 4. Yearly paths of the three headline measures: mean and 95% interval; shading: pilot (2024-01 to "
+        "2024-06), rollout (2024-07 to 2025-12) and consolidation (2026)."))]
+    paths = study.time_paths
+    for package in study.packages:
+        rows = []
+        for measure, headline in HEADLINES.items():
+            chosen = paths[(paths["group"] == package) & (paths["measure"] == measure)].sort_values("year")
+            rows.append([say(lambda l, m=measure: measure_name(m, l))]
+                        + [format_estimate(headline.metric, r.mean, r.low, r.high) for r in chosen.itertuples()])
+        years = sorted(paths.loc[paths["group"] == package, "year"].unique())
+        blocks.append(Paragraph(say(lambda l, p=package: f"{study.group_name(p, l)}逐年数值：" if l == "zh" else
+                                    f"{study.group_name(p, l)}, year by year:")))
+        blocks.append(Table([Text("指标", "Measure")] + [str(y) for y in years], rows))
+    return Section(Text("逐年变化", "Over time"), blocks)
+
+
+def sensitivity_section(study: Study, charts: set[str]) -> Section:
+    section = Section(Text("敏感性分析", "Sensitivity"))
+    if "5_sensitivity_sobol" in charts:
+        section.blocks.append(Figure("5_sensitivity_sobol", Text(
+            "图5 Sobol指数：ST为总效应（含交互），S1为一阶效应；误差线为自助法95%区间，斜线为带标记的估计。",
+            "Figure 5. Sobol indices: ST total effect (incl. interactions), S1 first-order effect; bars: bootstrap 95% "
+            "intervals; hatched: flagged estimates.")))
+    if "5_sensitivity_morris" in charts:
+        section.blocks.append(Figure("5_sensitivity_morris", Text(
+            "图5 Morris筛选：μ*为平均绝对效应（影响大小），σ为效应离散度（非线性或交互）；误差线为自助法95%区间。",
+            "Figure 5. Morris screening: μ* mean absolute effect (influence), σ spread of effects (non-linearity or "
+            "interaction); bars: bootstrap 95% intervals.")))
+    rows = []
+    for method, outcomes in methods_and_outcomes(study.sensitivity):
+        for outcome in outcomes:
+            for row in ranked_factors(study.sensitivity, method, outcome).itertuples():
+                rows.append([method, say(lambda l, o=outcome: metric_name(o, l)),
+                             say(lambda l, f=row.factor: lever_name(f, l)), row.index, format_index(row, outcome),
+                             row.flag or "", str(row.n)])
+    section.blocks.append(Table([Text("方法", "Method"), Text("结果指标", "Outcome"), Text("因素", "Factor"),
+                                 Text("指数", "Index"),
+                                 Text("估计 [95%区间]（Morris为结果单位，比例为百分点）",
+                                      "Estimate [95% interval] (Morris: outcome units, shares in pp)"),
+                                 Text("标记", "Flag"), Text("样本数", "n")], rows))
+    return section
+
+
+def _scale_text(study: Study, lang: str) -> str:
+    scale = str(study.manifest.get("scale") or study.runs["scale"].iloc[0])
+    if scale not in SCALES:
+        return scale
+    provinces, cities, counties, units = SCALES[scale]
+    total = provinces * cities * counties * units
+    if lang == "zh":
+        return (f"{scale_name(scale, lang)}规模，{provinces}省×{cities}市×{counties}县×每县{units}个基层单位，"
+                f"共{total}个基层单位")
+    return (f"{scale_name(scale, lang)} scale, {provinces} x {cities} x {counties} x {units} "
+            f"(provinces x cities x counties x units per county) = {total} grassroots units")
+
+
+def method_section(study: Study) -> Section:
+    runs = study.runs
+    burn_in = sorted(runs.loc[runs["phase"] == "burn_in", "year"].unique())
+    policy = sorted(runs.loc[runs["phase"] == "policy", "year"].unique())
+    seeds = study.seeds_per_group
+    mesa = " " + study.manifest["packages"]["mesa"] if "mesa" in study.manifest.get("packages", {}) else ""
+    items = [
+        say(lambda l: (f"模型：督查检查政策的主体建模（Mesa{mesa}），基层单位、督查机构与职能部门按周互动，指标按年统计。"
+                       if l == "zh" else
+                       f"Model: an agent-based model of supervision and inspection (Mesa{mesa}); grassroots units, "
+                       "supervision bodies and departments interact week by week; metrics are counted per year.")),
+        say(lambda l: ("规模：" if l == "zh" else "Scale: ") + _scale_text(study, l) + ("。" if l == "zh" else ".")),
+        say(lambda l: (f"重复：每个{'情景' if study.kind == 'run' else '设计点'}{seeds}个随机种子；所有情景使用相同种子（共同随机数），差异按种子配对。"
+                       if l == "zh" else
+                       f"Replications: {seeds} seeds per {'scenario' if study.kind == 'run' else 'design point'}; "
+                       "every one uses the same seeds (common random numbers), so differences are paired by seed.")),
+        say(lambda l: (f"时间：{_years(burn_in)}为改革前现状（预热期），{_years(policy)}为政策期；目标按最后一年（{_final_year(study)}）评估。"
+                       if l == "zh" else
+                       f"Years: {_years(burn_in)} is the status quo before reform (burn-in), {_years(policy)} the "
+                       "policy "
+                       f"period; targets are judged in the final year ({_final_year(study)}).")),
+        STATISTICS[study.kind],
+    ]
+    if study.factors:
+        items.append(say(lambda l: (
+            f"设计：{len(study.groups)}个设计点，因素为" + _join([lever_name(f, l) for f in study.factors], l) + "。"
+            if l == "zh" else
+            f"Design: {len(study.groups)} design points over " + _join([lever_name(f, l) for f in study.factors], l)
+            + ".")))
+    items += [
+        say(lambda l: (f"校准：{len(CALIBRATED)}个行为参数（{', '.join(CALIBRATED)}）由 run.py calibrate 按文件基线数据拟合，"
+                       "写入 scenarios/baseline.yaml。"
+                       if l == "zh" else
+                       f"Calibration: {len(CALIBRATED)} behavioural parameters ({', '.join(CALIBRATED)}) are fitted by "
+                       "run.py calibrate to the documents' baseline figures and kept in scenarios/baseline.yaml.")),
+    ]
+    blocks: list = [Bullets(items)]
+    if not study.calibration.empty:
+        blocks.append(Paragraph(Text("改革前最后一年（预热期）与文件基线数据对比：",
+                                     "The last status-quo (burn-in) year against the documents' baseline figures:")))
+        blocks.append(Table([Text("指标", "Metric"), Text("文件数据", "Document figure"),
+                             Text("模型现状 [95%区间]", "Model status quo [95% interval]"),
+                             Text("相对差", "Relative difference")],
+                            [[say(lambda l, m=r.metric: metric_name(m, l)), format_value(r.metric, r.document),
+                              format_estimate(r.metric, r.mean, r.low, r.high), f"{100 * r.relative_gap:+.0f}%"]
+                             for r in study.calibration.itertuples()]))
+    return Section(Text("方法说明", "Method"), blocks)
+
+
+def _years(years: list) -> str:
+    if not years:
+        return "—"
+    return str(years[0]) if len(years) == 1 else f"{years[0]}-{years[-1]}"
+
+
+def caveats_section(study: Study) -> Section:
+    items = [say(lambda l, m=metric: (
+        f"{metric_name(m, l)}（{m}）是最软的指标：{METRICS[m].removeprefix('SOFT: ')}，仅拟合截距；只看方向，不看水平。"
+        if l == "zh" else
+        f"{metric_name(m, l)} ({m}) is among the softest metrics: {METRICS[m].removeprefix('SOFT: ')}, fitted only by "
+        "its intercept; read its direction, not its level.")) for metric in SOFT_METRICS]
+    compared = study.kind in ("run", "sweep")
+    for metric, reason in NOT_MODEL_OUTCOMES.items() if compared else ():
+        items.append(say(lambda l, m=metric, r=reason: f"目标 {m} 未评估：{r}。" if l == "zh" else
+                         f"Target {m} is not evaluated: {r}."))
+    seeds = study.seeds_per_group
+    if compared and seeds < FEW_SEEDS:
+        items.append(say(lambda l: (f"每组只有{seeds}个种子：区间较宽（1个种子时没有区间），达标概率以1/{seeds}为步长变化。"
+                                    if l == "zh" else
+                                    f"Only {seeds} seed{'s' if seeds > 1 else ''} per group: intervals are wide (none "
+                                    f"with one seed) and probabilities move in steps of 1/{seeds}.")))
+    if not study.calibration.empty:
+        off = study.calibration[study.calibration["relative_gap"].abs() > CALIBRATION_TOLERANCE]
+        if len(off):
+            items.append(say(lambda l: (
+                f"现状与文件数据相差超过{100 * CALIBRATION_TOLERANCE:.0f}%的指标：" if l == "zh" else
+                f"The status quo differs from the documents' figure by more than {100 * CALIBRATION_TOLERANCE:.0f}% "
+                "for: ") + _join([f"{metric_name(r.metric, l)} ({100 * r.relative_gap:+.0f}%)"
+                                  for r in off.itertuples()], l) + ("；这些结果的水平需谨慎解读。" if l == "zh" else
+                                                                    "; read their levels with care.")))
+    weak = {name: b for name, b in load_document_figures()["baselines"].items() if b.get("quality")}
+    if weak:
+        items.append(say(lambda l: ("部分文件基线数据质量有限：" if l == "zh" else
+                                    "Some of the documents' baseline figures are weak: ")
+                         + _join([f"{name} ({b['quality']})" for name, b in weak.items()], l)
+                         + ("。" if l == "zh" else ".")))
+    if study.sensitivity is not None:
+        flagged = study.sensitivity[study.sensitivity["flag"] != ""]
+        if len(flagged):
+            items.append(say(lambda l: (
+                f"{len(flagged)}个敏感性指数带标记：" if l == "zh" else f"{len(flagged)} sensitivity indices are flagged: ")
+                + _join([f"{r.method} {r.index} {r.outcome}/{r.factor}: {r.flag}" for r in flagged.itertuples()], l)
+                + ("。" if l == "zh" else ".")))
+    items.append(say(lambda l: (
+        f"结果取决于代码版本 {study.manifest.get('code_version', '?')} 的模型与校准；重新校准后需重新运行。" if l == "zh" else
+        f"Results depend on the model and calibration at code version {study.manifest.get('code_version', '?')}; "
+        "re-run after recalibration.")))
+    return Section(Text("注意事项", "Caveats"), [Bullets(items)])
+
+
+STATISTICS = {
+    "run": Text("统计：均值及其95% t区间（跨种子）；达标概率为达到目标的种子占比（Wilson 95%区间见表格）；机制效果为与现状的配对差及其95%区间。",
+                "Statistics: means with 95% t-intervals over seeds; the probability of meeting a target is the share "
+                "of seeds meeting it (Wilson 95% interval in the tables); mechanism effects are paired differences "
+                "from the status quo with 95% intervals."),
+    "sweep": Text("统计：每个扫描点的均值及其95% t区间（跨种子）；达标概率为达到目标的种子占比（Wilson 95%区间见表格）。",
+                  "Statistics: each sweep point's mean with its 95% t-interval over seeds; the probability of meeting "
+                  "a target is the share of seeds meeting it (Wilson 95% interval in the tables)."),
+    "sensitivity": Text("统计：敏感性指数由实验模块（SALib）按各设计点的重复均值计算，区间为自助法95%区间；随机噪声占比为重复间方差占设计点均值方差的比例。",
+                        "Statistics: the experiments compute the indices (SALib) on each design point's replicate "
+                        "mean, with bootstrap 95% intervals; the noise share is the part of the variance of those "
+                        "means "
+                        "that is replication noise."),
+}
+
+PROVENANCE_KEYS = ("kind", "scenarios", "overrides", "method", "outcomes", "scale", "years", "replications", "started",
+                   "finished", "code_version", "python", "platform")
+
+
+def provenance_section(study: Study) -> Section:
+    manifest = study.manifest
+    rows = [["results", str(study.folder.resolve())]]
+    for key in PROVENANCE_KEYS:
+        if key in manifest and manifest[key] not in (None, [], ""):
+            rows.append([key, _compact(manifest[key])])
+    seeds = manifest.get("seeds")
+    if seeds is not None:
+        rows.append(["seeds", _compact(seeds)])
+    if manifest.get("factors"):
+        rows.append(["factors", ", ".join(str(f.get("name", f)) if isinstance(f, dict) else str(f)
+                                          for f in manifest["factors"])])
+    if manifest.get("packages"):
+        rows.append(["packages", ", ".join(f"{k} {v}" for k, v in manifest["packages"].items())])
+    return Section(Text("数据来源", "Provenance"), [
+        Paragraph(Text("本简报由结果文件夹自动生成，完整清单见 results_manifest.json。",
+                       "Generated from the results folder below; the full manifest is in results_manifest.json.")),
+        Table([Text("项", "Field"), Text("值", "Value")], rows)])
+
+
+def _compact(value) -> str:
+    if isinstance(value, list):
+        shown = ", ".join(str(v) for v in value[:20])
+        return shown + (f", ... ({len(value)} in all)" if len(value) > 20 else "")
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_compact(v)}" for k, v in value.items())
+    return str(value)

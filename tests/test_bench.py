@@ -1,0 +1,43 @@
+"""Smoke test of the benchmark's structure on a tiny configuration; speed is never asserted."""
+import json
+
+import pytest
+
+from benchmarks import BenchConfig, ScaleRuns, format_table, run_benchmarks
+
+TINY = BenchConfig(  # QUICK's shape, with the city standing in for the nation
+    county=ScaleRuns("county", 1, 1), province=ScaleRuns("province", 1, 1),
+    national=ScaleRuns("city", 1, 0, warmup=0), boltzmann_steps=2, sweep=ScaleRuns("city", 1, 1), sweep_runs=2,
+)
+POSITIVE_FIGURES = ("mesa_boltzmann_agent_steps_per_s", "ratio_vs_mesa_province", "national_seconds_per_run",
+                    "national_peak_rss_mib", "parallel_efficiency_2", "sobol_study_projected_minutes")
+
+
+@pytest.fixture(scope="module")
+def results():
+    return run_benchmarks(quick=True, config=TINY, progress=False)
+
+
+def test_every_figure_is_present_and_positive(results):
+    assert set(results["unit_weeks_per_s"]) == {"county", "province", "city"}
+    assert set(results["sweep_runs_per_s"]) == {"1", "2"}
+    rates = [*results["unit_weeks_per_s"].values(), *results["sweep_runs_per_s"].values()]
+    for value in (*rates, *(results[key] for key in POSITIVE_FIGURES)):
+        assert isinstance(value, float) and value > 0
+
+
+def test_context_goals_and_output_formats(results):
+    assert {"cpu_count", "platform", "python", "date"} <= set(results["machine"])
+    assert len(results["goals"]) == 6
+    assert all(isinstance(goal["passed"], bool) for goal in results["goals"])
+    assert json.loads(json.dumps(results))["mode"] == "quick"
+    table = format_table(results)
+    assert "unit-weeks/s" in table and "parallel_efficiency_2" in table
+
+
+def test_bad_format_is_a_usage_error():
+    from run import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["bench", "--format", "xml"])
+    assert exit_info.value.code == 2

@@ -1,0 +1,241 @@
+"""Sweeps: same rows on every backend, common random numbers, kill -9 and resume, bad files.
+
+County scale and one simulated year throughout; metric values are never asserted (the model is
+still being calibrated), only structure, invariants and equality between runs.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import run as cli
+from experiments import MODEL, ExperimentError, execute, list_experiments, load_experiment, run_sweep
+from experiments.evaluators import ishigami
+from experiments.runner import RunSpec, _in_flight_limit
+from experiments.store import read_manifest
+from experiments.sweep import sorted_runs
+from model import BEHAVIOUR, LEVERS, default_scenario
+from model.errors import UserError
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = {"scale": "county", "years": 1, "progress": False}
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def grid_file(tmp_path) -> Path:
+    return write(tmp_path / "grid.yaml", """
+name: grid_test
+scenario: baseline
+replications: 2
+factors:
+  merge_rate: {values: [0.0, 0.6]}
+  behaviour.detection_base: {low: 0.2, high: 0.4, levels: 2}
+design: {type: grid}
+outcomes: [inspections_per_unit_year, detection_rate]
+""")
+
+
+@pytest.fixture
+def long_file(tmp_path) -> Path:
+    """30 runs written one per part: long enough to be killed half way."""
+    return write(tmp_path / "long.yaml", """
+name: long_test
+replications: 3
+factors:
+  merge_rate: {low: 0.0, high: 0.8, levels: 3}
+  remote_share: {low: 0.08, high: 0.5, levels: 3}
+  closed_loop: {values: [0.325, 1.0, 0.6]}
+design: {type: one_at_a_time}
+""")
+
+
+def test_rows_identical_with_one_and_two_workers_and_dask(grid_file, tmp_path):
+    results = [run_sweep(grid_file, out=tmp_path / name, **options, **SMALL)
+               for name, options in [("one", {"workers": 1}), ("two", {"workers": 2}),
+                                     ("dask", {"workers": 2, "scheduler": "local"})]]
+    frames = [result.runs() for result in results]
+    burn_in = results[0].manifest["scenario"]["burn_in_years"]
+    assert len(frames[0]) == 4 * 2 * (burn_in + 1)  # points x replications x simulated years
+    for frame in frames[1:]:
+        pd.testing.assert_frame_equal(frames[0], frame)
+
+
+def test_common_random_numbers_and_factor_columns(grid_file, tmp_path):
+    results = run_sweep(grid_file, out=tmp_path / "out", workers=2, **SMALL)
+    runs = results.runs()
+    manifest = results.manifest
+    assert runs.groupby("replication")["seed"].nunique().eq(1).all()
+    assert sorted(runs.groupby("replication")["seed"].first()) == sorted(manifest["seeds"]["replications"])
+    assert {"point", "replication", "merge_rate", "behaviour.detection_base"} <= set(runs.columns)
+    assert sorted(runs.groupby("point")[["merge_rate", "behaviour.detection_base"]].first().itertuples(index=False)) \
+        == [(0.0, 0.2), (0.0, 0.4), (0.6, 0.2), (0.6, 0.4)]
+    assert not runs.duplicated(["point", "replication", "year"]).any()
+    assert manifest["kind"] == "sweep" and manifest["finished"] and manifest["started"]
+    assert manifest["design"]["type"] == "grid" and manifest["design"]["points"] == 4
+    assert {"numpy", "pandas", "SALib"} <= set(manifest["packages"]) and manifest["code_version"]
+    assert manifest["scenario"]["name"] == "baseline" and "behaviour" in manifest["scenario"]
+    assert "merge_rate" in manifest["experiment"]["text"]
+    summary = results.tables["sweep_summary"]
+    assert list(summary.columns) == ["point", "merge_rate", "behaviour.detection_base", "outcome", "mean", "low",
+                                     "high", "replications"]
+    assert len(summary) == 4 * 2 and (summary["replications"] <= 2).all()
+
+
+def test_one_at_a_time_starts_from_the_base_scenario(long_file):
+    experiment = load_experiment(long_file, MODEL)
+    base = experiment.scenario.levers
+    assert list(experiment.points[0]) == [base[name].final for name in experiment.factor_names]
+    assert len(experiment.points) == 1 + 3 + 3 + 3
+    assert all((row != experiment.points[0]).sum() <= 1 for row in experiment.points)
+
+
+def test_sweep_killed_then_resumed_equals_uninterrupted(long_file, tmp_path):
+    reference = run_sweep(long_file, out=tmp_path / "reference", workers=2, **SMALL).runs()
+    folder = tmp_path / "killed"
+    command = [sys.executable, str(ROOT / "run.py"), "sweep", str(long_file), "--out", str(folder), "--workers", "2",
+               "--scale", "county", "--years", "1", "--quiet"]
+    process = subprocess.Popen(command, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while len(list((folder / "runs").glob("part-*.parquet"))) < 2:
+            assert process.poll() is None, "the sweep ended before it could be killed"
+            assert time.monotonic() < deadline, "no part files appeared"
+            time.sleep(0.05)
+        os.killpg(process.pid, signal.SIGKILL)
+    finally:
+        process.wait()
+    assert read_manifest(folder)["finished"] is None
+    interrupted = sorted_runs(folder)
+    assert 0 < interrupted.groupby(["point", "replication"]).ngroups < 30
+    (folder / "runs" / ".part-left-by-a-killed-writer.parquet.tmp").write_bytes(b"partial")
+    resumed = run_sweep(long_file, out=folder, resume=True, workers=2, **SMALL)
+    assert resumed.manifest["finished"] and len(resumed.manifest["resumed"]) == 1
+    pd.testing.assert_frame_equal(resumed.runs(), reference)
+    assert not list((folder / "runs").glob(".*.tmp"))
+    again = run_sweep(long_file, out=folder, workers=2, **SMALL)  # re-running a finished sweep runs nothing
+    pd.testing.assert_frame_equal(again.runs(), reference)
+
+
+def test_folder_of_another_experiment_is_refused(grid_file, tmp_path):
+    run_sweep(grid_file, out=tmp_path / "out", workers=1, **SMALL)
+    with pytest.raises(ExperimentError, match=r"replications differ"):
+        run_sweep(grid_file, out=tmp_path / "out", workers=1, replications=3, **SMALL)
+    with pytest.raises(ExperimentError, match=r"nothing to resume"):
+        run_sweep(grid_file, out=tmp_path / "empty", resume=True, workers=1, **SMALL)
+
+
+BAD_FILES = {
+    "unknown factor": ("factors:\n  merge_rat: {values: [0, 1]}\ndesign: {type: grid}\n", "factors: merge_rat"),
+    "empty range": ("factors:\n  merge_rate: {low: 0.5, high: 0.5}\n  tolerance: {low: 0, high: 1}\n"
+                    "design: {type: latin, n: 8}\n", "factors.merge_rate: empty range"),
+    "out of range": ("factors:\n  merge_rate: {low: 0, high: 1.5}\n  tolerance: {low: 0, high: 1}\n"
+                     "design: {type: latin, n: 8}\n", "factors: merge_rate: 1.5 is out of range"),
+    "bad design name": ("factors:\n  merge_rate: {values: [0, 1]}\ndesign: {type: factorial}\n", "design.type"),
+    "too few samples for Sobol": ("factors:\n  merge_rate: {low: 0, high: 1}\n  tolerance: {low: 0, high: 1}\n"
+                                  "design: {type: sobol, n: 8}\n", "design.n: 8 is too few samples"),
+    "setting as factor": ("factors:\n  years: {values: [1, 2]}\ndesign: {type: grid}\n", "factors: years"),
+    "unknown outcome": ("factors:\n  merge_rate: {values: [0, 1]}\ndesign: {type: grid}\noutcomes: [happiness]\n",
+                        "outcomes[0]"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_FILES))
+def test_bad_experiment_file_is_one_line_exit_2_and_nothing_written(case, tmp_path, capsys):
+    text, expected = BAD_FILES[case]
+    path = write(tmp_path / "bad.yaml", text)
+    out = tmp_path / "out"
+    command = "sensitivity" if "Sobol" in case else "sweep"
+    assert cli.main([command, str(path), "--out", str(out), "--quiet"]) == 2
+    message = capsys.readouterr().err.strip()
+    assert message.count("\n") == 0 and str(path) in message and expected in message and "allowed:" in message
+    assert not out.exists()
+
+
+def test_command_line_overrides_are_validated(grid_file, tmp_path, capsys):
+    assert cli.main(["sensitivity", str(grid_file), "--method", "sobol", "--n", "24", "--out",
+                     str(tmp_path / "out"), "--quiet"]) == 2
+    assert "--n: 24 is not a power of 2" in capsys.readouterr().err
+    assert cli.main(["sweep", str(grid_file), "--replications", "0", "--out", str(tmp_path / "out")]) == 2
+    assert "--replications" in capsys.readouterr().err
+    assert cli.main(["sweep", "no_such_experiment"]) == 2
+    assert "mechanism_sweep" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_sweep_command_writes_the_default_folder(grid_file, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["sweep", str(grid_file), "--scale", "county", "--years", "1", "--replications", "1",
+                     "--workers", "1", "--quiet"]) == 0
+    folder = tmp_path / "results" / "grid_test"
+    assert str(Path("results") / "grid_test") in capsys.readouterr().out
+    assert json.loads((folder / "manifest.json").read_text())["replications"] == 1
+    assert (folder / "tables" / "sweep_summary.parquet").is_file()
+
+
+def test_shipped_experiments_load_and_screening_covers_every_parameter():
+    assert {"mechanism_sweep", "morris_screening", "sobol_levers"} <= set(list_experiments())
+    for name in list_experiments():
+        load_experiment(name, MODEL, sensitivity=name != "mechanism_sweep")
+    screening = load_experiment("morris_screening", MODEL, sensitivity=True)
+    covered = {name.rpartition(".")[2] for name in screening.factor_names}
+    assert covered == set(LEVERS) | set(BEHAVIOUR), "add the missing parameters' ranges to morris_screening.yaml"
+
+
+def test_csv_points_run_as_given_and_bad_rows_name_the_row(tmp_path):
+    write(tmp_path / "points.csv", "merge_rate,behaviour.deadline_weeks\n0.1,8.4\n0.5,13\n")
+    path = write(tmp_path / "csv.yaml", "replications: 1\ndesign: {type: csv, path: points.csv}\n")
+    results = run_sweep(path, out=tmp_path / "out", workers=1, **SMALL)
+    design = results.tables["sweep_summary"].groupby("point")[["merge_rate", "behaviour.deadline_weeks"]].first()
+    assert design.to_numpy().tolist() == [[0.1, 8.0], [0.5, 13.0]]  # whole weeks are rounded
+    write(tmp_path / "points.csv", "merge_rate\n0.1\n1.7\n")
+    with pytest.raises(UserError, match=r"points.csv: row 3: merge_rate: 1.7 is out of range"):
+        load_experiment(path, MODEL)
+
+
+def test_sampled_designs_stay_inside_their_distributions(tmp_path):
+    path = write(tmp_path / "latin.yaml", """
+factors:
+  sanction_severity: {distribution: loguniform, low: 0.5, high: 2.0}
+  tolerance: {distribution: triangular, low: 0.1, high: 0.9, mode: 0.2}
+  behaviour.detection_base: {distribution: truncated_normal, low: 0.2, high: 0.4, mean: 0.3, sd: 0.05}
+  behaviour.hosting_load: {relative: 0.5}
+design: {type: latin, n: 50}
+""")
+    experiment = load_experiment(path, MODEL)
+    points = experiment.points
+    base = experiment.scenario.behaviour["hosting_load"]
+    assert points.shape == (50, 4)
+    assert points[:, 0].min() >= 0.5 and points[:, 0].max() <= 2.0
+    assert points[:, 1].min() >= 0.1 and points[:, 1].max() <= 0.9 and (points[:, 1] < 0.5).mean() > 0.5
+    assert points[:, 2].min() >= 0.2 and points[:, 2].max() <= 0.4
+    assert points[:, 3].min() >= 0.5 * base and points[:, 3].max() <= 1.5 * base
+
+
+def test_execute_takes_specs_lazily():
+    """Only a few runs per worker are taken ahead, so a sweep's memory does not grow with its size."""
+    taken = []
+
+    def specs():
+        for seed in range(1000):
+            taken.append(seed)
+            yield RunSpec(default_scenario(), seed, tags=(("point", seed), ("replication", 0), ("x1", 0.1),
+                                                          ("x2", 0.2), ("x3", 0.3)))
+
+    results = execute(specs(), workers=2, progress=False, evaluate=ishigami)
+    next(results)
+    assert len(taken) <= _in_flight_limit(2) + 2
+    results.close()
