@@ -13,52 +13,97 @@ import numpy as np
 
 from .organisation import N_TOPICS
 from .params import WEEKS_PER_YEAR
-from .planning import ANNOUNCED, REMOTE, UNANNOUNCED
-from .units import MAJOR, UnitState, falsification_catch_by_mode, perceived_accountability
+from .planning import ANNOUNCED, REMOTE, UNANNOUNCED, topic_lists
+from .units import MAJOR, WIDTH, UnitState, falsification_catch_by_mode, flat, perceived_accountability
 
 TOPIC_SHIFTS = np.arange(N_TOPICS, dtype=np.int64)
 RECHECK_WEEKS = 26
 REBOUND_WINDOW_WEEKS = 52
 DAYS_PER_WEEK = 7
+# Change to latent and to unresolved of each kind of consequence, in open_cases' order. Queued
+# events are stored compactly (int8 columns and changes): the sums they feed are the same.
+CONSEQUENCE_D_LATENT = np.array([0, 1, 1, 1, 0], dtype=np.int8)
+CONSEQUENCE_D_UNRESOLVED = np.array([-1, 1, 0, 0, -1], dtype=np.int8)
 
 
 class EventQueue:
-    """Future changes to unit state, bucketed by absolute week; events past the run are dropped."""
+    """Future changes to unit state, bucketed by absolute week; events past the run are dropped.
+
+    A calendar: one row per week of the run in each column's array, filled from the left
+    (`fill` counts each week's events). A push writes all its events with a few array operations,
+    whatever the number of weeks they fall in; the arrays widen when a week's row is full. pop
+    returns a week's events in the order they were pushed."""
 
     def __init__(self, horizon: int):
         self.horizon = horizon
-        self.buckets: list[list] = [[] for _ in range(horizon)]
+        self.fill = np.zeros(horizon, dtype=np.int64)
+        self.columns: list[np.ndarray] | None = None  # (horizon, capacity) per pushed column
 
     def push(self, week: np.ndarray, *columns: np.ndarray) -> None:
         week = np.asarray(week, dtype=np.int64)
-        inside = week < self.horizon
-        if not inside.any():
+        if week.size == 0:
             return
-        week = week[inside]
-        columns = [c[inside] for c in columns]
+        inside = week < self.horizon
+        if not inside.all():
+            if not inside.any():
+                return
+            week = week[inside]
+            columns = tuple(c[inside] for c in columns)
+        size = week.size
         order = np.argsort(week, kind="stable")
         week = week[order]
-        bounds = np.flatnonzero(np.r_[True, week[1:] != week[:-1], True])
-        for a, b in zip(bounds[:-1], bounds[1:]):
-            self.buckets[week[a]].append(tuple(c[order[a:b]] for c in columns))
+        # Runs of equal weeks; each run goes to its week's row, after what is there already.
+        last = np.empty(size, dtype=bool)
+        np.not_equal(week[1:], week[:-1], out=last[:-1])
+        last[-1] = True
+        last = np.flatnonzero(last)
+        run_start = np.empty_like(last)
+        run_start[0] = 0
+        run_start[1:] = last[:-1] + 1
+        run_week = week[last]
+        run_end = self.fill[run_week] + (last + 1 - run_start)  # each week's new fill
+        needed = int(run_end.max())
+        if self.columns is None or needed > self.columns[0].shape[1] or any(
+                not np.can_cast(c.dtype, store.dtype) for c, store in zip(columns, self.columns)):
+            self._widen(columns, needed)
+        capacity = self.columns[0].shape[1]
+        # flat position: week row, then the run's first free slot plus the event's place in its run
+        target = np.arange(size) + np.repeat(run_week * capacity + self.fill[run_week] - run_start,
+                                             last + 1 - run_start)
+        for store, column in zip(self.columns, columns):
+            store.reshape(-1)[target] = column[order]
+        self.fill[run_week] = run_end
+
+    def _widen(self, columns, needed: int) -> None:
+        if self.columns is None:
+            self.columns = [np.zeros((self.horizon, max(64, 2 * needed)), dtype=c.dtype) for c in columns]
+            return
+        old_capacity = self.columns[0].shape[1]
+        capacity = max(2 * old_capacity, needed) if needed > old_capacity else old_capacity
+        grown = []
+        for old, c in zip(self.columns, columns):
+            wider = np.zeros((self.horizon, capacity), dtype=np.promote_types(old.dtype, c.dtype))
+            wider[:, :old_capacity] = old
+            grown.append(wider)
+        self.columns = grown
 
     def pop(self, week: int) -> list[np.ndarray] | None:
-        parts = self.buckets[week]
-        self.buckets[week] = []
-        if not parts:
+        size = int(self.fill[week])
+        if size == 0:
             return None
-        return [np.concatenate(column) for column in zip(*parts)]
+        self.fill[week] = 0
+        return [store[week, :size] for store in self.columns]
 
 
 def hosting_load(mode, members, levers: dict, behaviour: dict) -> np.ndarray:
     """Unit-weeks of hosting each visit imposes; remote inspections without shared data make
     the unit compile the data itself."""
-    factor = np.where(mode == ANNOUNCED, 1.0,
-                      np.where(mode == UNANNOUNCED, behaviour["unannounced_hosting_factor"],
-                               behaviour["remote_hosting_factor"]))
-    load = behaviour["hosting_load"] * factor
-    load = load + (mode == REMOTE) * behaviour["remote_data_compilation"] * (1 - levers["data_sharing_rate"])
-    return load * (1 + behaviour["joint_member_load"] * (members - 1))
+    by_mode = np.empty(3)  # the same scalar arithmetic as per visit, once per mode
+    by_mode[ANNOUNCED] = behaviour["hosting_load"] * 1.0
+    by_mode[UNANNOUNCED] = behaviour["hosting_load"] * behaviour["unannounced_hosting_factor"]
+    by_mode[REMOTE] = (behaviour["hosting_load"] * behaviour["remote_hosting_factor"]
+                       + behaviour["remote_data_compilation"] * (1 - levers["data_sharing_rate"]))
+    return by_mode[mode] * (1 + behaviour["joint_member_load"] * (members - 1))
 
 
 def professional_multiplier(levers: dict, behaviour: dict) -> float:
@@ -88,33 +133,53 @@ def inspect_week(visits: dict, rounds: list[tuple[int, int]], state: UnitState, 
     d = detection_probability(mode, special, visits["depth"], unit, state, levers, behaviour)
     d_major = 1.0 - (1.0 - d) ** behaviour["major_visibility"]
     major_share_in_scope = np.minimum(1.0, visits["n_topics"] / N_TOPICS)
-    bits = ((visits["mask"][:, None] >> TOPIC_SHIFTS) & 1).astype(bool)
+    # The visits' (visit, topic) pairs in row-major order: what np.nonzero of the visits x topics
+    # scope matrix would give, so the in-scope problems (and the draws) come in the same order.
+    if "topic" in visits:
+        topic_start, topic = visits["topic_start"], visits["topic"]
+    else:
+        topic_start, topic = topic_lists(visits["mask"], visits["n_topics"])
+    visit_of_pair = np.repeat(np.arange(unit.size), np.diff(topic_start))
+    # Cells of the flat problem matrix (unit * WIDTH + column): each pair's topic, each visit's
+    # major problems. A round has each unit once, so its cells are distinct.
+    latent = flat(state.latent)
+    major_cell = unit.astype(np.int64) * WIDTH + MAJOR
+    pair_cell = major_cell[visit_of_pair] + (topic - MAJOR)
     scope = np.zeros(unit.size)
     found = np.zeros(unit.size)
     major_found = np.zeros(unit.size, dtype=np.int64)
-    case_units, case_columns = [], []
+    case_cells, case_counts = [], []
     for start, stop in rounds:
-        u = unit[start:stop]
-        in_scope = np.where(bits[start:stop], state.latent[u, :MAJOR], 0)
-        vi, ti = np.nonzero(in_scope)
-        counts = in_scope[vi, ti]
-        hits = rng.binomial(counts, d[start + vi])
-        majors_in_scope = rng.binomial(state.latent[u, MAJOR], major_share_in_scope[start:stop])
+        a, b = topic_start[start], topic_start[stop]
+        round_cells = pair_cell[a:b]
+        in_scope = latent[round_cells]
+        nz = np.flatnonzero(in_scope)
+        counts, hit_cell, hit_visit = in_scope[nz], round_cells[nz], visit_of_pair[a:b][nz]
+        round_major = major_cell[start:stop]
+        # The topic problems found, then the major problems in scope, in one call: a Generator
+        # draws array elements one after another, so this is the same stream as two calls.
+        drawn = rng.binomial(np.concatenate((counts, latent[round_major])),
+                             np.concatenate((d[hit_visit], major_share_in_scope[start:stop])))
+        hits, majors_in_scope = drawn[:counts.size], drawn[counts.size:]
         major_hits = rng.binomial(majors_in_scope, d_major[start:stop])
-        state.latent[u[vi], ti] -= hits
-        state.latent[u, MAJOR] -= major_hits
-        scope[start:stop] = np.bincount(vi, weights=counts, minlength=u.size) + majors_in_scope
-        found[start:stop] = np.bincount(vi, weights=hits, minlength=u.size) + major_hits
+        latent[hit_cell] -= hits
+        latent[round_major] -= major_hits
+        vi = hit_visit - start
+        scope[start:stop] = np.bincount(vi, weights=counts, minlength=stop - start) + majors_in_scope
+        found[start:stop] = np.bincount(vi, weights=hits, minlength=stop - start) + major_hits
         major_found[start:stop] = major_hits
-        case_units += [np.repeat(u[vi], hits), np.repeat(u, major_hits)]
-        case_columns += [np.repeat(ti, hits), np.full(int(major_hits.sum()), MAJOR)]
+        case_cells += [hit_cell, round_major]
+        case_counts += [hits, major_hits]
+    # one case per problem found, round by round: the topics' problems, then the major ones
+    case_cells = np.repeat(np.concatenate(case_cells), np.concatenate(case_counts))
+    case_units, case_columns = np.divmod(case_cells, WIDTH)
 
     acc.record_detection(mode, special, scope, found, major_found)
     acc.record_unit_visits(unit, visits["duplicate"], found > 0)
     acc.record_source_found(visits["source"], found)
     state.visited_this_quarter[unit] = True
-    open_cases(np.concatenate(case_units), np.concatenate(case_columns), now, state, rng, levers, behaviour,
-               events, sanctions, acc)
+    open_cases(case_units.astype(unit.dtype), case_columns, now, state, rng, levers, behaviour, events,
+               sanctions, acc)
     catch_falsification(unit, mode, state, rng, levers, behaviour, now, sanctions, acc)
     record_data_and_tasks(unit, state, rng, levers, behaviour, acc)
 
@@ -129,8 +194,9 @@ def catch_falsification(unit, mode, state, rng, levers, behaviour, now, sanction
     state.falsified[caught] = False
     sanction_p = min(1.0, behaviour["falsification_sanction_multiplier"] * levers["accountability_intensity"])
     sanctioned = rng.random(caught.size) < sanction_p
-    sanctions.push(np.full(int(sanctioned.sum()), now), caught[sanctioned])
-    acc.record_falsification_found(caught.size, int(sanctioned.sum()), caught[sanctioned])
+    sanctioned_units = caught[sanctioned]
+    sanctions.push(np.full(sanctioned_units.size, now), sanctioned_units)
+    acc.record_falsification_found(caught.size, sanctioned_units.size, sanctioned_units)
 
 
 def record_data_and_tasks(unit, state, rng, levers, behaviour, acc) -> None:
@@ -167,7 +233,7 @@ def open_cases(unit, column, now, state, rng, levers, behaviour, events, sanctio
     saving = (1 - catch_total) - 1 / b["surface_cost_ratio"]
     benefit = b["genuine_fix_cost"] * saving * scarcity * np.where(major, 2.0, 1.0)
     expected_sanction = np.minimum(1.0, b["surface_sanction_multiplier"] * severity_factor
-                                   * perceived_accountability(state, levers)[unit])
+                                   * perceived_accountability(state, levers, unit))
     penalty = catch_total * expected_sanction * levers["sanction_severity"] * b["sanction_cost"]
     moral = b["intrinsic_weight"] * state.integrity[unit]
     p_surface = 1.0 / (1.0 + np.exp(-(benefit - penalty - moral) / b["choice_noise"]))
@@ -219,28 +285,31 @@ def open_cases(unit, column, now, state, rng, levers, behaviour, events, sanctio
     surface_rebound = hidden & rebounds
     recheck_fix_week = now + accepted_at + RECHECK_WEEKS + recheck_redo
     # Events: (week, selection, change to latent, change to unresolved).
-    consequences = (
-        (fix_week, fixed_now, 0, -1),  # genuinely fixed at acceptance
-        (fix_week + rebound_after, genuine_rebound, 1, 1),  # ... and recurring within the year
-        (now + check_at, dropped, 1, 0),  # failed and not followed up: the problem stays
-        (fix_week + rebound_after, surface_rebound, 1, 0),  # surface fix wears off
-        (recheck_fix_week, caught_recheck, 0, -1),  # caught at recheck and redone
-    )
-    weeks_all = np.concatenate([when[chosen] for when, chosen, _, _ in consequences])
-    units_all = np.concatenate([unit[chosen] for _, chosen, _, _ in consequences])
-    columns_all = np.concatenate([column[chosen] for _, chosen, _, _ in consequences])
-    d_latent = np.concatenate([np.full(chosen.sum(), dl, np.int32) for _, chosen, dl, _ in consequences])
-    d_unresolved = np.concatenate([np.full(chosen.sum(), du, np.int32) for _, chosen, _, du in consequences])
+    rebound_week = fix_week + rebound_after
+    consequences = np.stack((
+        fixed_now,  # genuinely fixed at acceptance
+        genuine_rebound,  # ... and recurring within the year
+        dropped,  # failed and not followed up: the problem stays
+        surface_rebound,  # surface fix wears off
+        caught_recheck,  # caught at recheck and redone
+    ))
+    when = np.stack((fix_week, rebound_week, now + check_at, rebound_week, recheck_fix_week))
+    kind, case = np.nonzero(consequences)  # kind by kind, cases in order within each
+    weeks_all = when[kind, case]
+    units_all = unit[case]
+    columns_all = column[case].astype(np.int8)
+    d_latent = CONSEQUENCE_D_LATENT[kind]
+    d_unresolved = CONSEQUENCE_D_UNRESOLVED[kind]
     events.push(weeks_all, units_all, columns_all, d_latent, d_unresolved)
 
     acc.record_cases(
-        cases=n, surface=int(surface.sum()), passed=int(passed.sum()),
-        completed=int((accepted & (accepted_at <= WEEKS_PER_YEAR)).sum()),
-        within_6_months=int((accepted & (accepted_at <= 26)).sum()),
-        accepted=int(accepted.sum()),
-        rebounded=int(rebounds.sum()),
+        cases=n, surface=np.count_nonzero(surface), passed=np.count_nonzero(passed),
+        completed=np.count_nonzero(accepted & (accepted_at <= WEEKS_PER_YEAR)),
+        within_6_months=np.count_nonzero(accepted & (accepted_at <= 26)),
+        accepted=np.count_nonzero(accepted),
+        rebounded=np.count_nonzero(rebounds),
         days_to_accept=float((accepted_at[accepted] * DAYS_PER_WEEK).sum()),
-        sanctioned=int(sanctioned.sum()), unfair_units=unit[unfair], sanctioned_units=unit[sanctioned],
+        sanctioned=np.count_nonzero(sanctioned), unfair_units=unit[unfair], sanctioned_units=unit[sanctioned],
     )
 
 

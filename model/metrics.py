@@ -45,6 +45,15 @@ METRICS: dict[str, str] = {
 SOFT_METRICS = ("grassroots_recognition", "public_satisfaction")
 
 
+def _count(counter: np.ndarray, index: np.ndarray) -> None:
+    """counter[i] += 1 for each occurrence of i in index (repeats count). Whole-number sums are
+    exact in any order: np.add.at for a few indices, np.bincount (far faster per index) for many."""
+    if index.size * 32 < counter.size:
+        np.add.at(counter, index, 1)
+    else:
+        counter += np.bincount(index, minlength=counter.size)
+
+
 class YearAccumulator:
     """Counters for one simulated year."""
 
@@ -75,33 +84,38 @@ class YearAccumulator:
         self.unit_supervision_share += hosting + materials
 
     def record_visits(self, mode_is_remote, duplicate) -> None:
-        self.c["remote"] += mode_is_remote.sum()
-        self.c["onsite"] += (~mode_is_remote).sum()
-        self.c["duplicates"] += duplicate.sum()
+        remote = np.count_nonzero(mode_is_remote)
+        self.c["remote"] += remote
+        self.c["onsite"] += mode_is_remote.size - remote
+        self.c["duplicates"] += np.count_nonzero(duplicate)
 
     def record_detection(self, mode, special, scope, found, major_found) -> None:
-        onsite = mode != REMOTE
-        comprehensive = onsite & ~special
-        focused = onsite & special
-        self.c["scope_comprehensive"] += scope[comprehensive].sum()
-        self.c["found_comprehensive"] += found[comprehensive].sum()
-        self.c["scope_special"] += scope[focused].sum()
-        self.c["found_special"] += found[focused].sum()
-        self.c["scope_all"] += scope.sum()
-        self.c["found_all"] += found.sum()
+        # scope and found hold whole numbers, so sums by kind of visit are exact in any order:
+        # 0 comprehensive on-site, 1 special on-site, 2 remote
+        kind = np.where(mode == REMOTE, 2, special)
+        scope_by_kind = np.bincount(kind, weights=scope, minlength=3)
+        found_by_kind = np.bincount(kind, weights=found, minlength=3)
+        self.c["scope_comprehensive"] += scope_by_kind[0]
+        self.c["found_comprehensive"] += found_by_kind[0]
+        self.c["scope_special"] += scope_by_kind[1]
+        self.c["found_special"] += found_by_kind[1]
+        self.c["scope_all"] += scope_by_kind.sum()
+        self.c["found_all"] += found_by_kind.sum()
         self.c["major_found"] += major_found.sum()
 
     def record_source_found(self, source, found) -> None:
-        np.add.at(self.source_found, source, found)
+        # found holds whole numbers, so the sums are exact in any order
+        self.source_found += np.bincount(source, weights=found, minlength=self.source_found.size)
 
     def record_unit_visits(self, unit, duplicate, useful) -> None:
-        np.add.at(self.unit_visits, unit, 1)
-        np.add.at(self.unit_duplicates, unit, duplicate)
-        np.add.at(self.unit_useful, unit, useful)
+        n = self.n
+        self.unit_visits += np.bincount(unit, minlength=n)
+        self.unit_duplicates += np.bincount(unit[duplicate], minlength=n)
+        self.unit_useful += np.bincount(unit[useful], minlength=n)
 
     def record_eruptions(self, units: np.ndarray) -> None:
         self.c["major_erupted"] += units.size
-        np.add.at(self.unit_erupted, units, 1)
+        _count(self.unit_erupted, units)
 
     def record_cases(self, *, cases, surface, passed, completed, within_6_months, accepted, rebounded,
                      days_to_accept, sanctioned, unfair_units, sanctioned_units) -> None:
@@ -110,13 +124,13 @@ class YearAccumulator:
                            ("rebounded", rebounded), ("days_to_accept", days_to_accept),
                            ("sanctioned", sanctioned)):
             self.c[key] += value
-        np.add.at(self.unit_sanctions, sanctioned_units, 1)
-        np.add.at(self.unit_unfair, unfair_units, 1)
+        _count(self.unit_sanctions, sanctioned_units)
+        _count(self.unit_unfair, unfair_units)
 
     def record_falsification_found(self, found: int, sanctioned: int, sanctioned_units) -> None:
         self.c["falsifications_found"] += found
         self.c["sanctioned"] += sanctioned
-        np.add.at(self.unit_sanctions, sanctioned_units, 1)
+        _count(self.unit_sanctions, sanctioned_units)
 
     def record_data_and_tasks(self, data_days, task_days) -> None:
         self.c["data_days"] += data_days.sum()

@@ -92,6 +92,9 @@ class SupervisionModel(mesa.Model):
         acc.record_eruptions(problems_arise_and_heal(units, self.rng, b))
 
         visits = {f: getattr(plan, f)[this_week] for f in VISIT_FIELDS}
+        topics = slice(plan.topic_start[this_week.start], plan.topic_start[this_week.stop])
+        visits["topic_start"] = plan.topic_start[this_week.start:this_week.stop + 1] - topics.start
+        visits["topic"] = plan.topic[topics]
         inspect_week(visits, self._rounds[week_of_year], units, self.rng, levers, b, self.week, self.events,
                      self.sanctions, acc)
 

@@ -86,6 +86,8 @@ class YearPlan:
     source: np.ndarray
     week_start: np.ndarray
     round_bounds: np.ndarray  # boundaries of (week, round) runs; a round never repeats a unit
+    topic_start: np.ndarray  # topic_start[v]:topic_start[v+1] are visit v's entries in topic
+    topic: np.ndarray  # each visit's topics in ascending order, visit after visit (int8)
     item_load: np.ndarray  # per unit: items whose ledgers the unit keeps this year
     demand_by_source: np.ndarray  # inspector-days per (source, jurisdiction), flattened per source
     merged: int
@@ -100,6 +102,30 @@ def lowest_topic(mask: np.ndarray) -> np.ndarray:
 
 def popcount(mask: np.ndarray) -> np.ndarray:
     return np.bitwise_count(mask.astype(np.uint64)).astype(np.int8)
+
+
+def topic_lists(mask: np.ndarray, n_topics: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The topics of each mask as (start, topic): topic[start[v]:start[v+1]] are mask v's set bits
+    in ascending order. The same (visit, topic) pairs, in the same row-major order, as
+    np.nonzero of the visits x topics bit matrix, without building that matrix."""
+    if n_topics is None:
+        n_topics = popcount(mask)
+    start = np.zeros(mask.size + 1, dtype=np.int64)
+    np.cumsum(n_topics, out=start[1:])
+    topic = np.empty(int(start[-1]), dtype=np.int8)
+    left = mask != 0
+    m = mask[left].astype(np.int64)  # masks use the low N_TOPICS bits only
+    at = start[:-1][left]  # where each mask's next topic goes
+    while m.size:  # one pass per topic, over the masks that still have topics left
+        low = m & -m  # lowest set bit
+        m ^= low
+        low -= 1
+        topic[at] = np.bitwise_count(low)
+        left = m != 0
+        m = m[left]
+        at = at[left]
+        at += 1
+    return start, topic
 
 
 class Planner:
@@ -181,7 +207,7 @@ class Planner:
         risk = self._risk_targeting[items.source]
         unit = np.empty(item_of_visit.size, dtype=np.int64)
         for rho, cumulative in risk_cumulative.items():
-            chosen = np.isin(item_of_visit, np.flatnonzero(risk == rho)) if len(risk_cumulative) > 1 else slice(None)
+            chosen = (risk == rho)[item_of_visit] if len(risk_cumulative) > 1 else slice(None)
             it = item_of_visit[chosen]
             low, high = cumulative[start[it]], cumulative[start[it] + size[it]]
             points = low + (offset[it] + position[chosen]) * (high - low) / k[it]
@@ -272,12 +298,15 @@ class Planner:
 
         order, round_bounds = visit_rounds(unit, week, self.org.n_units)
         week_sorted = week[order]
+        mask_sorted = mask[order]
+        n_topics = popcount(mask_sorted)
+        topic_start, topic = topic_lists(mask_sorted, n_topics)
         return YearPlan(
-            unit=unit[order], week=week_sorted, mode=mode[order], special=special[order], mask=mask[order],
-            n_topics=popcount(mask[order]), members=members[order], depth=depth[order].astype(np.float64),
+            unit=unit[order], week=week_sorted, mode=mode[order], special=special[order], mask=mask_sorted,
+            n_topics=n_topics, members=members[order], depth=depth[order].astype(np.float64),
             duplicate=duplicate[order], source=source[order],
             week_start=np.searchsorted(week_sorted, np.arange(WEEKS_PER_YEAR + 1)),
-            round_bounds=round_bounds,
+            round_bounds=round_bounds, topic_start=topic_start, topic=topic,
             item_load=item_load, demand_by_source=used,
             merged=int(merged.sum()), joined_away=int(joined_away.sum()), struck=struck_total,
         )
@@ -298,29 +327,49 @@ class Planner:
         joint system (results are shared and recognised), else it is a duplicate."""
         order, bounds = visit_rounds(unit, week, self.org.n_units)
         merge_draw = (rng.random(unit.size) < levers_week["merge_rate"][week]) | coordinated
+        # Scan in round order on permuted copies (slices are views), then put results back. A
+        # folded visit's topics are all in `seen` already, so adding them changes nothing: `seen`
+        # is the union of all earlier visits' topics, and folding can be decided after the scan.
+        unit_o, mask_o = unit[order], mask[order]
         seen = np.zeros(self.org.n_units, dtype=np.int64)
-        covered = np.zeros(unit.size, dtype=bool)
-        merged = np.zeros(unit.size, dtype=bool)
-        for a, b in zip(bounds[:-1], bounds[1:]):
-            sel = order[a:b]
-            u, m = unit[sel], mask[sel]
-            cov = (seen[u] & m) == m
-            covered[sel] = cov
-            merged[sel] = cov & merge_draw[sel]
-            stay = ~merged[sel]
-            seen[u[stay]] |= m[stay]
+        covered_o = np.empty(unit.size, dtype=bool)
+        for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+            u, m = unit_o[a:b], mask_o[a:b]
+            before = seen[u]
+            covered_o[a:b] = (before & m) == m
+            seen[u] = before | m
+        covered = np.empty(unit.size, dtype=bool)
+        covered[order] = covered_o
+        merged = covered & merge_draw
         return merged, covered & ~merged
 
 
 def visit_rounds(unit: np.ndarray, week: np.ndarray, n_units: int) -> tuple[np.ndarray, np.ndarray]:
     """Order visits by week and, within a week, by rounds in which no unit appears twice, so
-    each round can update unit state with plain fancy indexing. Returns (order, round bounds)."""
-    by_unit = np.lexsort((unit, week))
-    key = week[by_unit].astype(np.int64) * n_units + unit[by_unit]
-    group_start = np.maximum.accumulate(np.where(np.r_[True, key[1:] != key[:-1]], np.arange(key.size), 0))
-    rank = np.empty(key.size, dtype=np.int64)
-    rank[by_unit] = np.arange(key.size) - group_start
-    round_key = week.astype(np.int64) * 1024 + rank
+    each round can update unit state with plain fancy indexing. Returns (order, round bounds).
+
+    A visit's round is its rank among the visits to its unit in its week, in plan order; the
+    order is (week, round, position in the plan)."""
+    size = unit.size
+    key = week.astype(np.int64) * n_units + unit
+    rank = np.zeros(size, dtype=np.int64)
+    shared = np.flatnonzero(np.bincount(key)[key] > 1)  # visits sharing their (week, unit)
+    if shared.size:
+        # Shared visits in (week, unit, position) order. Key and position together are unique,
+        # so the fast default sort gives the order a stable sort of the key would.
+        by_key = shared[np.argsort(key[shared] * size + shared)]
+        k = key[by_key]
+        first = np.r_[True, k[1:] != k[:-1]]
+        group_start = np.maximum.accumulate(np.where(first, np.arange(k.size), 0))
+        rank[by_key] = np.arange(k.size) - group_start
+    top = int(rank.max()) if size else 0
+    if top < 1024:
+        # (week, rank) packed densely; any key increasing in (week, rank) gives the same stable order
+        round_key = week.astype(np.int64) * (top + 1) + rank
+        if (int(week.max()) + 1 if size else 1) * (top + 1) <= np.iinfo(np.int16).max:
+            round_key = round_key.astype(np.int16)  # a stable sort of 16-bit keys is a radix sort
+    else:
+        round_key = week.astype(np.int64) * 1024 + rank
     order = np.argsort(round_key, kind="stable")
     sorted_key = round_key[order]
     bounds = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1], True])

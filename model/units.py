@@ -16,6 +16,7 @@ import numpy as np
 from .organisation import N_TOPICS
 
 MAJOR = N_TOPICS  # column of the problem matrices holding major (cross-cutting) problems
+WIDTH = N_TOPICS + 1  # columns of the problem matrices
 REFERENCE_ITEM_LOAD = 28.3  # items a unit carries today (D1 1.3); normalises material demand
 WEEKLY_HOURS = 50.0  # D2 2.3.3: 20 hours of materials are 40% of a cadre's week
 
@@ -67,9 +68,11 @@ def observability(levers: dict, behaviour: dict) -> float:
     return 1.0 - (1.0 - data) * (1.0 - levers["unannounced_share"]) * (1.0 - levers["third_party_share"])
 
 
-def perceived_accountability(state: UnitState, levers: dict) -> np.ndarray:
-    """Accountability intensity as a unit feels it: raised for a while after its own sanction."""
-    return levers["accountability_intensity"] * (1.0 + state.sanction_memory)
+def perceived_accountability(state: UnitState, levers: dict, unit: np.ndarray | None = None) -> np.ndarray:
+    """Accountability intensity as a unit feels it: raised for a while after its own sanction.
+    With `unit`, only for those units (the same values as indexing the full result)."""
+    memory = state.sanction_memory if unit is None else state.sanction_memory[unit]
+    return levers["accountability_intensity"] * (1.0 + memory)
 
 
 def host_visits(state: UnitState, load: np.ndarray, max_share: float) -> None:
@@ -109,34 +112,68 @@ def problems_arise_and_heal(state: UnitState, rng: np.random.Generator, behaviou
     """New problems arrive faster when real work is short; units fix some themselves; latent
     major problems may erupt as incidents. Returns the units whose major problem erupted."""
     n = state.work.size
+    latent, unresolved = flat(state.latent), flat(state.unresolved)  # cell = unit * WIDTH + column
     draws = rng.random((4, n))
     arrival = behaviour["problem_arrival"] * np.exp(
         -behaviour["arrival_work_sensitivity"] * (state.work - behaviour["reference_real_work"]))
     new = np.flatnonzero(draws[0] < np.minimum(arrival, 0.95))
     column = np.where(draws[1, new] < behaviour["major_share"], MAJOR,
                       (draws[2, new] * N_TOPICS).astype(np.int64))
-    state.latent[new, column] += 1
-    state.unresolved[new, column] += 1
+    cell = new * WIDTH + column  # one cell per unit: plain fancy indexing adds once each
+    latent[cell] += 1
+    unresolved[cell] += 1
 
     ordinary = state.latent[:, :MAJOR]
-    latent_ordinary = ordinary.sum(axis=1)
+    # Integer row sums, exact in any order; einsum is several times faster than .sum(axis=1) on
+    # short rows.
+    latent_ordinary = np.einsum("ij->i", ordinary).astype(np.int64)
     fix_p = 1.0 - (1.0 - behaviour["self_fix_rate"] * state.work) ** latent_ordinary
     fixing = np.flatnonzero(draws[3] < fix_p)
     if fixing.size:
-        cumulative = ordinary[fixing].cumsum(axis=1)
-        total = cumulative[:, -1]
-        pick = (rng.random(fixing.size) * total).astype(np.int64)
-        column = (cumulative <= pick[:, None]).sum(axis=1)
-        state.latent[fixing, column] -= 1
-        state.unresolved[fixing, column] -= 1
+        column = pick_columns(ordinary[fixing], rng.random(fixing.size))
+        cell = fixing * WIDTH + column
+        latent[cell] -= 1
+        unresolved[cell] -= 1
 
     majors = state.latent[:, MAJOR]
-    candidates = np.flatnonzero(majors)
+    candidates = np.flatnonzero(majors != 0)
     erupt_p = 1.0 - (1.0 - behaviour["major_eruption"]) ** majors[candidates]
     erupted = candidates[rng.random(candidates.size) < erupt_p]
-    state.latent[erupted, MAJOR] -= 1
-    state.unresolved[erupted, MAJOR] -= 1
+    cell = erupted * WIDTH + MAJOR
+    latent[cell] -= 1
+    unresolved[cell] -= 1
     return erupted
+
+
+def pick_columns(counts: np.ndarray, uniform: np.ndarray) -> np.ndarray:
+    """For each row of counts (k x MAJOR, non-negative), the column of its problem number
+    pick = int(uniform * row total): the number of columns whose cumulative count is <= pick.
+    Two exact ways to the same integers, the faster for the size."""
+    k = counts.shape[0]
+    if k < 500:
+        # The rows laid end to end have one non-decreasing cumulative count, so one searchsorted
+        # finds every row's column (capped at MAJOR, as the count of columns is).
+        running = counts.ravel().cumsum()
+        row_end = running[MAJOR - 1::MAJOR]
+        row_base = np.empty_like(row_end)
+        row_base[0] = 0
+        row_base[1:] = row_end[:-1]
+        pick = (uniform * (row_end - row_base)).astype(np.int64)
+        row_start = np.arange(0, k * MAJOR, MAJOR)
+        return np.minimum(np.searchsorted(running, row_base + pick, side="right") - row_start, MAJOR)
+    # Many rows: cumulate column by column on the transposed counts (each step one vector add).
+    cumulative = counts.T.astype(np.int64, order="C")  # (MAJOR, k)
+    for j in range(1, MAJOR):
+        cumulative[j] += cumulative[j - 1]
+    pick = (uniform * cumulative[-1]).astype(np.int64)
+    return np.count_nonzero(cumulative <= pick, axis=0)
+
+
+def flat(matrix: np.ndarray) -> np.ndarray:
+    """A 1-D view of a C-contiguous matrix, so that writes through it reach the matrix."""
+    if not matrix.flags.c_contiguous:
+        raise ValueError("flat() needs a C-contiguous matrix; reshaping would copy it")
+    return matrix.reshape(-1)
 
 
 def true_implementation(state: UnitState) -> np.ndarray:
