@@ -82,25 +82,22 @@ def read_manifest(folder: str | Path) -> dict:
     return manifest
 
 
-def write_part(folder: Path, frame: pd.DataFrame, name: str | None = None) -> Path:
-    """Write one part file atomically; returns its path."""
-    runs = folder / RUNS
-    runs.mkdir(parents=True, exist_ok=True)
-    path = runs / f"part-{name or uuid.uuid4().hex}.parquet"
+def _write_parquet_atomically(path: Path, frame: pd.DataFrame) -> Path:
+    """zstd Parquet via a temporary file and a rename: the file is either complete or absent."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
     frame.to_parquet(temporary, compression="zstd", index=False)
     os.replace(temporary, path)
     return path
+
+
+def write_part(folder: Path, frame: pd.DataFrame, name: str | None = None) -> Path:
+    """Write one part file of run rows; returns its path."""
+    return _write_parquet_atomically(folder / RUNS / f"part-{name or uuid.uuid4().hex}.parquet", frame)
 
 
 def write_table(folder: Path, name: str, frame: pd.DataFrame) -> Path:
-    tables = folder / TABLES
-    tables.mkdir(parents=True, exist_ok=True)
-    path = tables / f"{name}.parquet"
-    temporary = path.with_name(f".{path.name}.tmp")
-    frame.to_parquet(temporary, compression="zstd", index=False)
-    os.replace(temporary, path)
-    return path
+    return _write_parquet_atomically(folder / TABLES / f"{name}.parquet", frame)
 
 
 def read_runs(folder: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
