@@ -84,13 +84,13 @@ def _in_flight_limit(workers: int) -> int:
 
 
 def _process_context():
-    """Worker processes forked from a server that has already imported the model: quick to start
-    and safe in a threaded parent such as a Jupyter kernel. (Importing mesa makes spawn the
+    """Worker processes forked from a server that has already imported the model and loaded its
+    compiled kernels: quick to start and safe in a threaded parent such as a Jupyter kernel. (Importing mesa makes spawn the
     default, which re-imports everything in every worker.)"""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["experiments.runner"])
+    context.set_forkserver_preload(["experiments.runner", "experiments.worker_preload"])
     return context
 
 

@@ -10,89 +10,66 @@ year the problem was found (a cohort).
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from .organisation import N_TOPICS
 from .params import WEEKS_PER_YEAR
 from .planning import ANNOUNCED, REMOTE, UNANNOUNCED, topic_lists
-from .units import MAJOR, WIDTH, UnitState, falsification_catch_by_mode, flat, perceived_accountability
+from .units import MAJOR, WIDTH, UnitState, falsification_catch_by_mode, flat
 
-TOPIC_SHIFTS = np.arange(N_TOPICS, dtype=np.int64)
 RECHECK_WEEKS = 26
 REBOUND_WINDOW_WEEKS = 52
 DAYS_PER_WEEK = 7
-# Change to latent and to unresolved of each kind of consequence, in open_cases' order. Queued
-# events are stored compactly (int8 columns and changes): the sums they feed are the same.
-CONSEQUENCE_D_LATENT = np.array([0, 1, 1, 1, 0], dtype=np.int8)
-CONSEQUENCE_D_UNRESOLVED = np.array([-1, 1, 0, 0, -1], dtype=np.int8)
 
 
 class EventQueue:
     """Future changes to unit state, bucketed by absolute week; events past the run are dropped.
 
-    A calendar: one row per week of the run in each column's array, filled from the left
-    (`fill` counts each week's events). A push writes all its events with a few array operations,
-    whatever the number of weeks they fall in; the arrays widen when a week's row is full. pop
-    returns a week's events in the order they were pushed."""
+    A calendar: one row per week of the run, filled from the left (`fill` counts each week's
+    events). Each event is one int64 code (what it changes, packed by the caller), so a push is one
+    compiled pass whatever the number of weeks it touches; the rows widen when one is full. What a
+    week's events do is a sum of whole numbers (or of equal amounts), so their order is free."""
 
     def __init__(self, horizon: int):
-        self.horizon = horizon
         self.fill = np.zeros(horizon, dtype=np.int64)
-        self.columns: list[np.ndarray] | None = None  # (horizon, capacity) per pushed column
+        self.codes = np.zeros((horizon, 64), dtype=np.int64)
 
-    def push(self, week: np.ndarray, *columns: np.ndarray) -> None:
-        week = np.asarray(week, dtype=np.int64)
+    def push(self, week: np.ndarray, code: np.ndarray) -> None:
         if week.size == 0:
             return
-        inside = week < self.horizon
-        if not inside.all():
-            if not inside.any():
-                return
-            week = week[inside]
-            columns = tuple(c[inside] for c in columns)
-        size = week.size
-        order = np.argsort(week, kind="stable")
-        week = week[order]
-        # Runs of equal weeks; each run goes to its week's row, after what is there already.
-        last = np.empty(size, dtype=bool)
-        np.not_equal(week[1:], week[:-1], out=last[:-1])
-        last[-1] = True
-        last = np.flatnonzero(last)
-        run_start = np.empty_like(last)
-        run_start[0] = 0
-        run_start[1:] = last[:-1] + 1
-        run_week = week[last]
-        run_end = self.fill[run_week] + (last + 1 - run_start)  # each week's new fill
-        needed = int(run_end.max())
-        if self.columns is None or needed > self.columns[0].shape[1] or any(
-                not np.can_cast(c.dtype, store.dtype) for c, store in zip(columns, self.columns)):
-            self._widen(columns, needed)
-        capacity = self.columns[0].shape[1]
-        # flat position: week row, then the run's first free slot plus the event's place in its run
-        target = np.arange(size) + np.repeat(run_week * capacity + self.fill[run_week] - run_start,
-                                             last + 1 - run_start)
-        for store, column in zip(self.columns, columns):
-            store.reshape(-1)[target] = column[order]
-        self.fill[run_week] = run_end
+        needed = _calendar_push(self.codes, self.fill, week, code)
+        if needed:
+            wider = np.zeros((self.fill.size, max(2 * self.codes.shape[1], needed)), dtype=np.int64)
+            wider[:, :self.codes.shape[1]] = self.codes
+            self.codes = wider
+            _calendar_push(self.codes, self.fill, week, code)
 
-    def _widen(self, columns, needed: int) -> None:
-        if self.columns is None:
-            self.columns = [np.zeros((self.horizon, max(64, 2 * needed)), dtype=c.dtype) for c in columns]
-            return
-        old_capacity = self.columns[0].shape[1]
-        capacity = max(2 * old_capacity, needed) if needed > old_capacity else old_capacity
-        grown = []
-        for old, c in zip(self.columns, columns):
-            wider = np.zeros((self.horizon, capacity), dtype=np.promote_types(old.dtype, c.dtype))
-            wider[:, :old_capacity] = old
-            grown.append(wider)
-        self.columns = grown
-
-    def pop(self, week: int) -> list[np.ndarray] | None:
+    def pop(self, week: int) -> np.ndarray:
         size = int(self.fill[week])
-        if size == 0:
-            return None
         self.fill[week] = 0
-        return [store[week, :size] for store in self.columns]
+        return self.codes[week, :size]
+
+
+@njit(cache=True)
+def _calendar_push(codes, fill, week, code):
+    """Append each event to its week's row; returns 0, or the row width needed (nothing written)."""
+    horizon, capacity = codes.shape
+    count = np.zeros(horizon, dtype=np.int64)
+    for w in week:
+        if w < horizon:
+            count[w] += 1
+    needed = 0
+    for w in range(horizon):
+        if count[w] and fill[w] + count[w] > needed:
+            needed = fill[w] + count[w]
+    if needed > capacity:
+        return needed
+    for i in range(week.size):
+        w = week[i]
+        if w < horizon:
+            codes[w, fill[w]] = code[i]
+            fill[w] += 1
+    return 0
 
 
 def hosting_load(mode, members, levers: dict, behaviour: dict) -> np.ndarray:
@@ -111,215 +88,390 @@ def professional_multiplier(levers: dict, behaviour: dict) -> float:
     return (1 - share) + share * behaviour["professional_effect"]
 
 
-def detection_probability(visit_mode, special, depth, unit, state: UnitState, levers, behaviour):
-    """Per-problem chance a visit finds an in-scope problem."""
-    intensity = depth * np.where(special, behaviour["special_depth"], 1.0) * professional_multiplier(levers, behaviour)
-    skill = 1.0 - (1.0 - behaviour["detection_base"]) ** intensity
-    preparedness = 0.5 + 0.5 * np.minimum(1.0, state.materials[unit] / 0.3)
-    hidden = behaviour["concealment"] * (1 - state.integrity[unit]) * preparedness
-    on_site = skill * (1 - hidden * np.where(visit_mode == UNANNOUNCED, behaviour["unannounced_concealment_factor"], 1.0))
-    data = behaviour["quantifiable_share"] * behaviour["data_detection"] * levers["data_sharing_rate"]
-    remote = data + (1 - behaviour["quantifiable_share"]) * 0.5 * skill * (1 - hidden)
-    return np.where(visit_mode == REMOTE, remote, on_site)
-
-
-def inspect_week(visits: dict, rounds: list[tuple[int, int]], state: UnitState, rng: np.random.Generator,
+def inspect_week(visits: dict, rounds: np.ndarray, state: UnitState, rng: np.random.Generator,
                  levers: dict, behaviour: dict, now: int, events: EventQueue, sanctions: EventQueue, acc) -> None:
-    """Run this week's visits. Detection runs round by round (no unit twice in a round, so each
-    round sees what earlier visits that week left); the consequences are drawn once for the week."""
-    unit, mode, special = visits["unit"], visits["mode"], visits["special"]
+    """Run this week's visits: detection round by round (no unit twice in a round, so each round
+    sees what earlier visits that week left), then the courses of the cases found, falsified
+    reports uncovered, and the data and task times. One compiled call: handing the Generator to
+    compiled code costs about 9 microseconds a call. `rounds` holds the rounds' boundaries,
+    relative to the week's first visit."""
+    unit = visits["unit"]
     if unit.size == 0:
         return
-    d = detection_probability(mode, special, visits["depth"], unit, state, levers, behaviour)
-    d_major = 1.0 - (1.0 - d) ** behaviour["major_visibility"]
-    major_share_in_scope = np.minimum(1.0, visits["n_topics"] / N_TOPICS)
-    # The visits' (visit, topic) pairs in row-major order: what np.nonzero of the visits x topics
-    # scope matrix would give, so the in-scope problems (and the draws) come in the same order.
+    b = behaviour
     if "topic" in visits:
         topic_start, topic = visits["topic_start"], visits["topic"]
     else:
         topic_start, topic = topic_lists(visits["mask"], visits["n_topics"])
-    visit_of_pair = np.repeat(np.arange(unit.size), np.diff(topic_start))
-    # Cells of the flat problem matrix (unit * WIDTH + column): each pair's topic, each visit's
-    # major problems. A round has each unit once, so its cells are distinct.
-    latent = flat(state.latent)
-    major_cell = unit.astype(np.int64) * WIDTH + MAJOR
-    pair_cell = major_cell[visit_of_pair] + (topic - MAJOR)
-    scope = np.zeros(unit.size)
-    found = np.zeros(unit.size)
-    major_found = np.zeros(unit.size, dtype=np.int64)
-    case_cells, case_counts = [], []
-    for start, stop in rounds:
-        a, b = topic_start[start], topic_start[stop]
-        round_cells = pair_cell[a:b]
-        in_scope = latent[round_cells]
-        nz = np.flatnonzero(in_scope)
-        counts, hit_cell, hit_visit = in_scope[nz], round_cells[nz], visit_of_pair[a:b][nz]
-        round_major = major_cell[start:stop]
-        # The topic problems found, then the major problems in scope, in one call: a Generator
-        # draws array elements one after another, so this is the same stream as two calls.
-        drawn = rng.binomial(np.concatenate((counts, latent[round_major])),
-                             np.concatenate((d[hit_visit], major_share_in_scope[start:stop])))
-        hits, majors_in_scope = drawn[:counts.size], drawn[counts.size:]
-        major_hits = rng.binomial(majors_in_scope, d_major[start:stop])
-        latent[hit_cell] -= hits
-        latent[round_major] -= major_hits
-        vi = hit_visit - start
-        scope[start:stop] = np.bincount(vi, weights=counts, minlength=stop - start) + majors_in_scope
-        found[start:stop] = np.bincount(vi, weights=hits, minlength=stop - start) + major_hits
-        major_found[start:stop] = major_hits
-        case_cells += [hit_cell, round_major]
-        case_counts += [hits, major_hits]
-    # one case per problem found, round by round: the topics' problems, then the major ones
-    case_cells = np.repeat(np.concatenate(case_cells), np.concatenate(case_counts))
-    case_units, case_columns = np.divmod(case_cells, WIDTH)
-
-    acc.record_detection(mode, special, scope, found, major_found)
-    acc.record_unit_visits(unit, visits["duplicate"], found > 0)
-    acc.record_source_found(visits["source"], found)
+    professional = professional_multiplier(levers, b)
+    detection = np.array([
+        b["special_depth"], professional, b["detection_base"], b["concealment"], b["unannounced_concealment_factor"],
+        b["quantifiable_share"] * b["data_detection"] * levers["data_sharing_rate"], b["quantifiable_share"],
+        b["major_visibility"]])
+    case_levers = np.array([levers["accountability_intensity"], levers["sanction_severity"], levers["closed_loop"],
+                            levers["responsibility_clarity"], levers["tolerance"],
+                            1 - (1 - b["acceptance_check"]) ** professional])
+    tasks = np.array([b["data_departments"], 1 - levers["data_sharing_rate"], b["data_request_days"],
+                      b["reference_real_work"], b["minimum_real_work"], b["task_processing_days"],
+                      1 - levers["responsibility_clarity"], b["task_data_need"]])
+    catch_by_mode = falsification_catch_by_mode(levers, b)
+    falsification_sanction = min(1.0, b["falsification_sanction_multiplier"] * levers["accountability_intensity"])
+    totals = np.zeros(len(INSPECTION_TOTALS))
+    event_week, event_code, sanction_week, sanction_unit = _inspect(
+        rng, flat(state.latent), state.materials, state.integrity, state.work, state.sanction_memory,
+        state.falsified, unit, visits["mode"], visits["special"], visits["depth"], visits["n_topics"],
+        visits["duplicate"], visits["source"], topic_start, topic, rounds, detection, case_behaviour(b),
+        case_levers, catch_by_mode, falsification_sanction, tasks, now, totals, acc.unit_visits,
+        acc.unit_duplicates, acc.unit_useful, acc.source_found, acc.unit_sanctions, acc.unit_unfair)
+    acc.add(INSPECTION_TOTALS, totals)
     state.visited_this_quarter[unit] = True
-    open_cases(case_units.astype(unit.dtype), case_columns, now, state, rng, levers, behaviour, events,
-               sanctions, acc)
-    catch_falsification(unit, mode, state, rng, levers, behaviour, now, sanctions, acc)
-    record_data_and_tasks(unit, state, rng, levers, behaviour, acc)
+    events.push(event_week, event_code)
+    sanctions.push(sanction_week, sanction_unit)
 
 
-def catch_falsification(unit, mode, state, rng, levers, behaviour, now, sanctions, acc) -> None:
-    liars = state.falsified[unit]
+# What one week's inspections add to the year's counters (_inspect's totals, in this order).
+INSPECTION_TOTALS = (
+    "scope_comprehensive", "found_comprehensive", "scope_special", "found_special", "scope_all", "found_all",
+    "major_found",  # _detect
+    "cases", "surface", "passed", "completed", "within_6_months", "accepted", "rebounded", "days_to_accept",
+    "sanctioned",  # _case_courses (and _catch_falsification's sanctions)
+    "falsifications_found",  # _catch_falsification
+    "data_days", "inspections_with_data", "task_days", "tasks",  # _data_and_task_days
+)
+
+
+@njit(cache=True)
+def _inspect(rng, latent, materials, integrity, work, sanction_memory, falsified, unit, mode, special, depth,
+             n_topics, duplicate, source, topic_start, topic, rounds, detection, case_b, case_levers,
+             catch_by_mode, falsification_sanction, tasks, now, totals, unit_visits, unit_duplicates, unit_useful,
+             source_found, unit_sanctions, unit_unfair):
+    """The week's inspections, with their draws in this order: detection, case courses, falsified
+    reports, data and task times. Returns the consequences to schedule (event weeks and codes)
+    and the sanctions (weeks and units)."""
+    case_cells = _detect(rng, latent, materials, integrity, unit, mode, special, depth, n_topics, duplicate,
+                         source, topic_start, topic, rounds, detection, totals, unit_visits, unit_duplicates,
+                         unit_useful, source_found)
+    event_week, event_code, sanction_week, sanction_unit = _case_courses(
+        rng, case_cells // WIDTH, case_cells % WIDTH, now, work, integrity, sanction_memory, case_b, case_levers,
+        totals, unit_sanctions, unit_unfair)
+    caught = _catch_falsification(rng, falsified, unit, mode, catch_by_mode)
+    if caught.size:
+        sanctioned = np.empty(caught.size, dtype=np.bool_)
+        for i in range(caught.size):
+            sanctioned[i] = rng.random() < falsification_sanction
+        caught_sanctioned = caught[sanctioned]
+        for u in caught_sanctioned:
+            unit_sanctions[u] += 1
+        totals[15] += caught_sanctioned.size
+        totals[16] += caught.size
+        sanction_week = np.concatenate((sanction_week, np.full(caught_sanctioned.size, now, dtype=np.int64)))
+        sanction_unit = np.concatenate((sanction_unit, caught_sanctioned))
+    _data_and_task_days(rng, unit, work, tasks, totals)
+    return event_week, event_code, sanction_week, sanction_unit
+
+
+# What _detect adds up, by kind of visit (comprehensive on-site, special on-site, remote).
+DETECTION_TOTALS = ("scope_comprehensive", "found_comprehensive", "scope_special", "found_special", "scope_all",
+                    "found_all", "major_found")
+
+
+@njit(cache=True)
+def _detect(rng, latent, materials, integrity, unit, mode, special, depth, n_topics, duplicate, source,
+            topic_start, topic, rounds, detection, totals, unit_visits, unit_duplicates, unit_useful, source_found):
+    """Detection, round by round, on the flat problem matrix (cell = unit * WIDTH + column).
+
+    A visit finds each in-scope problem with a chance set by its depth, focus, the inspectors'
+    professionalism, data access and the unit's concealment (better prepared with more materials).
+    A round draws the hits of each in-scope topic problem (visit by visit, topics ascending), then
+    each visit's major problems in scope, then their hits. Adds the week's counts to the year's
+    counters (whole numbers: exact in any order); returns one cell per problem found, in order."""
+    special_depth, professional, detection_base, concealment, unannounced_factor, data, quantifiable, \
+        major_visibility = detection
+    n = unit.size
+    d = np.empty(n)
+    log_miss = np.log1p(-detection_base)
+    for v in range(n):
+        intensity = depth[v] * (special_depth if special[v] else 1.0) * professional
+        skill = 1.0 - np.exp(intensity * log_miss)  # (1 - detection_base) ** intensity
+        preparedness = 0.5 + 0.5 * min(1.0, materials[unit[v]] / 0.3)
+        hidden = concealment * (1 - integrity[unit[v]]) * preparedness
+        if mode[v] == REMOTE:
+            d[v] = data + (1 - quantifiable) * 0.5 * skill * (1 - hidden)
+        else:
+            d[v] = skill * (1 - hidden * (unannounced_factor if mode[v] == UNANNOUNCED else 1.0))
+    scope = np.zeros(n, dtype=np.int64)
+    found = np.zeros(n, dtype=np.int64)
+    majors_in_scope = np.zeros(n, dtype=np.int64)
+    bound = 0  # problems in scope at the start: no round can find more
+    for v in range(n):
+        base = np.int64(unit[v]) * WIDTH
+        for k in range(topic_start[v], topic_start[v + 1]):
+            bound += latent[base + topic[k]]
+        bound += latent[base + MAJOR]
+    cases = np.empty(bound, dtype=np.int64)
+    n_cases = 0
+    for r in range(rounds.size - 1):
+        start, stop = rounds[r], rounds[r + 1]
+        for v in range(start, stop):
+            base = np.int64(unit[v]) * WIDTH
+            for k in range(topic_start[v], topic_start[v + 1]):
+                cell = base + topic[k]
+                count = latent[cell]
+                if count:
+                    hits = rng.binomial(count, d[v])
+                    latent[cell] -= hits
+                    scope[v] += count
+                    found[v] += hits
+                    cases[n_cases:n_cases + hits] = cell
+                    n_cases += hits
+        # A binomial with no trials draws nothing, so skipping it leaves the stream as it was.
+        for v in range(start, stop):
+            majors = latent[np.int64(unit[v]) * WIDTH + MAJOR]
+            if majors:
+                majors_in_scope[v] = rng.binomial(majors, min(1.0, n_topics[v] / N_TOPICS))
+        for v in range(start, stop):
+            if majors_in_scope[v] == 0:
+                continue
+            cell = np.int64(unit[v]) * WIDTH + MAJOR
+            hits = rng.binomial(majors_in_scope[v], 1.0 - (1.0 - d[v]) ** major_visibility)
+            latent[cell] -= hits
+            scope[v] += majors_in_scope[v]
+            found[v] += hits
+            totals[6] += hits
+            cases[n_cases:n_cases + hits] = cell
+            n_cases += hits
+    for v in range(n):
+        if mode[v] != REMOTE:
+            kind = 1 if special[v] else 0
+            totals[2 * kind] += scope[v]
+            totals[2 * kind + 1] += found[v]
+        totals[4] += scope[v]
+        totals[5] += found[v]
+        unit_visits[unit[v]] += 1
+        unit_duplicates[unit[v]] += duplicate[v]
+        unit_useful[unit[v]] += found[v] > 0
+        source_found[source[v]] += found[v]
+    return cases[:n_cases]
+
+
+@njit(cache=True)
+def _catch_falsification(rng, falsified, unit, mode, catch_by_mode):
+    """Visits may uncover a falsified report (chance by mode). No draw unless a visited unit
+    lied; then one uniform per visit. Returns the caught units, sorted, each once."""
+    n = unit.size
+    liars = np.empty(n, dtype=np.bool_)
+    for v in range(n):
+        liars[v] = falsified[unit[v]]
     if not liars.any():
-        return
-    p = falsification_catch_by_mode(levers, behaviour)[mode]
-    caught = unit[liars & (rng.random(unit.size) < p)]
-    caught = np.unique(caught)
-    state.falsified[caught] = False
-    sanction_p = min(1.0, behaviour["falsification_sanction_multiplier"] * levers["accountability_intensity"])
-    sanctioned = rng.random(caught.size) < sanction_p
-    sanctioned_units = caught[sanctioned]
-    sanctions.push(np.full(sanctioned_units.size, now), sanctioned_units)
-    acc.record_falsification_found(caught.size, sanctioned_units.size, sanctioned_units)
+        return np.empty(0, dtype=np.int64)
+    caught = np.empty(n, dtype=np.int64)
+    n_caught = 0
+    for v in range(n):
+        if rng.random() < catch_by_mode[mode[v]] and liars[v]:
+            caught[n_caught] = unit[v]
+            n_caught += 1
+    caught = np.unique(caught[:n_caught])
+    for u in caught:
+        falsified[u] = False
+    return caught
 
 
-def record_data_and_tasks(unit, state, rng, levers, behaviour, acc) -> None:
+@njit(cache=True)
+def _data_and_task_days(rng, unit, work, tasks, totals):
     """Data acquisition: the slowest of the unshared departments' requests; supervised tasks
     take processing time (longer when real work is short), coordination when responsibility is
     unclear, and data time when they need cross-department data."""
+    departments, p_unshared, request_days, reference_work, minimum_work, processing_days, p_unclear, \
+        data_need = tasks
     n = unit.size
-    draws = rng.random((4, n))
-    unshared = rng.binomial(int(behaviour["data_departments"]), 1 - levers["data_sharing_rate"], n)
-    slowest = -np.log1p(-draws[0] ** (1.0 / np.maximum(unshared, 1)))
-    data_days = np.where(unshared > 0, behaviour["data_request_days"] * slowest, 0.5)
-    scarcity = behaviour["reference_real_work"] / np.maximum(state.work[unit], behaviour["minimum_real_work"])
-    processing = behaviour["task_processing_days"] * np.sqrt(scarcity) * -np.log1p(-draws[1])
-    unclear = draws[2] < 1 - levers["responsibility_clarity"]
-    coordination = unclear * behaviour["task_processing_days"] * -np.log1p(-draws[3])
-    needs_data = rng.random(n) < behaviour["task_data_need"]
-    acc.record_data_and_tasks(data_days, processing + coordination + needs_data * data_days)
+    draws = np.empty((4, n))
+    for i in range(4):
+        for j in range(n):
+            draws[i, j] = rng.random()
+    unshared = np.empty(n, dtype=np.int64)
+    for j in range(n):
+        unshared[j] = rng.binomial(np.int64(departments), p_unshared)
+    for j in range(n):
+        slowest = -np.log1p(-draws[0, j] ** (1.0 / max(unshared[j], 1)))
+        data_days = request_days * slowest if unshared[j] > 0 else 0.5
+        scarcity = reference_work / max(work[unit[j]], minimum_work)
+        processing = processing_days * np.sqrt(scarcity) * -np.log1p(-draws[1, j])
+        coordination = (draws[2, j] < p_unclear) * processing_days * -np.log1p(-draws[3, j])
+        totals[17] += data_days
+        totals[19] += processing + coordination + (rng.random() < data_need) * data_days
+    totals[18] += n
+    totals[20] += n
 
 
-def open_cases(unit, column, now, state, rng, levers, behaviour, events, sanctions, acc) -> None:
-    """Draw each found problem's rectification course and schedule its consequences."""
+# Course of a found problem (open_cases): the consequences it can have, in this order, with
+# their change to latent (+1 returns the problem) and to unresolved (-1 fixes it).
+FIXED, GENUINE_REBOUND, DROPPED, SURFACE_REBOUND, RECHECK_FIX = range(5)
+CONSEQUENCE_D_LATENT = np.array([0, 1, 1, 1, 0], dtype=np.int64)
+CONSEQUENCE_D_UNRESOLVED = np.array([-1, 1, 0, 0, -1], dtype=np.int64)
+EVENT_KINDS = 8  # event code = cell * EVENT_KINDS + consequence
+
+
+def case_behaviour(b: dict) -> np.ndarray:
+    """The behaviour parameters _case_courses reads, in its order."""
+    return np.array([b[name] for name in CASE_BEHAVIOUR])
+
+
+CASE_BEHAVIOUR = (
+    "reference_real_work", "minimum_real_work", "major_sanction_multiplier", "recheck_catch", "surface_cost_ratio",
+    "genuine_fix_cost", "surface_sanction_multiplier", "sanction_cost", "intrinsic_weight", "choice_noise",
+    "exogenous_share", "genuine_fix_weeks", "unclear_delay_weeks", "deadline_weeks", "quality_failure",
+    "rebound_surface", "rebound_genuine")
+
+
+@njit(cache=True)
+def _case_courses(rng, unit, column, now, work, integrity, sanction_memory, b, levers, totals, unit_sanctions,
+                  unit_unfair):
+    """The course of each case, drawn when it opens: surface or genuine fix (the unit's choice), its
+    duration, acceptance, follow-up, recheck, rebound, sanctions. The draws come block by block
+    (eight uniforms per case, the durations, the rebounds, the redo times, three sanction
+    uniforms per case); the consequences are listed kind by kind, cases in order within each."""
+    (reference_work, minimum_work, major_multiplier, recheck_catch, surface_cost_ratio, genuine_fix_cost,
+     surface_multiplier, sanction_cost, intrinsic_weight, choice_noise, exogenous_share, genuine_fix_weeks,
+     unclear_delay, deadline, quality_failure, rebound_surface, rebound_genuine) = b
+    accountability, severity, closed_loop, clarity, tolerance, catch_at_acceptance = levers
     n = unit.size
-    if n == 0:
-        return
-    b = behaviour
-    major = column == MAJOR
-    scarcity = b["reference_real_work"] / np.maximum(state.work[unit], b["minimum_real_work"])
-    severity_factor = np.where(major, b["major_sanction_multiplier"], 1.0)
-    catch_at_acceptance = 1 - (1 - b["acceptance_check"]) ** professional_multiplier(levers, b)
-    catch_total = 1 - (1 - catch_at_acceptance) * (1 - levers["closed_loop"] * b["recheck_catch"])
+    catch_total = 1 - (1 - catch_at_acceptance) * (1 - closed_loop * recheck_catch)
+    draws = np.empty((8, n))
+    for i in range(8):
+        for j in range(n):
+            draws[i, j] = rng.random()
+    major = np.empty(n, dtype=np.bool_)
+    scarcity = np.empty(n)
+    genuine_weeks = np.empty(n)
+    for j in range(n):
+        major[j] = column[j] == MAJOR
+        scarcity[j] = reference_work / max(work[unit[j]], minimum_work)
+        genuine_weeks[j] = rng.gamma(2.0, genuine_fix_weeks * np.sqrt(scarcity[j]) * (1.5 if major[j] else 1.0) / 2.0)
+    for j in range(n):
+        genuine_weeks[j] += (draws[1, j] < 1 - clarity) * rng.exponential(unclear_delay)
+    redo_weeks = np.empty(n, dtype=np.int64)
+    for j in range(n):
+        redo_weeks[j] = np.int64(np.ceil(rng.gamma(2.0, genuine_fix_weeks / 2.0)))
 
-    # The unit's choice: a surface fix saves the genuine fix's cost unless it is caught (then it
-    # must be redone), against the sanction it expects (its perception, raised by past sanctions).
-    saving = (1 - catch_total) - 1 / b["surface_cost_ratio"]
-    benefit = b["genuine_fix_cost"] * saving * scarcity * np.where(major, 2.0, 1.0)
-    expected_sanction = np.minimum(1.0, b["surface_sanction_multiplier"] * severity_factor
-                                   * perceived_accountability(state, levers, unit))
-    penalty = catch_total * expected_sanction * levers["sanction_severity"] * b["sanction_cost"]
-    moral = b["intrinsic_weight"] * state.integrity[unit]
-    p_surface = 1.0 / (1.0 + np.exp(-(benefit - penalty - moral) / b["choice_noise"]))
+    surface = np.empty(n, dtype=np.bool_)
+    passed = np.empty(n, dtype=np.bool_)
+    caught_surface = np.empty(n, dtype=np.bool_)
+    check_at = np.empty(n, dtype=np.int64)
+    hidden = np.empty(n, dtype=np.bool_)
+    rebound_after = np.empty(n, dtype=np.int64)
+    for j in range(n):
+        severity_factor = major_multiplier if major[j] else 1.0
+        # The unit's choice: a surface fix saves the genuine fix's cost unless it is caught (then it
+        # must be redone), against the sanction it expects (raised by its own past sanctions).
+        saving = (1 - catch_total) - 1 / surface_cost_ratio
+        benefit = genuine_fix_cost * saving * scarcity[j] * (2.0 if major[j] else 1.0)
+        expected_sanction = min(1.0, surface_multiplier * severity_factor
+                                * (accountability * (1.0 + sanction_memory[unit[j]])))
+        penalty = catch_total * expected_sanction * severity * sanction_cost
+        moral = intrinsic_weight * integrity[unit[j]]
+        p_surface = 1.0 / (1.0 + np.exp(-(benefit - penalty - moral) / choice_noise))
+        surface[j] = draws[0, j] < p_surface
+        weeks = genuine_weeks[j] / surface_cost_ratio if surface[j] else genuine_weeks[j]
+        on_time = weeks <= deadline
+        check_at[j] = np.int64(np.ceil(min(weeks, deadline)))
+        caught_surface[j] = surface[j] and on_time and draws[2, j] < catch_at_acceptance
+        quality_fail = not surface[j] and on_time and draws[2, j] < quality_failure
+        passed[j] = on_time and not caught_surface[j] and not quality_fail
+        hidden[j] = surface[j] and passed[j]
+        rebound_after[j] = rng.geometric(rebound_surface if hidden[j] else rebound_genuine)
+    recheck_redo = np.empty(n, dtype=np.int64)
+    for j in range(n):
+        recheck_redo[j] = np.int64(np.ceil(rng.gamma(2.0, genuine_fix_weeks / 2.0)))
+    sanction_draws = np.empty((3, n))
+    for i in range(3):
+        for j in range(n):
+            sanction_draws[i, j] = rng.random()
 
-    draws = rng.random((8, n))
-    surface = draws[0] < p_surface
-    unclear = draws[1] < 1 - levers["responsibility_clarity"]
-    exogenous = draws[6] < b["exogenous_share"]
-    mean_weeks = b["genuine_fix_weeks"] * np.sqrt(scarcity) * np.where(major, 1.5, 1.0)
-    genuine_weeks = rng.gamma(2.0, mean_weeks / 2.0) + unclear * rng.exponential(b["unclear_delay_weeks"], n)
-    weeks = np.where(surface, genuine_weeks / b["surface_cost_ratio"], genuine_weeks)
-    deadline = b["deadline_weeks"]
-    on_time = weeks <= deadline
-    check_at = np.ceil(np.minimum(weeks, deadline)).astype(np.int64)
-    caught_surface = surface & on_time & (draws[2] < catch_at_acceptance)
-    quality_fail = ~surface & on_time & (draws[2] < b["quality_failure"])
-    passed = on_time & ~caught_surface & ~quality_fail
-    follow_up = ~passed & (draws[3] < levers["closed_loop"])
-    redo_weeks = np.ceil(rng.gamma(2.0, b["genuine_fix_weeks"] / 2.0, n)).astype(np.int64)
-    accepted = passed | follow_up
-    accepted_at = np.where(passed, check_at, check_at + redo_weeks)
-    hidden = surface & passed
-    rebound_after = rng.geometric(np.where(hidden, b["rebound_surface"], b["rebound_genuine"]))
-    rechecked = hidden & (draws[4] < levers["closed_loop"])
-    caught_recheck = rechecked & (rebound_after > RECHECK_WEEKS) & (draws[5] < b["recheck_catch"])
-    # A problem recurring more than a year after acceptance counts as a new problem, not a rebound.
-    rebounds = accepted & ~caught_recheck & (rebound_after <= REBOUND_WINDOW_WEEKS)
-    recheck_redo = np.ceil(rng.gamma(2.0, b["genuine_fix_weeks"] / 2.0, n)).astype(np.int64)
-
-    # Sanctions: at finding, at a failed acceptance, at a recheck that catches a surface fix.
-    accountability = levers["accountability_intensity"]
-    surface_sanction = np.minimum(1.0, b["surface_sanction_multiplier"] * accountability * severity_factor)
-    waived = np.where(exogenous, 1 - levers["tolerance"], 1.0)
-    sanction_draws = rng.random((3, n))
-    at_finding = sanction_draws[0] < np.minimum(1.0, accountability * severity_factor * waived)
-    at_check = ~passed & (sanction_draws[1] < np.where(caught_surface, surface_sanction,
-                                                       np.minimum(1.0, accountability * waived)))
-    at_recheck = caught_recheck & (sanction_draws[2] < surface_sanction)
-    sanction_week = np.where(at_finding, now, np.where(at_check, now + check_at, now + accepted_at + RECHECK_WEEKS))
-    sanctioned = at_finding | at_check | at_recheck
-    sanctions.push(sanction_week[sanctioned], unit[sanctioned])
-    unfair = sanctioned & exogenous & (at_finding | (at_check & ~caught_surface))
-
-    # Consequences for the unit's problems (latent: +1 returns it; unresolved: -1 fixes it).
-    fixed_now = accepted & ~hidden
-    genuine_rebound = fixed_now & rebounds
-    fix_week = now + accepted_at
-    dropped = ~accepted
-    surface_rebound = hidden & rebounds
-    recheck_fix_week = now + accepted_at + RECHECK_WEEKS + recheck_redo
-    # Events: (week, selection, change to latent, change to unresolved).
-    rebound_week = fix_week + rebound_after
-    consequences = np.stack((
-        fixed_now,  # genuinely fixed at acceptance
-        genuine_rebound,  # ... and recurring within the year
-        dropped,  # failed and not followed up: the problem stays
-        surface_rebound,  # surface fix wears off
-        caught_recheck,  # caught at recheck and redone
-    ))
-    when = np.stack((fix_week, rebound_week, now + check_at, rebound_week, recheck_fix_week))
-    kind, case = np.nonzero(consequences)  # kind by kind, cases in order within each
-    weeks_all = when[kind, case]
-    units_all = unit[case]
-    columns_all = column[case].astype(np.int8)
-    d_latent = CONSEQUENCE_D_LATENT[kind]
-    d_unresolved = CONSEQUENCE_D_UNRESOLVED[kind]
-    events.push(weeks_all, units_all, columns_all, d_latent, d_unresolved)
-
-    acc.record_cases(
-        cases=n, surface=np.count_nonzero(surface), passed=np.count_nonzero(passed),
-        completed=np.count_nonzero(accepted & (accepted_at <= WEEKS_PER_YEAR)),
-        within_6_months=np.count_nonzero(accepted & (accepted_at <= 26)),
-        accepted=np.count_nonzero(accepted),
-        rebounded=np.count_nonzero(rebounds),
-        days_to_accept=float((accepted_at[accepted] * DAYS_PER_WEEK).sum()),
-        sanctioned=np.count_nonzero(sanctioned), unfair_units=unit[unfair], sanctioned_units=unit[sanctioned],
-    )
+    event_week = np.empty((5, n), dtype=np.int64)
+    event_on = np.zeros((5, n), dtype=np.bool_)
+    sanction_week = np.empty(n, dtype=np.int64)
+    sanction_unit = np.empty(n, dtype=np.int64)
+    n_sanctioned = 0
+    completed = within_6_months = accepted_count = rebounded = 0
+    days_to_accept = 0.0
+    for j in range(n):
+        follow_up = not passed[j] and draws[3, j] < closed_loop
+        accepted = passed[j] or follow_up
+        accepted_at = check_at[j] if passed[j] else check_at[j] + redo_weeks[j]
+        rechecked = hidden[j] and draws[4, j] < closed_loop
+        caught_recheck = rechecked and rebound_after[j] > RECHECK_WEEKS and draws[5, j] < recheck_catch
+        # A problem recurring more than a year after acceptance counts as a new problem, not a rebound.
+        rebounds = accepted and not caught_recheck and rebound_after[j] <= REBOUND_WINDOW_WEEKS
+        # Sanctions: at finding, at a failed acceptance, at a recheck that catches a surface fix.
+        severity_factor = major_multiplier if major[j] else 1.0
+        exogenous = draws[6, j] < exogenous_share
+        surface_sanction = min(1.0, surface_multiplier * accountability * severity_factor)
+        waived = 1 - tolerance if exogenous else 1.0
+        at_finding = sanction_draws[0, j] < min(1.0, accountability * severity_factor * waived)
+        at_check = not passed[j] and sanction_draws[1, j] < (
+            surface_sanction if caught_surface[j] else min(1.0, accountability * waived))
+        at_recheck = caught_recheck and sanction_draws[2, j] < surface_sanction
+        if at_finding or at_check or at_recheck:
+            if at_finding:
+                sanction_week[n_sanctioned] = now
+            elif at_check:
+                sanction_week[n_sanctioned] = now + check_at[j]
+            else:
+                sanction_week[n_sanctioned] = now + accepted_at + RECHECK_WEEKS
+            sanction_unit[n_sanctioned] = unit[j]
+            n_sanctioned += 1
+            unit_sanctions[unit[j]] += 1
+            if exogenous and (at_finding or (at_check and not caught_surface[j])):
+                unit_unfair[unit[j]] += 1
+        # Consequences for the unit's problem.
+        fix_week = now + accepted_at
+        event_on[FIXED, j] = accepted and not hidden[j]
+        event_on[GENUINE_REBOUND, j] = event_on[FIXED, j] and rebounds
+        event_on[DROPPED, j] = not accepted
+        event_on[SURFACE_REBOUND, j] = hidden[j] and rebounds
+        event_on[RECHECK_FIX, j] = caught_recheck
+        event_week[FIXED, j] = fix_week
+        event_week[GENUINE_REBOUND, j] = fix_week + rebound_after[j]
+        event_week[DROPPED, j] = now + check_at[j]
+        event_week[SURFACE_REBOUND, j] = fix_week + rebound_after[j]
+        event_week[RECHECK_FIX, j] = fix_week + RECHECK_WEEKS + recheck_redo[j]
+        if accepted:
+            accepted_count += 1
+            days_to_accept += accepted_at * DAYS_PER_WEEK
+            completed += accepted_at <= WEEKS_PER_YEAR
+            within_6_months += accepted_at <= 26
+        rebounded += rebounds
+    n_events = np.count_nonzero(event_on)
+    weeks = np.empty(n_events, dtype=np.int64)
+    codes = np.empty(n_events, dtype=np.int64)
+    e = 0
+    for kind in range(5):
+        for j in range(n):
+            if event_on[kind, j]:
+                weeks[e] = event_week[kind, j]
+                codes[e] = (np.int64(unit[j]) * WIDTH + column[j]) * EVENT_KINDS + kind
+                e += 1
+    counts = np.array([n, np.count_nonzero(surface), np.count_nonzero(passed), completed, within_6_months,
+                       accepted_count, rebounded, days_to_accept, n_sanctioned], dtype=np.float64)
+    totals[7:16] += counts
+    return weeks, codes, sanction_week[:n_sanctioned], sanction_unit[:n_sanctioned]
 
 
 def apply_due_events(state: UnitState, events: EventQueue, sanctions: EventQueue, week: int,
                      severity: float) -> None:
-    due = events.pop(week)
-    if due is not None:
-        unit, column, d_latent, d_unresolved = due
-        np.add.at(state.latent, (unit, column), d_latent)
-        np.add.at(state.unresolved, (unit, column), d_unresolved)
-    due = sanctions.pop(week)
-    if due is not None:
-        np.add.at(state.sanction_memory, due[0], severity)
+    _apply_events(flat(state.latent), flat(state.unresolved), events.pop(week))
+    _apply_sanctions(state.sanction_memory, sanctions.pop(week), severity)
+
+
+@njit(cache=True)
+def _apply_events(latent, unresolved, codes):
+    for code in codes:
+        cell, kind = divmod(code, EVENT_KINDS)
+        latent[cell] += CONSEQUENCE_D_LATENT[kind]
+        unresolved[cell] += CONSEQUENCE_D_UNRESOLVED[kind]
+
+
+@njit(cache=True)
+def _apply_sanctions(memory, units, severity):
+    for u in units:
+        memory[u] += severity

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .planning import REMOTE
 from .units import WEEKLY_HOURS
 
 METRICS: dict[str, str] = {
@@ -45,15 +44,6 @@ METRICS: dict[str, str] = {
 SOFT_METRICS = ("grassroots_recognition", "public_satisfaction")
 
 
-def _count(counter: np.ndarray, index: np.ndarray) -> None:
-    """counter[i] += 1 for each occurrence of i in index (repeats count). Whole-number sums are
-    exact in any order: np.add.at for a few indices, np.bincount (far faster per index) for many."""
-    if index.size * 32 < counter.size:
-        np.add.at(counter, index, 1)
-    else:
-        counter += np.bincount(index, minlength=counter.size)
-
-
 class YearAccumulator:
     """Counters for one simulated year."""
 
@@ -76,67 +66,16 @@ class YearAccumulator:
         self.unit_supervision_share = np.zeros(n_units)
 
     # -- recording, called by the rules ------------------------------------------------------
-    def record_time(self, hosting, materials, material_need) -> None:
-        self.c["hosting"] += hosting.sum()
-        self.c["materials"] += materials.sum()
-        self.c["excess"] += np.maximum(materials - material_need, 0.0).sum()
-        self.c["unit_weeks"] += hosting.size
-        self.unit_supervision_share += hosting + materials
-
     def record_visits(self, mode_is_remote, duplicate) -> None:
         remote = np.count_nonzero(mode_is_remote)
         self.c["remote"] += remote
         self.c["onsite"] += mode_is_remote.size - remote
         self.c["duplicates"] += np.count_nonzero(duplicate)
 
-    def record_detection(self, mode, special, scope, found, major_found) -> None:
-        # scope and found hold whole numbers, so sums by kind of visit are exact in any order:
-        # 0 comprehensive on-site, 1 special on-site, 2 remote
-        kind = np.where(mode == REMOTE, 2, special)
-        scope_by_kind = np.bincount(kind, weights=scope, minlength=3)
-        found_by_kind = np.bincount(kind, weights=found, minlength=3)
-        self.c["scope_comprehensive"] += scope_by_kind[0]
-        self.c["found_comprehensive"] += found_by_kind[0]
-        self.c["scope_special"] += scope_by_kind[1]
-        self.c["found_special"] += found_by_kind[1]
-        self.c["scope_all"] += scope_by_kind.sum()
-        self.c["found_all"] += found_by_kind.sum()
-        self.c["major_found"] += major_found.sum()
-
-    def record_source_found(self, source, found) -> None:
-        # found holds whole numbers, so the sums are exact in any order
-        self.source_found += np.bincount(source, weights=found, minlength=self.source_found.size)
-
-    def record_unit_visits(self, unit, duplicate, useful) -> None:
-        n = self.n
-        self.unit_visits += np.bincount(unit, minlength=n)
-        self.unit_duplicates += np.bincount(unit[duplicate], minlength=n)
-        self.unit_useful += np.bincount(unit[useful], minlength=n)
-
-    def record_eruptions(self, units: np.ndarray) -> None:
-        self.c["major_erupted"] += units.size
-        _count(self.unit_erupted, units)
-
-    def record_cases(self, *, cases, surface, passed, completed, within_6_months, accepted, rebounded,
-                     days_to_accept, sanctioned, unfair_units, sanctioned_units) -> None:
-        for key, value in (("cases", cases), ("surface", surface), ("passed", passed), ("completed", completed),
-                           ("within_6_months", within_6_months), ("accepted", accepted),
-                           ("rebounded", rebounded), ("days_to_accept", days_to_accept),
-                           ("sanctioned", sanctioned)):
-            self.c[key] += value
-        _count(self.unit_sanctions, sanctioned_units)
-        _count(self.unit_unfair, unfair_units)
-
-    def record_falsification_found(self, found: int, sanctioned: int, sanctioned_units) -> None:
-        self.c["falsifications_found"] += found
-        self.c["sanctioned"] += sanctioned
-        _count(self.unit_sanctions, sanctioned_units)
-
-    def record_data_and_tasks(self, data_days, task_days) -> None:
-        self.c["data_days"] += data_days.sum()
-        self.c["inspections_with_data"] += data_days.size
-        self.c["task_days"] += task_days.sum()
-        self.c["tasks"] += task_days.size
+    def add(self, names, values) -> None:
+        """Add a kernel's totals (values[i] to counter names[i])."""
+        for name, value in zip(names, values.tolist()):
+            self.c[name] += value
 
     def record_quarter(self, falsified, documented, implementation) -> None:
         self.c["falsified_reports"] += falsified.sum()

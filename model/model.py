@@ -7,6 +7,9 @@ Each year end: the year's metrics.
 """
 from __future__ import annotations
 
+import copy
+from dataclasses import dataclass
+
 import mesa
 import numpy as np
 
@@ -16,10 +19,16 @@ from .metrics import YearAccumulator
 from .organisation import build_organisation
 from .params import LEVERS, QUARTER_WEEKS, WEEKS_PER_YEAR, Scenario
 from .planning import REMOTE, Planner, YearPlan
-from .units import (MAJOR, UnitState, allocate_time, evaluate_quarter, host_visits, observability,
-                    problems_arise_and_heal)
+from .units import MAJOR, UnitState, evaluate_quarter, observability, set_item_load, unit_week
 
 VISIT_FIELDS = ("unit", "mode", "special", "mask", "n_topics", "depth", "duplicate", "source")
+
+
+@dataclass(frozen=True)
+class BurnInState:
+    parts: tuple
+    rng_state: dict
+    steps: int
 
 
 class SupervisionModel(mesa.Model):
@@ -74,6 +83,28 @@ class SupervisionModel(mesa.Model):
             self.step()
         return self.yearly
 
+    def run_burn_in(self) -> None:
+        while self.week < self.burn_in_weeks:
+            self.step()
+
+    def snapshot(self) -> "BurnInState":
+        """Everything the policy years depend on, taken at the end of the burn-in. The burn-in runs
+        at the status quo whatever the scenario's levers, so runs that share behaviour, status quo,
+        scale, seed and horizon can all continue from one snapshot."""
+        if self.week != self.burn_in_weeks:
+            raise RuntimeError("snapshot() is taken at the end of the burn-in")
+        return BurnInState(copy.deepcopy((self.units, self.events, self.sanctions, self.planner.staffing,
+                                          self.accumulator, self.reference_found, self.yearly)),
+                           self.rng.bit_generator.state, self.steps)
+
+    def restore(self, state: "BurnInState") -> None:
+        """Continue from a snapshot: the rest of the run is the run that made the snapshot would have."""
+        (self.units, self.events, self.sanctions, self.planner.staffing, self.accumulator, self.reference_found,
+         self.yearly) = copy.deepcopy(state.parts)
+        self.rng.bit_generator.state = state.rng_state
+        self.steps = state.steps
+        self.week = self.burn_in_weeks
+
     def step(self) -> None:
         week_of_year = self.week % WEEKS_PER_YEAR
         if week_of_year == 0:
@@ -84,12 +115,8 @@ class SupervisionModel(mesa.Model):
 
         this_week = slice(plan.week_start[week_of_year], plan.week_start[week_of_year + 1])
         load = hosting_load(plan.mode[this_week], plan.members[this_week], levers, b)
-        host_visits(units, np.bincount(plan.unit[this_week], weights=load, minlength=units.work.size),
-                    b["max_hosting_share"])
-        allocate_time(units, levers, b, phi)
-        acc.record_time(units.hosting, units.materials, b["material_need"])
+        unit_week(units, self.rng, plan.unit[this_week], load, levers, b, phi, acc)
         acc.record_visits(plan.mode[this_week] == REMOTE, plan.duplicate[this_week])
-        acc.record_eruptions(problems_arise_and_heal(units, self.rng, b))
 
         visits = {f: getattr(plan, f)[this_week] for f in VISIT_FIELDS}
         topics = slice(plan.topic_start[this_week.start], plan.topic_start[this_week.stop])
@@ -118,12 +145,12 @@ class SupervisionModel(mesa.Model):
         risk = self._risk_signal()
         self.accumulator = YearAccumulator(self.units.work.size, len(self.planner.sources))
         self.plan = self.planner.plan_year(self.rng, self._levers_year, risk)
-        self.units.item_load = self.plan.item_load
+        set_item_load(self.units, self.plan.item_load, self.behaviour["item_load_elasticity"])
         bounds, starts = self.plan.round_bounds, self.plan.week_start
-        self._rounds = []  # per week: (start, stop) of each round, relative to the week's first visit
-        for w in range(WEEKS_PER_YEAR):
-            inside = bounds[(bounds >= starts[w]) & (bounds <= starts[w + 1])] - starts[w]
-            self._rounds.append([(int(a), int(b)) for a, b in zip(inside[:-1], inside[1:]) if b > a])
+        # per week: the boundaries of its rounds, relative to the week's first visit
+        first = np.searchsorted(bounds, starts[:-1], side="left")
+        last = np.searchsorted(bounds, starts[1:], side="right")
+        self._rounds = [bounds[a:z] - starts[w] for w, (a, z) in enumerate(zip(first.tolist(), last.tolist()))]
 
     def _risk_signal(self) -> np.ndarray:
         """What risk-based targeting sees: last year's findings and, through shared data, anomalies."""

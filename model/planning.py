@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from .organisation import (
     BODY_KINDS, BODY_ITEMS_PER_YEAR, COVERAGE_BY_LEVEL, DEPARTMENT_ITEMS_PER_YEAR, DEPARTMENT_KINDS,
@@ -23,7 +24,7 @@ COMPREHENSIVE_TOPIC_DRAWS = 4
 RELAY_LAG_WEEKS = 4
 JOINT_WINDOW_WEEKS = 26  # joint teams are planned per half-year: visits in one half-year share an entry
 INSPECTOR_DAYS = {"comprehensive": 3.0, "special": 2.0, "remote": 1.0}
-TOPIC_BITS = 1 << np.arange(N_TOPICS, dtype=np.int64)
+N_AREAS = len(DEPARTMENT_KINDS)  # policy areas: joint teams form per area
 
 
 @dataclass(frozen=True)
@@ -95,11 +96,6 @@ class YearPlan:
     struck: int
 
 
-def lowest_topic(mask: np.ndarray) -> np.ndarray:
-    """Index of the lowest topic bit in each mask (masks are never empty)."""
-    return popcount((mask & -mask) - 1).astype(np.int64)
-
-
 def popcount(mask: np.ndarray) -> np.ndarray:
     return np.bitwise_count(mask.astype(np.uint64)).astype(np.int8)
 
@@ -110,26 +106,24 @@ def topic_lists(mask: np.ndarray, n_topics: np.ndarray | None = None) -> tuple[n
     np.nonzero of the visits x topics bit matrix, without building that matrix."""
     if n_topics is None:
         n_topics = popcount(mask)
-    start = np.zeros(mask.size + 1, dtype=np.int64)
-    np.cumsum(n_topics, out=start[1:])
-    topic = np.empty(int(start[-1]), dtype=np.int8)
-    left = mask != 0
-    m = mask[left].astype(np.int64)  # masks use the low N_TOPICS bits only
-    at = start[:-1][left]  # where each mask's next topic goes
-    while m.size:  # one pass per topic, over the masks that still have topics left
-        low = m & -m  # lowest set bit
-        m ^= low
-        low -= 1
-        topic[at] = np.bitwise_count(low)
-        left = m != 0
-        m = m[left]
-        at = at[left]
-        at += 1
-    return start, topic
+    return _topic_lists(mask, n_topics)
+
+
+def visit_rounds(unit: np.ndarray, week: np.ndarray, n_units: int) -> tuple[np.ndarray, np.ndarray]:
+    """Order visits by week and, within a week, by rounds in which no unit appears twice, so
+    each round can update unit state with plain fancy indexing. Returns (order, round bounds).
+
+    A visit's round is its rank among the visits to its unit in its week, in plan order; the
+    order is (week, round, position in the plan)."""
+    return _round_order(unit, week, n_units)
 
 
 class Planner:
-    """Builds each year's plan; holds the staffing fixed at the status quo (burn-in) workload."""
+    """Builds each year's plan; holds the staffing fixed at the status quo (burn-in) workload.
+
+    The hot loops are numba kernels that draw from the run's Generator themselves. Poisson and
+    binomial counts stay in numpy: their exp/log arithmetic need not match numba's bit for bit.
+    Bounded integers stay in numpy too: numba draws them one by one several times slower."""
 
     def __init__(self, organisation: Organisation, behaviour: dict):
         self.org = organisation
@@ -139,6 +133,11 @@ class Planner:
         rank = np.arange(1, N_TOPICS + 1, dtype=float)
         weights = rank ** -behaviour["topic_concentration"]
         self.topic_weights = weights / weights.sum()
+        self._topic_cdf = self.topic_weights.cumsum()  # what rng.choice(p=topic_weights) searches
+        self._topic_cdf /= self._topic_cdf[-1]
+        self._topic_table = np.zeros((len(self.sources), max(len(s.topics) for s in self.sources)), np.int64)
+        for s in self.sources:  # departments' own topics, row by issuer
+            self._topic_table[s.index, :len(s.topics)] = s.topics
         self._children = []
         for level in range(len(organisation.n_jurisdictions) - 1):
             parent = organisation.jurisdiction_parent[level + 1]
@@ -151,7 +150,8 @@ class Planner:
                 if other.name == source.name and other.level == source.level + 1:
                     self._relay_target[source.index] = other.index
         self._unnecessary_share = np.array([s.unnecessary_share for s in self.sources])
-        self._risk_targeting = np.array([s.risk_targeting for s in self.sources])
+        self._risk_levels = sorted({s.risk_targeting for s in self.sources})
+        self._risk_level_of_source = np.array([self._risk_levels.index(s.risk_targeting) for s in self.sources])
         self._level_of_source = np.array([s.level for s in self.sources])
         self._key_offset = np.concatenate(
             ([0], np.cumsum([organisation.n_jurisdictions[s.level] for s in self.sources])[:-1])).astype(np.int64)
@@ -160,155 +160,107 @@ class Planner:
         self._key_units = np.concatenate(
             [organisation.jurisdiction_size[s.level] for s in self.sources]).astype(float)
         self._unit_jurisdiction = np.array(organisation.unit_jurisdiction)
+        self._inspector_days = np.array([INSPECTOR_DAYS[kind] for kind in ("comprehensive", "special", "remote")])
 
     # -- items ------------------------------------------------------------------------------
-    def _own_items(self, rng, source: Source, levers_week, escalation: float) -> Items:
-        n_jur = self.org.n_jurisdictions[source.level]
-        rate = source.items_per_year * self.behaviour["items_scale"] * (1 + escalation) ** max(source.level - 1, 0)
-        counts = rng.poisson(rate, n_jur)
-        total = int(counts.sum())
-        jurisdiction = np.repeat(np.arange(n_jur, dtype=np.int32), counts)
-        week = rng.integers(0, WEEKS_PER_YEAR, total).astype(np.int16)
-        if source.is_body:
-            special = rng.random(total) < levers_week["special_inspection_share"][week]
-            draws = rng.choice(N_TOPICS, size=(total, COMPREHENSIVE_TOPIC_DRAWS), p=self.topic_weights)
-            comprehensive_mask = np.bitwise_or.reduce(TOPIC_BITS[draws], axis=1)
-            mask = np.where(special, TOPIC_BITS[draws[:, 0]], comprehensive_mask)
-        else:
-            special = np.ones(total, dtype=bool)
-            mask = TOPIC_BITS[np.asarray(source.topics)[rng.integers(0, len(source.topics), total)]]
-        return Items(np.full(total, source.index, np.int16), jurisdiction, mask.astype(np.int64), special, week)
+    def _own_items(self, rng, level: int, levers_week, escalation: float) -> Items:
+        """The level's issuers' own items. Each issuer draws its counts, weeks and topics in turn
+        (bodies: a uniform for special, then COMPREHENSIVE_TOPIC_DRAWS topic uniforms per item, as
+        rng.choice(p=topic_weights) would draw them); one kernel then builds the items."""
+        sources = [s for s in self.sources if s.level == level]
+        n_jur = self.org.n_jurisdictions[level]
+        counts = np.empty((len(sources), n_jur), dtype=np.int64)
+        weeks, uniforms, topic_draws = [], [], []
+        for row, source in zip(counts, sources):
+            rate = source.items_per_year * self.behaviour["items_scale"] * (1 + escalation) ** max(level - 1, 0)
+            row[:] = rng.poisson(rate, n_jur)
+            total = int(row.sum())
+            weeks.append(rng.integers(0, WEEKS_PER_YEAR, total))
+            if source.is_body:
+                uniforms.append(rng.random((1 + COMPREHENSIVE_TOPIC_DRAWS) * total))
+            else:
+                topic_draws.append(rng.integers(0, len(source.topics), total))
+        return Items(*_build_own_items(
+            counts, np.concatenate(weeks), np.concatenate([np.empty(0), *uniforms]),
+            np.concatenate([np.empty(0, np.int64), *topic_draws]), np.array([s.index for s in sources]),
+            np.array([s.is_body for s in sources]), self._topic_table, levers_week["special_inspection_share"],
+            self._topic_cdf))
 
     def _relay(self, rng, items: Items, level: int) -> Items:
         start, count = self._children[level]
-        n_children = count[items.jurisdiction]
-        parent = np.repeat(np.arange(len(items.source)), n_children)
-        offset = np.arange(parent.size) - np.repeat(np.cumsum(n_children) - n_children, n_children)
-        child = (start[items.jurisdiction][parent] + offset).astype(np.int32)
-        relayed = rng.random(parent.size) < self.behaviour["relay_probability"]
-        parent, child = parent[relayed], child[relayed]
+        parent, child = _relay_pairs(rng, items.source, items.jurisdiction, self._relay_target, start, count,
+                                     self.behaviour["relay_probability"])
         week = (items.week[parent] + rng.integers(0, RELAY_LAG_WEEKS + 1, parent.size)) % WEEKS_PER_YEAR
-        return Items(self._relay_target[items.source[parent]], child, items.mask[parent], items.special[parent], week.astype(np.int16))
+        return Items(self._relay_target[items.source[parent]], child, items.mask[parent], items.special[parent],
+                     week.astype(np.int16))
 
     def _strike_negative_list(self, rng, items: Items, levers_week) -> tuple[Items, int]:
-        unnecessary = rng.random(items.source.size) < self._unnecessary_share[items.source]
-        struck = unnecessary & (rng.random(items.source.size) < levers_week["negative_list_share"][items.week])
-        return items.take(~struck), int(struck.sum())
+        keep = _negative_list_keep(rng, items.source, items.week, self._unnecessary_share,
+                                   levers_week["negative_list_share"])
+        return items.take(keep), int(keep.size - np.count_nonzero(keep))
 
     # -- visits -----------------------------------------------------------------------------
-    def _expand(self, rng, items: Items, level: int, risk_cumulative: dict) -> tuple[np.ndarray, np.ndarray]:
+    def _expand(self, rng, items: Items, level: int, risk_cumulative: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Systematic PPS sampling of each item's target units within its jurisdiction."""
         start = self.org.jurisdiction_start[level][items.jurisdiction]
         size = self.org.jurisdiction_size[level][items.jurisdiction]
         k = rng.binomial(size, COVERAGE_BY_LEVEL[level])
-        item_of_visit = np.repeat(np.arange(items.source.size), k)
-        position = np.arange(item_of_visit.size) - np.repeat(np.cumsum(k) - k, k)
-        offset = rng.random(items.source.size)
-        risk = self._risk_targeting[items.source]
-        unit = np.empty(item_of_visit.size, dtype=np.int64)
-        for rho, cumulative in risk_cumulative.items():
-            chosen = (risk == rho)[item_of_visit] if len(risk_cumulative) > 1 else slice(None)
-            it = item_of_visit[chosen]
-            low, high = cumulative[start[it]], cumulative[start[it] + size[it]]
-            points = low + (offset[it] + position[chosen]) * (high - low) / k[it]
-            unit[chosen] = np.searchsorted(cumulative, points, side="right") - 1
-        unit = np.clip(unit, start[item_of_visit], start[item_of_visit] + size[item_of_visit] - 1)
-        first_of_item = np.ones(unit.size, dtype=bool)  # PPS repeats a unit only when its weight is huge
-        first_of_item[1:] = (item_of_visit[1:] != item_of_visit[:-1]) | (unit[1:] != unit[:-1])
-        return item_of_visit[first_of_item], unit[first_of_item]
+        return _pps_sample(rng, k, start, size, self._risk_level_of_source[items.source], risk_cumulative)
 
     def plan_year(self, rng, levers_week: dict[str, np.ndarray], risk: np.ndarray) -> YearPlan:
         """levers_week maps each lever to its 52 weekly values for this year."""
+        levers_week = {name: np.asarray(values, dtype=np.float64)  # one signature per kernel
+                       for name, values in levers_week.items()}
         escalation = float(levers_week["escalation_per_level"].mean())
-        risk_cumulative = {}
         mean_risk = risk.mean() if risk.mean() > 0 else 1.0
-        for rho in sorted({s.risk_targeting for s in self.sources}):
-            weight = (1 - rho) + rho * risk / mean_risk
-            risk_cumulative[rho] = np.concatenate(([0.0], np.cumsum(weight)))
+        risk_cumulative = np.array([np.concatenate(([0.0], np.cumsum((1 - rho) + rho * risk / mean_risk)))
+                                    for rho in self._risk_levels])
 
-        visit_parts, struck_total, carried = [], 0, None
+        item_parts, visit_item, visit_unit, n_items, struck_total, carried = [], [], [], 0, 0, None
         for level in range(len(self.org.n_jurisdictions)):
-            parts = [self._own_items(rng, s, levers_week, escalation) for s in self.sources if s.level == level]
+            parts = [self._own_items(rng, level, levers_week, escalation)]
             if carried is not None:
                 parts.append(carried)
             items, struck = self._strike_negative_list(rng, Items.concat(parts), levers_week)
             struck_total += struck
             item_of_visit, unit = self._expand(rng, items, level, risk_cumulative)
-            visit_parts.append((items.take(item_of_visit), unit))
+            item_parts.append(items)
+            visit_item.append(item_of_visit + n_items)
+            visit_unit.append(unit)
+            n_items += items.source.size
             if level + 1 < len(self.org.n_jurisdictions):
-                carried = self._relay(rng, items.take(self._relay_target[items.source] >= 0), level)
+                carried = self._relay(rng, items, level)
+        items = Items.concat(item_parts)
+        item, unit = np.concatenate(visit_item), np.concatenate(visit_unit).astype(np.int32)
 
-        visit_items = Items.concat([p[0] for p in visit_parts])
-        unit = np.concatenate([p[1] for p in visit_parts]).astype(np.int32)
-        week = (visit_items.week + rng.integers(0, RELAY_LAG_WEEKS, unit.size)) % WEEKS_PER_YEAR
-        remote = rng.random(unit.size) < levers_week["remote_share"][week]
-        unannounced = ~remote & (rng.random(unit.size) < levers_week["unannounced_share"][week])
-        mode = np.where(remote, REMOTE, np.where(unannounced, UNANNOUNCED, ANNOUNCED)).astype(np.int8)
-        source = visit_items.source
-        source_jurisdiction = self._unit_jurisdiction[self._level_of_source[source], unit]
-        days = np.where(remote, INSPECTOR_DAYS["remote"],
-                        np.where(visit_items.special, INSPECTOR_DAYS["special"], INSPECTOR_DAYS["comprehensive"]))
-
-        # Capacity: staffing is fixed by the first (status quo) year's workload.
-        key = self._key_offset[source] + source_jurisdiction
         n_keys = self._key_source.size
-        demand = np.bincount(key, weights=days, minlength=n_keys)
+        lag = rng.integers(0, RELAY_LAG_WEEKS, unit.size)
+        week, mode, key, days, demand = _schedule_visits(
+            rng, item, unit, lag, items.source, items.special, items.week, levers_week["remote_share"],
+            levers_week["unannounced_share"], self._inspector_days, self._key_offset, self._level_of_source,
+            self._unit_jurisdiction, n_keys)
+        # Capacity: staffing is fixed by the first (status quo) year's workload.
         if self.staffing is None:
             self.staffing = self._staffing_from(demand)
         capacity = self._capacity(levers_week)
-        keep = rng.random(unit.size) < np.minimum(1.0, capacity / np.maximum(demand, 1e-9))[key]
-        unit, week, mode, source, key, days = unit[keep], week[keep], mode[keep], source[keep], key[keep], days[keep]
-        mask, special = visit_items.mask[keep], visit_items.special[keep]
-        planned_days = np.bincount(key, weights=days, minlength=n_keys)
-        items_per_unit = np.bincount(unit, minlength=self.org.n_units).astype(float)
-
-        # Joint inspection: joinable on-site visits to a unit in the same policy area within a
-        # half-year become one entry (joint teams are formed around a theme: one entry, several bodies).
-        joinable = (mode != REMOTE) & (rng.random(unit.size) < levers_week["joint_inspection_share"][week])
-        members = np.ones(unit.size, dtype=np.int8)
-        joined_away = np.zeros(unit.size, dtype=bool)
-        if joinable.any():
-            idx = np.flatnonzero(joinable)
-            idx = idx[np.lexsort((week[idx], unit[idx]))]
-            area = lowest_topic(mask[idx]) // TOPICS_PER_DEPARTMENT
-            window = week[idx] // JOINT_WINDOW_WEEKS
-            group_key = (unit[idx].astype(np.int64) * 2 + window) * len(DEPARTMENT_KINDS) + area
-            first = np.r_[True, group_key[1:] != group_key[:-1]]
-            starts = np.flatnonzero(first)
-            leaders = idx[starts]
-            mask[leaders] = np.bitwise_or.reduceat(mask[idx], starts)
-            members[leaders] = np.diff(np.r_[starts, idx.size]).astype(np.int8)
-            special[leaders] = popcount(mask[leaders]) == 1
-            joined_away[idx[~first]] = True
-        survivors = ~joined_away
-        unit, week, mode, source, key, days = (a[survivors] for a in (unit, week, mode, source, key, days))
-        mask, special, members, joinable = mask[survivors], special[survivors], members[survivors], joinable[survivors]
-
-        merged, duplicate = self._merge_and_mark_duplicates(rng, unit, week, mask, joinable, levers_week)
-        used = planned_days - np.bincount(key[merged], weights=days[merged], minlength=n_keys)
-        keep = ~merged
-        unit, week, mode, source, key, days = (a[keep] for a in (unit, week, mode, source, key, days))
-        mask, special, members, duplicate = mask[keep], special[keep], members[keep], duplicate[keep]
+        (unit, week, mode, special, mask, n_topics, members, duplicate, source, key, round_bounds, topic_start, topic,
+         planned_days, merged_days, items_per_unit, merged, joined_away) = _thin_join_merge(
+            rng, np.minimum(1.0, capacity / np.maximum(demand, 1e-9)), item, unit, week, mode, key, days,
+            items.source, items.mask, items.special, levers_week["joint_inspection_share"],
+            levers_week["merge_rate"], self.org.n_units, n_keys)
+        used = planned_days - merged_days
 
         # Freed capacity buys depth: bodies spend their inspector-days on fewer, deeper visits.
         depth = np.clip(capacity / np.maximum(used, 1e-9), 1.0, self.behaviour["max_depth"])[key]
 
         folded = np.bincount(unit, minlength=self.org.n_units).astype(float)
         item_load = folded + self.behaviour["folded_item_ledger_share"] * (items_per_unit - folded)
-
-        order, round_bounds = visit_rounds(unit, week, self.org.n_units)
-        week_sorted = week[order]
-        mask_sorted = mask[order]
-        n_topics = popcount(mask_sorted)
-        topic_start, topic = topic_lists(mask_sorted, n_topics)
         return YearPlan(
-            unit=unit[order], week=week_sorted, mode=mode[order], special=special[order], mask=mask_sorted,
-            n_topics=n_topics, members=members[order], depth=depth[order].astype(np.float64),
-            duplicate=duplicate[order], source=source[order],
-            week_start=np.searchsorted(week_sorted, np.arange(WEEKS_PER_YEAR + 1)),
+            unit=unit, week=week, mode=mode, special=special, mask=mask, n_topics=n_topics, members=members,
+            depth=depth, duplicate=duplicate, source=source,
+            week_start=np.searchsorted(week, np.arange(WEEKS_PER_YEAR + 1)),
             round_bounds=round_bounds, topic_start=topic_start, topic=topic,
-            item_load=item_load, demand_by_source=used,
-            merged=int(merged.sum()), joined_away=int(joined_away.sum()), struck=struck_total,
+            item_load=item_load, demand_by_source=used, merged=merged, joined_away=joined_away, struck=struck_total,
         )
 
     # -- helpers ----------------------------------------------------------------------------
@@ -321,56 +273,330 @@ class Planner:
         multiplier = float(levers_week["inspection_capacity"].mean())
         return multiplier * self.staffing[self._key_source] * self._key_units
 
-    def _merge_and_mark_duplicates(self, rng, unit, week, mask, coordinated, levers_week):
-        """Scan the year in order; a visit whose topics were all inspected before at the unit is
-        folded into the earlier item with probability merge_rate, or always when its body is in the
-        joint system (results are shared and recognised), else it is a duplicate."""
-        order, bounds = visit_rounds(unit, week, self.org.n_units)
-        merge_draw = (rng.random(unit.size) < levers_week["merge_rate"][week]) | coordinated
-        # Scan in round order on permuted copies (slices are views), then put results back. A
-        # folded visit's topics are all in `seen` already, so adding them changes nothing: `seen`
-        # is the union of all earlier visits' topics, and folding can be decided after the scan.
-        unit_o, mask_o = unit[order], mask[order]
-        seen = np.zeros(self.org.n_units, dtype=np.int64)
-        covered_o = np.empty(unit.size, dtype=bool)
-        for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
-            u, m = unit_o[a:b], mask_o[a:b]
-            before = seen[u]
-            covered_o[a:b] = (before & m) == m
-            seen[u] = before | m
-        covered = np.empty(unit.size, dtype=bool)
-        covered[order] = covered_o
-        merged = covered & merge_draw
-        return merged, covered & ~merged
+
+# -- kernels ----------------------------------------------------------------------------------
+# Kernels given the run's Generator draw one element at a time, in the order the vectorised calls
+# did (rng.random(n) gives what n calls of rng.random() give), so a seed keeps its stream.
+
+@njit(cache=True)
+def _build_own_items(counts, week, uniforms, topic_draw, source_index, is_body, topic_table, special_share,
+                     topic_cdf):
+    """(source, jurisdiction, mask, special, week) of the items of issuer s in jurisdiction j
+    (counts[s, j] of them), from the issuers' draws in turn. Bodies' topics are searched in the
+    topic cdf as rng.choice searches its uniforms; special items keep the first."""
+    total = counts.sum()
+    source = np.empty(total, np.int16)
+    jurisdiction = np.empty(total, np.int32)
+    mask = np.empty(total, np.int64)
+    special = np.ones(total, np.bool_)
+    at = u = t = 0
+    for s in range(counts.shape[0]):
+        first_item = at
+        for j in range(counts.shape[1]):
+            jurisdiction[at:at + counts[s, j]] = j
+            at += counts[s, j]
+        n = at - first_item
+        source[first_item:at] = source_index[s]
+        for k in range(n):
+            i = first_item + k
+            if is_body[s]:
+                special[i] = uniforms[u + k] < special_share[week[i]]
+                draws = uniforms[u + n + k * COMPREHENSIVE_TOPIC_DRAWS:][:COMPREHENSIVE_TOPIC_DRAWS]
+                comprehensive = np.int64(0)
+                for d in draws:
+                    comprehensive |= np.int64(1) << np.searchsorted(topic_cdf, d, side="right")
+                first = np.int64(1) << np.searchsorted(topic_cdf, draws[0], side="right")
+                mask[i] = first if special[i] else comprehensive
+            else:
+                mask[i] = np.int64(1) << topic_table[source_index[s], topic_draw[t + k]]
+        if is_body[s]:
+            u += (1 + COMPREHENSIVE_TOPIC_DRAWS) * n
+        else:
+            t += n
+    return source, jurisdiction, mask, special, week.astype(np.int16)
 
 
-def visit_rounds(unit: np.ndarray, week: np.ndarray, n_units: int) -> tuple[np.ndarray, np.ndarray]:
-    """Order visits by week and, within a week, by rounds in which no unit appears twice, so
-    each round can update unit state with plain fancy indexing. Returns (order, round bounds).
+@njit(cache=True)
+def _negative_list_keep(rng, source, week, unnecessary_share, negative_list_share):
+    """Items the negative list leaves: all 'unnecessary' draws come first, then all strike draws."""
+    n = source.size
+    unnecessary = np.empty(n, np.bool_)
+    for i in range(n):
+        unnecessary[i] = rng.random() < unnecessary_share[source[i]]
+    keep = np.empty(n, np.bool_)
+    for i in range(n):
+        strike = rng.random() < negative_list_share[week[i]]
+        keep[i] = not (unnecessary[i] and strike)
+    return keep
 
-    A visit's round is its rank among the visits to its unit in its week, in plan order; the
-    order is (week, round, position in the plan)."""
-    size = unit.size
-    key = week.astype(np.int64) * n_units + unit
-    rank = np.zeros(size, dtype=np.int64)
-    shared = np.flatnonzero(np.bincount(key)[key] > 1)  # visits sharing their (week, unit)
-    if shared.size:
-        # Shared visits in (week, unit, position) order. Key and position together are unique,
-        # so the fast default sort gives the order a stable sort of the key would.
-        by_key = shared[np.argsort(key[shared] * size + shared)]
-        k = key[by_key]
-        first = np.r_[True, k[1:] != k[:-1]]
-        group_start = np.maximum.accumulate(np.where(first, np.arange(k.size), 0))
-        rank[by_key] = np.arange(k.size) - group_start
-    top = int(rank.max()) if size else 0
-    if top < 1024:
-        # (week, rank) packed densely; any key increasing in (week, rank) gives the same stable order
-        round_key = week.astype(np.int64) * (top + 1) + rank
-        if (int(week.max()) + 1 if size else 1) * (top + 1) <= np.iinfo(np.int16).max:
-            round_key = round_key.astype(np.int16)  # a stable sort of 16-bit keys is a radix sort
-    else:
-        round_key = week.astype(np.int64) * 1024 + rank
-    order = np.argsort(round_key, kind="stable")
-    sorted_key = round_key[order]
-    bounds = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1], True])
-    return order, bounds
+
+@njit(cache=True)
+def _pps_sample(rng, k, start, size, risk_level, risk_cumulative):
+    """(item, unit) of each visit: k[i] systematic PPS points over item i's jurisdiction on its
+    risk level's cumulative weights, a unit hit twice in a row by one item visited once.
+
+    A point's unit is np.searchsorted(cumulative, point, "right") - 1 clipped to the jurisdiction.
+    Weights are non-negative and an item's points ascend, so a walk from the last unit finds it."""
+    n = k.size
+    offset = np.empty(n)
+    for i in range(n):
+        offset[i] = rng.random()
+    item = np.empty(k.sum(), np.int64)
+    unit = np.empty(k.sum(), np.int64)
+    at = 0
+    for i in range(n):
+        cumulative = risk_cumulative[risk_level[i]]
+        first, end = start[i], start[i] + size[i]
+        low, high = cumulative[first], cumulative[end]
+        u = first  # the last index in first..end whose cumulative weight is at most the point
+        for position in range(k[i]):
+            point = low + (offset[i] + position) * (high - low) / k[i]
+            while u < end and cumulative[u + 1] <= point:
+                u += 1
+            chosen = min(u, end - 1)
+            if position == 0 or chosen != unit[at - 1]:
+                item[at], unit[at] = i, chosen
+                at += 1
+    return item[:at], unit[:at]
+
+
+@njit(cache=True)
+def _relay_pairs(rng, source, jurisdiction, relay_target, child_start, child_count, probability):
+    """(item, child jurisdiction) of each relay: one draw per relaying item and child."""
+    pairs = 0
+    for i in range(source.size):
+        if relay_target[source[i]] >= 0:
+            pairs += child_count[jurisdiction[i]]
+    parent = np.empty(pairs, np.int64)
+    child = np.empty(pairs, np.int32)
+    at = 0
+    for i in range(source.size):
+        if relay_target[source[i]] >= 0:
+            for c in range(child_count[jurisdiction[i]]):
+                if rng.random() < probability:
+                    parent[at], child[at] = i, child_start[jurisdiction[i]] + c
+                    at += 1
+    return parent[:at], child[:at]
+
+
+@njit(cache=True)
+def _schedule_visits(rng, item, unit, lag, item_source, item_special, item_week, remote_share, unannounced_share,
+                     inspector_days, key_offset, level_of_source, unit_jurisdiction, n_keys):
+    """Each visit's week (its item's week plus its lag) and mode, its (source, jurisdiction) capacity key,
+    inspector-days, and the inspector-days demanded per key."""
+    n = unit.size
+    week = np.empty(n, np.int64)
+    for v in range(n):
+        week[v] = (item_week[item[v]] + lag[v]) % WEEKS_PER_YEAR
+    remote = np.empty(n, np.bool_)
+    for v in range(n):
+        remote[v] = rng.random() < remote_share[week[v]]
+    mode = np.empty(n, np.int8)
+    key = np.empty(n, np.int64)
+    days = np.empty(n)
+    demand = np.zeros(n_keys)
+    for v in range(n):
+        unannounced = rng.random() < unannounced_share[week[v]]
+        mode[v] = REMOTE if remote[v] else (UNANNOUNCED if unannounced else ANNOUNCED)
+        source = item_source[item[v]]
+        key[v] = key_offset[source] + unit_jurisdiction[level_of_source[source], unit[v]]
+        days[v] = inspector_days[2] if remote[v] else inspector_days[1] if item_special[item[v]] else inspector_days[0]
+        demand[key[v]] += days[v]
+    return week, mode, key, days, demand
+
+
+@njit(cache=True)
+def _thin_join_merge(rng, keep_probability, item, unit, week, mode, key, days, item_source, item_mask, item_special,
+                     joint_share, merge_rate, n_units, n_keys):
+    """Thin visits to capacity, fold joint visits into their group's leader, fold or mark visits
+    whose topics were all inspected at the unit before, and return the rest in round order.
+
+    Draws go in plan order; the scans run on copies in (week, plan position) order, the order
+    the joint groups, the merge scan and the rounds all follow for each unit's own visits."""
+    n = unit.size
+    kept = np.empty(n, np.bool_)
+    planned_days = np.zeros(n_keys)
+    items_per_unit = np.zeros(n_units)
+    start = np.zeros(WEEKS_PER_YEAR + 1, np.int64)
+    for v in range(n):
+        kept[v] = rng.random() < keep_probability[key[v]]
+        if kept[v]:
+            planned_days[key[v]] += days[v]
+            items_per_unit[unit[v]] += 1.0
+            start[week[v] + 1] += 1
+    start = np.cumsum(start)
+    m = start[-1]
+    # Kept visits by week, in plan order within a week (`at` is the plan position); each week's
+    # block is written sequentially, so the copies stream.
+    at = np.empty(m, np.int64)
+    unit_w = np.empty(m, unit.dtype)
+    week_w = np.empty(m, week.dtype)
+    mode_w = np.empty(m, mode.dtype)
+    key_w = np.empty(m, key.dtype)
+    source_w = np.empty(m, item_source.dtype)
+    mask_w = np.empty(m, item_mask.dtype)
+    special_w = np.empty(m, np.bool_)
+    joinable_w = np.empty(m, np.bool_)
+    for v in range(n):
+        if kept[v]:
+            joinable = rng.random() < joint_share[week[v]] and mode[v] != REMOTE
+            i = start[week[v]]
+            start[week[v]] += 1
+            at[i], unit_w[i], week_w[i], mode_w[i], key_w[i] = v, unit[v], week[v], mode[v], key[v]
+            source_w[i], mask_w[i], special_w[i] = item_source[item[v]], item_mask[item[v]], item_special[item[v]]
+            joinable_w[i] = joinable
+
+    # Joint inspection: joinable on-site visits to a unit in the same policy area within a
+    # half-year become one entry (joint teams are formed around a theme: one entry, several bodies).
+    # A group is a run of a unit's joinable visits, in week order, with the same half-year and area.
+    members_w = np.ones(m, np.int8)
+    joined_w = np.zeros(m, np.bool_)
+    group = np.full(n_units, -1, np.int64)
+    leader = np.empty(n_units, np.int64)
+    for i in range(m):
+        if joinable_w[i]:
+            u = unit_w[i]
+            this = week_w[i] // JOINT_WINDOW_WEEKS * N_AREAS + _lowest_bit(mask_w[i]) // TOPICS_PER_DEPARTMENT
+            if this == group[u]:
+                mask_w[leader[u]] |= mask_w[i]
+                members_w[leader[u]] += 1  # wraps like the int8 cast of the group size did
+                joined_w[i] = True
+            else:
+                group[u], leader[u] = this, i
+    for i in range(m):
+        if joinable_w[i] and not joined_w[i]:
+            special_w[i] = _popcount(mask_w[i]) == 1
+    joined = np.zeros(n, np.bool_)
+    for i in range(m):
+        joined[at[i]] = joined_w[i]
+
+    # Merging: scan the year in order; a visit whose topics were all inspected before at the unit
+    # is folded into the earlier item with probability merge_rate, or always when its body is in
+    # the joint system (results are shared and recognised), else it is a duplicate.
+    merge = np.zeros(n, np.bool_)
+    for v in range(n):
+        if kept[v] and not joined[v]:
+            merge[v] = rng.random() < merge_rate[week[v]]
+    seen = np.zeros(n_units, np.int64)
+    covered_w = np.zeros(m, np.bool_)
+    final_w = np.empty(m, np.int64)
+    n_final = 0
+    merged = np.zeros(n, np.bool_)
+    for i in range(m):
+        if not joined_w[i]:
+            u = unit_w[i]
+            covered_w[i] = (seen[u] & mask_w[i]) == mask_w[i]
+            seen[u] |= mask_w[i]
+            if covered_w[i] and (merge[at[i]] or joinable_w[i]):
+                merged[at[i]] = True
+            else:
+                final_w[n_final] = i
+                n_final += 1
+    merged_days = np.zeros(n_keys)
+    for v in range(n):
+        if merged[v]:
+            merged_days[key[v]] += days[v]
+
+    out, round_bounds = _round_order_sorted(final_w[:n_final], week_w, unit_w, n_units)
+    mask_out = mask_w[out]
+    n_topics = np.empty(n_final, np.int8)
+    for f in range(n_final):
+        n_topics[f] = _popcount(mask_out[f])
+    topic_start, topic = _topic_lists(mask_out, n_topics)
+    n_survivors = m - np.count_nonzero(joined_w)
+    return (unit_w[out], week_w[out], mode_w[out], special_w[out], mask_out, n_topics, members_w[out],
+            covered_w[out], source_w[out], key_w[out], round_bounds, topic_start, topic,
+            planned_days, merged_days, items_per_unit, n_survivors - n_final, m - n_survivors)
+
+
+@njit(cache=True)
+def _stable_order(value, n_values):
+    """The order that stably sorts small non-negative integers (a counting sort)."""
+    start = np.zeros(n_values + 1, np.int64)
+    for x in value:
+        start[x + 1] += 1
+    for x in range(n_values):
+        start[x + 1] += start[x]
+    order = np.empty(value.size, np.int64)
+    for i in range(value.size):
+        order[start[value[i]]] = i
+        start[value[i]] += 1
+    return order
+
+
+@njit(cache=True)
+def _round_order(unit, week, n_units):
+    """visit_rounds: the visits in (week, plan position) order, then by round within weeks."""
+    n_weeks = week.max() + 1 if week.size else 0
+    return _round_order_sorted(_stable_order(week, n_weeks), week, unit, n_units)
+
+
+@njit(cache=True)
+def _round_order_sorted(index, week, unit, n_units):
+    """Visits `index` (in week, plan position order) reordered within each week by round, the
+    visit's rank among the week's visits to its unit; and the bounds of the (week, round) runs."""
+    n = index.size
+    if n == 0:
+        return np.zeros(0, np.int64), np.array([0, 1])  # what the bounds of no visits have always been
+    rank = np.empty(n, np.int64)
+    count = np.zeros(n_units, np.int64)
+    order = np.empty(n, np.int64)
+    bounds = np.empty(n + 1, np.int64)
+    n_bounds = 0
+    a = 0
+    while a < n:
+        b = a
+        while b < n and week[index[b]] == week[index[a]]:
+            b += 1
+        top = 0
+        for i in range(a, b):
+            rank[i] = count[unit[index[i]]]
+            count[unit[index[i]]] += 1
+            top = max(top, rank[i])
+        for i in range(a, b):
+            count[unit[index[i]]] = 0
+        within = _stable_order(rank[a:b], top + 1)
+        for r in range(b - a):
+            order[a + r] = index[a + within[r]]
+            if r == 0 or rank[a + within[r]] != rank[a + within[r - 1]]:
+                bounds[n_bounds] = a + r
+                n_bounds += 1
+        a = b
+    bounds[n_bounds] = n
+    return order, bounds[:n_bounds + 1].copy()
+
+
+@njit(cache=True)
+def _topic_lists(mask, n_topics):
+    start = np.zeros(mask.size + 1, np.int64)
+    for v in range(mask.size):
+        start[v + 1] = start[v] + n_topics[v]
+    topic = np.empty(start[-1], np.int8)
+    for v in range(mask.size):
+        at, m = start[v], mask[v]
+        while m:
+            topic[at] = _lowest_bit(m)
+            m &= m - 1
+            at += 1
+    return start, topic
+
+
+@njit(cache=True)
+def _popcount(m):
+    count = 0
+    while m:
+        m &= m - 1
+        count += 1
+    return count
+
+
+_DE_BRUIJN = np.uint64(0x03F79D71B4CA8B09)  # each 6-bit window of it is distinct
+_DE_BRUIJN_BIT = np.zeros(64, dtype=np.int8)
+_DE_BRUIJN_BIT[(_DE_BRUIJN << np.arange(64, dtype=np.uint64)) >> np.uint64(58)] = np.arange(64)
+
+
+@njit(cache=True)
+def _lowest_bit(m):
+    """Index of the lowest set bit of a non-empty mask, by a de Bruijn multiplication."""
+    low = np.uint64(m & -m)
+    return _DE_BRUIJN_BIT[(low * _DE_BRUIJN) >> np.uint64(58)]

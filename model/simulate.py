@@ -1,6 +1,8 @@
 """One run of one scenario, as a tidy table of yearly metrics."""
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import mesa
 import pandas as pd
 
@@ -9,12 +11,27 @@ from .params import Scenario
 from .version import code_version
 
 
-def simulate(scenario: Scenario, seed: int, scale: str | None = None, years: int | None = None) -> pd.DataFrame:
+def simulate(scenario: Scenario, seed: int, scale: str | None = None, years: int | None = None,
+             reuse_burn_in: bool = True) -> pd.DataFrame:
     """Run `scenario` with `seed`; one row per simulated year (burn-in included, phase says which).
 
-    The same scenario, seed, scale and years give the same table in any process.
+    The same scenario, seed, scale and years give the same table in any process. With
+    reuse_burn_in, the run continues from this process's snapshot of an identical burn-in when
+    it has one (same table, bit for bit; a study that varies only levers, with common random
+    numbers, simulates each replication's burn-in once per worker).
     """
     model = SupervisionModel(scenario, seed, scale=scale, years=years)
+    if reuse_burn_in:
+        key = burn_in_key(model)
+        state = _BURN_INS.pop(key, None)
+        if state is None:
+            model.run_burn_in()
+            state = model.snapshot()
+        else:
+            model.restore(state)
+        _BURN_INS[key] = state  # most recently used last
+        while len(_BURN_INS) > BURN_IN_CACHE_SIZE:
+            _BURN_INS.popitem(last=False)
     frame = pd.DataFrame(model.run())
     release(model)
     frame.insert(0, "scenario", scenario.name)
@@ -23,6 +40,18 @@ def simulate(scenario: Scenario, seed: int, scale: str | None = None, years: int
     frame.attrs.update(scenario=scenario.name, seed=seed, scale=model.scale, years=model.years,
                        code_version=code_version(), source=scenario.source)
     return frame
+
+
+BURN_IN_CACHE_SIZE = 4  # snapshots kept per process: a replication's worth at province is a few MiB
+_BURN_INS: OrderedDict = OrderedDict()
+
+
+def burn_in_key(model: SupervisionModel) -> tuple:
+    """What the burn-in depends on: not the scenario's levers, which start with the policy years.
+    The horizon is included because consequences due after the run's end are not kept."""
+    sc = model.scenario
+    return (model.scale, model.seed, sc.burn_in_years, sc.start_year, model.total_weeks,
+            tuple(sorted(sc.behaviour.items())), tuple(sorted(sc.status_quo.items())))
 
 
 def release(model: mesa.Model) -> None:

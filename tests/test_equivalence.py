@@ -1,8 +1,8 @@
 """An optimisation must not change the model: the reference runs give the same outcomes.
 
 tests/data/reference_outcomes.csv holds the final-year metrics of fixed runs (see
-benchmarks/reference.py). The same runs are made again here and compared exactly (same numerical
-environment) and as distributions per scenario and metric (Welch and Kolmogorov-Smirnov, p > 0.001,
+benchmarks/reference.py). The same runs are made again here and compared value by value (same
+numerical environment; equal up to last-bit rounding, see reference.SAME_RUN_RTOL) and as distributions per scenario and metric (Welch and Kolmogorov-Smirnov, p > 0.001,
 means within 1.5 reference SD). When the model changes on purpose, e.g. a recalibration, regenerate
 the reference with `python -m benchmarks.reference --write` and commit it with the change.
 """
