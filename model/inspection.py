@@ -13,9 +13,9 @@ import numpy as np
 from numba import njit
 
 from .organisation import N_TOPICS
-from .params import WEEKS_PER_YEAR
-from .planning import ANNOUNCED, REMOTE, UNANNOUNCED, topic_lists
-from .units import MAJOR, WIDTH, UnitState, falsification_catch_by_mode, flat
+from .params import WEEKS_PER_YEAR, weekly_columns
+from .planning import REMOTE, UNANNOUNCED
+from .units import MAJOR, WIDTH, UnitState, flat, uniforms
 
 RECHECK_WEEKS = 26
 REBOUND_WINDOW_WEEKS = 52
@@ -72,59 +72,56 @@ def _calendar_push(codes, fill, week, code):
     return 0
 
 
-def hosting_load(mode, members, levers: dict, behaviour: dict) -> np.ndarray:
-    """Unit-weeks of hosting each visit imposes; remote inspections without shared data make
-    the unit compile the data itself."""
-    by_mode = np.empty(3)  # the same scalar arithmetic as per visit, once per mode
-    by_mode[ANNOUNCED] = behaviour["hosting_load"] * 1.0
-    by_mode[UNANNOUNCED] = behaviour["hosting_load"] * behaviour["unannounced_hosting_factor"]
-    by_mode[REMOTE] = (behaviour["hosting_load"] * behaviour["remote_hosting_factor"]
-                       + behaviour["remote_data_compilation"] * (1 - levers["data_sharing_rate"]))
-    return by_mode[mode] * (1 + behaviour["joint_member_load"] * (members - 1))
-
-
-def professional_multiplier(levers: dict, behaviour: dict) -> float:
-    share = levers["professional_share"]
-    return (1 - share) + share * behaviour["professional_effect"]
-
-
-def inspect_week(visits: dict, rounds: np.ndarray, state: UnitState, rng: np.random.Generator,
-                 levers: dict, behaviour: dict, now: int, events: EventQueue, sanctions: EventQueue, acc) -> None:
-    """Run this week's visits: detection round by round (no unit twice in a round, so each round
-    sees what earlier visits that week left), then the courses of the cases found, falsified
-    reports uncovered, and the data and task times. One compiled call: handing the Generator to
-    compiled code costs about 9 microseconds a call. `rounds` holds the rounds' boundaries,
-    relative to the week's first visit."""
-    unit = visits["unit"]
-    if unit.size == 0:
-        return
+def inspection_tables(levers: dict, behaviour: dict) -> dict[str, np.ndarray]:
+    """The year's weekly parameters of visits, detection, cases and tasks (levers as 52 weekly values)."""
     b = behaviour
-    if "topic" in visits:
-        topic_start, topic = visits["topic_start"], visits["topic"]
-    else:
-        topic_start, topic = topic_lists(visits["mask"], visits["n_topics"])
-    professional = professional_multiplier(levers, b)
-    detection = np.array([
-        b["special_depth"], professional, b["detection_base"], b["concealment"], b["unannounced_concealment_factor"],
-        b["quantifiable_share"] * b["data_detection"] * levers["data_sharing_rate"], b["quantifiable_share"],
-        b["major_visibility"]])
-    case_levers = np.array([levers["accountability_intensity"], levers["sanction_severity"], levers["closed_loop"],
-                            levers["responsibility_clarity"], levers["tolerance"],
-                            1 - (1 - b["acceptance_check"]) ** professional])
-    tasks = np.array([b["data_departments"], 1 - levers["data_sharing_rate"], b["data_request_days"],
-                      b["reference_real_work"], b["minimum_real_work"], b["task_processing_days"],
-                      1 - levers["responsibility_clarity"], b["task_data_need"]])
-    catch_by_mode = falsification_catch_by_mode(levers, b)
-    falsification_sanction = min(1.0, b["falsification_sanction_multiplier"] * levers["accountability_intensity"])
-    totals = np.zeros(len(INSPECTION_TOTALS))
+    share = levers["professional_share"]
+    professional = (1 - share) + share * b["professional_effect"]
+    catch_by_mode = weekly_columns(
+        b["falsification_detection"], min(1.0, b["falsification_detection"] * b["unannounced_falsification_factor"]),
+        min(1.0, b["falsification_detection"] * b["data_falsification_factor"]) * levers["data_sharing_rate"])
+    return {
+        # unit-weeks of hosting a visit imposes, by mode: remote inspections without shared data
+        # make the unit compile the data itself
+        "load_by_mode": weekly_columns(
+            b["hosting_load"] * 1.0, b["hosting_load"] * b["unannounced_hosting_factor"],
+            b["hosting_load"] * b["remote_hosting_factor"]
+            + b["remote_data_compilation"] * (1 - levers["data_sharing_rate"])),
+        "detection": weekly_columns(
+            b["special_depth"], professional, b["detection_base"], b["concealment"], b["unannounced_concealment_factor"],
+            b["quantifiable_share"] * b["data_detection"] * levers["data_sharing_rate"], b["quantifiable_share"],
+            b["major_visibility"]),
+        "case_behaviour": weekly_columns(*(b[name] for name in CASE_BEHAVIOUR))[0],
+        "case_levers": weekly_columns(
+            levers["accountability_intensity"], levers["sanction_severity"], levers["closed_loop"],
+            levers["responsibility_clarity"], levers["tolerance"], 1 - (1 - b["acceptance_check"]) ** professional),
+        "catch_by_mode": catch_by_mode,
+        "falsification_sanction": np.minimum(1.0, b["falsification_sanction_multiplier"]
+                                             * np.asarray(levers["accountability_intensity"], dtype=float)),
+        "tasks": weekly_columns(
+            b["data_departments"], 1 - levers["data_sharing_rate"], b["data_request_days"], b["reference_real_work"],
+            b["minimum_real_work"], b["task_processing_days"], 1 - levers["responsibility_clarity"],
+            b["task_data_need"]),
+    }
+
+
+def inspect_week(plan, start: int, stop: int, rounds: np.ndarray, state: UnitState, rng: np.random.Generator,
+                 tables: dict, week_of_year: int, now: int, events: EventQueue, sanctions: EventQueue, acc) -> None:
+    """Run this week's visits (plan[start:stop]): detection round by round (no unit twice in a
+    round, so each round sees what earlier visits that week left), then the courses of the cases
+    found, falsified reports uncovered, and the data and task times. One compiled call: handing
+    the Generator to compiled code costs about 9 microseconds a call. `rounds` holds the week's
+    round boundaries (plan positions)."""
+    if stop == start:
+        return
+    w = week_of_year
     event_week, event_code, sanction_week, sanction_unit = _inspect(
         rng, flat(state.latent), state.materials, state.integrity, state.work, state.sanction_memory,
-        state.falsified, unit, visits["mode"], visits["special"], visits["depth"], visits["n_topics"],
-        visits["duplicate"], visits["source"], topic_start, topic, rounds, detection, case_behaviour(b),
-        case_levers, catch_by_mode, falsification_sanction, tasks, now, totals, acc.unit_visits,
-        acc.unit_duplicates, acc.unit_useful, acc.source_found, acc.unit_sanctions, acc.unit_unfair)
-    acc.add(INSPECTION_TOTALS, totals)
-    state.visited_this_quarter[unit] = True
+        state.falsified, state.visited_this_quarter, plan.unit, plan.mode, plan.special, plan.depth, plan.n_topics,
+        plan.duplicate, plan.source, plan.topic_start, plan.topic, start, stop, rounds, tables["detection"][w],
+        tables["case_behaviour"], tables["case_levers"][w], tables["catch_by_mode"][w],
+        tables["falsification_sanction"][w], tables["tasks"][w], now, acc.counters(INSPECTION_TOTALS),
+        acc.unit_visits, acc.unit_duplicates, acc.unit_useful, acc.source_found, acc.unit_sanctions, acc.unit_unfair)
     events.push(event_week, event_code)
     sanctions.push(sanction_week, sanction_unit)
 
@@ -141,16 +138,22 @@ INSPECTION_TOTALS = (
 
 
 @njit(cache=True)
-def _inspect(rng, latent, materials, integrity, work, sanction_memory, falsified, unit, mode, special, depth,
-             n_topics, duplicate, source, topic_start, topic, rounds, detection, case_b, case_levers,
-             catch_by_mode, falsification_sanction, tasks, now, totals, unit_visits, unit_duplicates, unit_useful,
-             source_found, unit_sanctions, unit_unfair):
+def _inspect(rng, latent, materials, integrity, work, sanction_memory, falsified, visited, plan_unit, plan_mode,
+             plan_special, plan_depth, plan_n_topics, plan_duplicate, plan_source, plan_topic_start, plan_topic, start,
+             stop, rounds, detection, case_b, case_levers, catch_by_mode, falsification_sanction, tasks, now, totals,
+             unit_visits, unit_duplicates, unit_useful, source_found, unit_sanctions, unit_unfair):
     """The week's inspections, with their draws in this order: detection, case courses, falsified
     reports, data and task times. Returns the consequences to schedule (event weeks and codes)
     and the sanctions (weeks and units)."""
-    case_cells = _detect(rng, latent, materials, integrity, unit, mode, special, depth, n_topics, duplicate,
-                         source, topic_start, topic, rounds, detection, totals, unit_visits, unit_duplicates,
-                         unit_useful, source_found)
+    unit, mode = plan_unit[start:stop], plan_mode[start:stop]
+    for u in unit:
+        visited[u] = True
+    first_topic = plan_topic_start[start]
+    case_cells = _detect(rng, latent, materials, integrity, unit, mode, plan_special[start:stop],
+                         plan_depth[start:stop], plan_n_topics[start:stop], plan_duplicate[start:stop],
+                         plan_source[start:stop], plan_topic_start[start:stop + 1] - first_topic,
+                         plan_topic[first_topic:plan_topic_start[stop]], rounds - start, detection, totals,
+                         unit_visits, unit_duplicates, unit_useful, source_found)
     event_week, event_code, sanction_week, sanction_unit = _case_courses(
         rng, case_cells // WIDTH, case_cells % WIDTH, now, work, integrity, sanction_memory, case_b, case_levers,
         totals, unit_sanctions, unit_unfair)
@@ -168,11 +171,6 @@ def _inspect(rng, latent, materials, integrity, work, sanction_memory, falsified
         sanction_unit = np.concatenate((sanction_unit, caught_sanctioned))
     _data_and_task_days(rng, unit, work, tasks, totals)
     return event_week, event_code, sanction_week, sanction_unit
-
-
-# What _detect adds up, by kind of visit (comprehensive on-site, special on-site, remote).
-DETECTION_TOTALS = ("scope_comprehensive", "found_comprehensive", "scope_special", "found_special", "scope_all",
-                    "found_all", "major_found")
 
 
 @njit(cache=True)
@@ -284,10 +282,7 @@ def _data_and_task_days(rng, unit, work, tasks, totals):
     departments, p_unshared, request_days, reference_work, minimum_work, processing_days, p_unclear, \
         data_need = tasks
     n = unit.size
-    draws = np.empty((4, n))
-    for i in range(4):
-        for j in range(n):
-            draws[i, j] = rng.random()
+    draws = uniforms(rng, 4, n)
     unshared = np.empty(n, dtype=np.int64)
     for j in range(n):
         unshared[j] = rng.binomial(np.int64(departments), p_unshared)
@@ -311,11 +306,6 @@ CONSEQUENCE_D_UNRESOLVED = np.array([-1, 1, 0, 0, -1], dtype=np.int64)
 EVENT_KINDS = 8  # event code = cell * EVENT_KINDS + consequence
 
 
-def case_behaviour(b: dict) -> np.ndarray:
-    """The behaviour parameters _case_courses reads, in its order."""
-    return np.array([b[name] for name in CASE_BEHAVIOUR])
-
-
 CASE_BEHAVIOUR = (
     "reference_real_work", "minimum_real_work", "major_sanction_multiplier", "recheck_catch", "surface_cost_ratio",
     "genuine_fix_cost", "surface_sanction_multiplier", "sanction_cost", "intrinsic_weight", "choice_noise",
@@ -336,10 +326,7 @@ def _case_courses(rng, unit, column, now, work, integrity, sanction_memory, b, l
     accountability, severity, closed_loop, clarity, tolerance, catch_at_acceptance = levers
     n = unit.size
     catch_total = 1 - (1 - catch_at_acceptance) * (1 - closed_loop * recheck_catch)
-    draws = np.empty((8, n))
-    for i in range(8):
-        for j in range(n):
-            draws[i, j] = rng.random()
+    draws = uniforms(rng, 8, n)
     major = np.empty(n, dtype=np.bool_)
     scarcity = np.empty(n)
     genuine_weeks = np.empty(n)
@@ -382,10 +369,7 @@ def _case_courses(rng, unit, column, now, work, integrity, sanction_memory, b, l
     recheck_redo = np.empty(n, dtype=np.int64)
     for j in range(n):
         recheck_redo[j] = np.int64(np.ceil(rng.gamma(2.0, genuine_fix_weeks / 2.0)))
-    sanction_draws = np.empty((3, n))
-    for i in range(3):
-        for j in range(n):
-            sanction_draws[i, j] = rng.random()
+    sanction_draws = uniforms(rng, 3, n)
 
     event_week = np.empty((5, n), dtype=np.int64)
     event_on = np.zeros((5, n), dtype=np.bool_)

@@ -64,29 +64,23 @@ class YearAccumulator:
         self.unit_unfair = np.zeros(n_units)
         self.unit_erupted = np.zeros(n_units)
         self.unit_supervision_share = np.zeros(n_units)
+        self.blocks: dict[tuple[str, ...], np.ndarray] = {}
 
     # -- recording, called by the rules ------------------------------------------------------
-    def record_visits(self, mode_is_remote, duplicate) -> None:
-        remote = np.count_nonzero(mode_is_remote)
-        self.c["remote"] += remote
-        self.c["onsite"] += mode_is_remote.size - remote
-        self.c["duplicates"] += np.count_nonzero(duplicate)
-
-    def add(self, names, values) -> None:
-        """Add a kernel's totals (values[i] to counter names[i])."""
-        for name, value in zip(names, values.tolist()):
-            self.c[name] += value
-
-    def record_quarter(self, falsified, documented, implementation) -> None:
-        self.c["falsified_reports"] += falsified.sum()
-        self.c["reports"] += falsified.size
-        self.c["gap"] += (documented - implementation).sum()
-        self.c["implementation"] += implementation.sum()
+    def counters(self, names: tuple[str, ...]) -> np.ndarray:
+        """A block of counters that a compiled rule adds to all year (names[i] is element i);
+        the year's metrics add the blocks in."""
+        if names not in self.blocks:
+            self.blocks[names] = np.zeros(len(names))
+        return self.blocks[names]
 
     # -- the year's metrics --------------------------------------------------------------------
     def finish(self, behaviour: dict, implementation: np.ndarray, latent: np.ndarray,
                reference_found: float | None) -> dict:
-        c, n = self.c, self.n
+        c, n = dict(self.c), self.n
+        for names, values in self.blocks.items():
+            for name, value in zip(names, values.tolist()):
+                c[name] += value
         ratio = lambda a, b: float(a / b) if b > 0 else float("nan")  # noqa: E731
         inspections = c["onsite"] + c["remote"]
         leads = c["found_all"] + c["falsifications_found"]
@@ -121,12 +115,13 @@ class YearAccumulator:
         }
         m["formalism_index"] = float(np.mean([m["material_excess_share"], m["surface_rectification_share"],
                                               m["falsification_rate"], m["documented_true_gap"]]))
-        m["grassroots_recognition"], m["public_satisfaction"] = self._soft_outcomes(behaviour, implementation)
+        m["grassroots_recognition"], m["public_satisfaction"] = self._soft_outcomes(behaviour, implementation,
+                                                                                    c["unit_weeks"])
         return m
 
-    def _soft_outcomes(self, behaviour: dict, implementation: np.ndarray) -> tuple[float, float]:
+    def _soft_outcomes(self, behaviour: dict, implementation: np.ndarray, unit_weeks: float) -> tuple[float, float]:
         """Softest outputs: simple logits, each term a share in [0, 1], fitted only by intercept."""
-        weeks = max(self.c["unit_weeks"] / self.n, 1.0)
+        weeks = max(unit_weeks / self.n, 1.0)
         visits = np.maximum(self.unit_visits, 1.0)
         burden = self.unit_supervision_share / weeks
         duplicates = self.unit_duplicates / visits

@@ -14,14 +14,12 @@ import mesa
 import numpy as np
 
 from .agents import Department, GrassrootsUnit, SupervisionBody
-from .inspection import EventQueue, apply_due_events, hosting_load, inspect_week
+from .inspection import EventQueue, apply_due_events, inspect_week, inspection_tables
 from .metrics import YearAccumulator
 from .organisation import build_organisation
 from .params import LEVERS, QUARTER_WEEKS, WEEKS_PER_YEAR, Scenario
-from .planning import REMOTE, Planner, YearPlan
-from .units import MAJOR, UnitState, evaluate_quarter, observability, set_item_load, unit_week
-
-VISIT_FIELDS = ("unit", "mode", "special", "mask", "n_topics", "depth", "duplicate", "source")
+from .planning import Planner, YearPlan
+from .units import MAJOR, UnitState, evaluate_quarter, observability, set_item_load, unit_tables, unit_week
 
 
 @dataclass(frozen=True)
@@ -34,7 +32,10 @@ class BurnInState:
 class SupervisionModel(mesa.Model):
     """One run of one scenario. All randomness comes from one Generator seeded by SeedSequence(seed)."""
 
-    def __init__(self, scenario: Scenario, seed: int, scale: str | None = None, years: int | None = None):
+    def __init__(self, scenario: Scenario, seed: int, scale: str | None = None, years: int | None = None,
+                 burn_in: BurnInState | None = None):
+        """With `burn_in` (a snapshot of a run with the same burn-in; see snapshot()), the model
+        starts at the end of the burn-in, as that run was."""
         rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed)))
         super().__init__(rng=rng)
         self.scenario = scenario
@@ -45,7 +46,8 @@ class SupervisionModel(mesa.Model):
         self.organisation = build_organisation(self.scale)
         self.planner = Planner(self.organisation, self.behaviour)
         n = self.organisation.n_units
-        self.units = UnitState.initial(n, self.rng, self.behaviour, self.behaviour["initial_problems"])
+        if burn_in is None:
+            self.units = UnitState.initial(n, self.rng, self.behaviour, self.behaviour["initial_problems"])
         for source in self.planner.sources:
             (SupervisionBody if source.is_body else Department)(self, source)
         self.unit_agents = [GrassrootsUnit(self, i) for i in range(n)]
@@ -60,6 +62,8 @@ class SupervisionModel(mesa.Model):
         self.reference_found: float | None = None
         self.yearly: list[dict] = []
         self._memory_decay = float(np.exp(-1.0 / self.behaviour["sanction_memory_weeks"]))
+        if burn_in is not None:
+            self._restore(burn_in)
 
     # -- reading ------------------------------------------------------------------------------
     @property
@@ -87,7 +91,7 @@ class SupervisionModel(mesa.Model):
         while self.week < self.burn_in_weeks:
             self.step()
 
-    def snapshot(self) -> "BurnInState":
+    def snapshot(self) -> BurnInState:
         """Everything the policy years depend on, taken at the end of the burn-in. The burn-in runs
         at the status quo whatever the scenario's levers, so runs that share behaviour, status quo,
         scale, seed and horizon can all continue from one snapshot."""
@@ -97,8 +101,7 @@ class SupervisionModel(mesa.Model):
                                           self.accumulator, self.reference_found, self.yearly)),
                            self.rng.bit_generator.state, self.steps)
 
-    def restore(self, state: "BurnInState") -> None:
-        """Continue from a snapshot: the rest of the run is the run that made the snapshot would have."""
+    def _restore(self, state: BurnInState) -> None:
         (self.units, self.events, self.sanctions, self.planner.staffing, self.accumulator, self.reference_found,
          self.yearly) = copy.deepcopy(state.parts)
         self.rng.bit_generator.state = state.rng_state
@@ -109,29 +112,18 @@ class SupervisionModel(mesa.Model):
         week_of_year = self.week % WEEKS_PER_YEAR
         if week_of_year == 0:
             self._start_year()
-        levers = {name: values[week_of_year] for name, values in self._levers_year.items()}
-        b, units, acc, plan = self.behaviour, self.units, self.accumulator, self.plan
-        phi = observability(levers, b)
-
-        this_week = slice(plan.week_start[week_of_year], plan.week_start[week_of_year + 1])
-        load = hosting_load(plan.mode[this_week], plan.members[this_week], levers, b)
-        unit_week(units, self.rng, plan.unit[this_week], load, levers, b, phi, acc)
-        acc.record_visits(plan.mode[this_week] == REMOTE, plan.duplicate[this_week])
-
-        visits = {f: getattr(plan, f)[this_week] for f in VISIT_FIELDS}
-        topics = slice(plan.topic_start[this_week.start], plan.topic_start[this_week.stop])
-        visits["topic_start"] = plan.topic_start[this_week.start:this_week.stop + 1] - topics.start
-        visits["topic"] = plan.topic[topics]
-        inspect_week(visits, self._rounds[week_of_year], units, self.rng, levers, b, self.week, self.events,
-                     self.sanctions, acc)
-
-        apply_due_events(units, self.events, self.sanctions, self.week, levers["sanction_severity"])
+        b, units, acc, plan, tables = self.behaviour, self.units, self.accumulator, self.plan, self._tables
+        start, stop = int(plan.week_start[week_of_year]), int(plan.week_start[week_of_year + 1])
+        unit_week(units, self.rng, plan, start, stop, week_of_year, tables, b, acc)
+        inspect_week(plan, start, stop, self._rounds[week_of_year], units, self.rng, tables, week_of_year, self.week,
+                     self.events, self.sanctions, acc)
+        apply_due_events(units, self.events, self.sanctions, self.week, tables["sanction_severity"][week_of_year])
         units.sanction_memory *= self._memory_decay
 
         if (week_of_year + 1) % QUARTER_WEEKS == 0:
+            levers = {name: values[week_of_year] for name, values in self._levers_year.items()}
             target = min(1.0, b["target_base"] * (1 + levers["escalation_per_level"]) ** 3)
-            evaluate_quarter(units, self.rng, levers, b, phi, target)
-            acc.record_quarter(units.falsified, units.documented, units.implementation)
+            evaluate_quarter(units, self.rng, levers, b, float(tables["phi"][week_of_year]), target, acc)
         self.week += 1
         if week_of_year == WEEKS_PER_YEAR - 1:
             self._end_year()
@@ -141,16 +133,19 @@ class SupervisionModel(mesa.Model):
     def _start_year(self) -> None:
         first_policy_week = self.week - self.burn_in_weeks
         weekly = [self.scenario.lever_values(first_policy_week + w) for w in range(WEEKS_PER_YEAR)]
-        self._levers_year = {name: np.array([values[name] for values in weekly]) for name in LEVERS}
+        levers = self._levers_year = {name: np.array([values[name] for values in weekly]) for name in LEVERS}
+        phi = observability(levers, self.behaviour)
+        self._tables = {"phi": phi, "sanction_severity": levers["sanction_severity"],
+                        **unit_tables(levers, self.behaviour, phi), **inspection_tables(levers, self.behaviour)}
         risk = self._risk_signal()
         self.accumulator = YearAccumulator(self.units.work.size, len(self.planner.sources))
-        self.plan = self.planner.plan_year(self.rng, self._levers_year, risk)
+        self.plan = self.planner.plan_year(self.rng, levers, risk)
         set_item_load(self.units, self.plan.item_load, self.behaviour["item_load_elasticity"])
+        # per week: the plan positions that bound its rounds
         bounds, starts = self.plan.round_bounds, self.plan.week_start
-        # per week: the boundaries of its rounds, relative to the week's first visit
         first = np.searchsorted(bounds, starts[:-1], side="left")
         last = np.searchsorted(bounds, starts[1:], side="right")
-        self._rounds = [bounds[a:z] - starts[w] for w, (a, z) in enumerate(zip(first.tolist(), last.tolist()))]
+        self._rounds = [bounds[a:z] for a, z in zip(first.tolist(), last.tolist())]
 
     def _risk_signal(self) -> np.ndarray:
         """What risk-based targeting sees: last year's findings and, through shared data, anomalies."""

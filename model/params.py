@@ -8,8 +8,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
+import numpy as np
+
 WEEKS_PER_YEAR = 52
 QUARTER_WEEKS = 13
+
+
+def weekly_columns(*values) -> np.ndarray:
+    """A year's parameter table, one row per week: each value is a constant or 52 weekly values
+    (levers are held as 52 weekly values per year). Built once a year, read by the weekly kernels."""
+    return np.ascontiguousarray(np.column_stack(np.broadcast_arrays(*(np.asarray(v, dtype=np.float64)
+                                                                      for v in values))))
 
 
 @dataclass(frozen=True)

@@ -20,15 +20,15 @@ def simulate(scenario: Scenario, seed: int, scale: str | None = None, years: int
     it has one (same table, bit for bit; a study that varies only levers, with common random
     numbers, simulates each replication's burn-in once per worker).
     """
-    model = SupervisionModel(scenario, seed, scale=scale, years=years)
+    scale = scale or scenario.scale
+    years = years if years is not None else scenario.years
+    key = burn_in_key(scenario, seed, scale, years)
+    state = _BURN_INS.pop(key, None) if reuse_burn_in else None
+    model = SupervisionModel(scenario, seed, scale=scale, years=years, burn_in=state)
     if reuse_burn_in:
-        key = burn_in_key(model)
-        state = _BURN_INS.pop(key, None)
         if state is None:
             model.run_burn_in()
             state = model.snapshot()
-        else:
-            model.restore(state)
         _BURN_INS[key] = state  # most recently used last
         while len(_BURN_INS) > BURN_IN_CACHE_SIZE:
             _BURN_INS.popitem(last=False)
@@ -46,12 +46,11 @@ BURN_IN_CACHE_SIZE = 4  # snapshots kept per process: a replication's worth at p
 _BURN_INS: OrderedDict = OrderedDict()
 
 
-def burn_in_key(model: SupervisionModel) -> tuple:
+def burn_in_key(scenario: Scenario, seed: int, scale: str, years: int) -> tuple:
     """What the burn-in depends on: not the scenario's levers, which start with the policy years.
-    The horizon is included because consequences due after the run's end are not kept."""
-    sc = model.scenario
-    return (model.scale, model.seed, sc.burn_in_years, sc.start_year, model.total_weeks,
-            tuple(sorted(sc.behaviour.items())), tuple(sorted(sc.status_quo.items())))
+    The run's length is included because consequences due after the run's end are not kept."""
+    return (scale, seed, scenario.burn_in_years, scenario.start_year, years,
+            tuple(sorted(scenario.behaviour.items())), tuple(sorted(scenario.status_quo.items())))
 
 
 def release(model: mesa.Model) -> None:

@@ -15,6 +15,8 @@ import numpy as np
 from numba import njit
 
 from .organisation import N_TOPICS
+from .params import weekly_columns
+from .planning import REMOTE
 
 MAJOR = N_TOPICS  # column of the problem matrices holding major (cross-cutting) problems
 WIDTH = N_TOPICS + 1  # columns of the problem matrices
@@ -76,61 +78,68 @@ def observability(levers: dict, behaviour: dict) -> float:
     return 1.0 - (1.0 - data) * (1.0 - levers["unannounced_share"]) * (1.0 - levers["third_party_share"])
 
 
-def perceived_accountability(state: UnitState, levers: dict, unit: np.ndarray | None = None) -> np.ndarray:
-    """Accountability intensity as a unit feels it: raised for a while after its own sanction.
-    With `unit`, only for those units (the same values as indexing the full result)."""
-    memory = state.sanction_memory if unit is None else state.sanction_memory[unit]
-    return levers["accountability_intensity"] * (1.0 + memory)
-
-
-def unit_week(state: UnitState, rng: np.random.Generator, visit_unit: np.ndarray, visit_load: np.ndarray,
-              levers: dict, behaviour: dict, phi: float, acc) -> None:
-    """A week of the units' own rules, in order: visits add hosting, units allocate their time,
-    problems arise, heal and erupt. One compiled call (handing the Generator to compiled code
-    costs about 9 microseconds a call); the week's totals go to the year's counters."""
+def unit_tables(levers: dict, behaviour: dict, phi: np.ndarray) -> dict[str, np.ndarray]:
+    """The year's weekly parameters of the units' rules (levers and phi as 52 weekly values)."""
     b = behaviour
     w, stake = levers["outcome_weight"], b["evaluation_stake"]
     exposure = b["defensive_weight"] * levers["accountability_intensity"] * levers["sanction_severity"]
     demand = (b["material_demand"] * (1 - levers["material_reduction"])
               * (1 - b["data_sharing_material_relief"] * levers["data_sharing_rate"]))
-    allocation = np.array([
-        stake * (1 - w) + stake * w * (1 - phi) * b["embellishment"], exposure * (1 - levers["tolerance"]) * (1 - phi),
-        stake * w, b["intrinsic_weight"], exposure * phi, demand, b["productivity"], b["adjustment_speed"],
-        b["minimum_real_work"]])
-    problems = np.array([b["problem_arrival"], b["arrival_work_sensitivity"], b["reference_real_work"],
-                         b["major_share"], b["self_fix_rate"], b["major_eruption"]])
-    totals = _unit_week(rng, state.hosting_backlog, state.hosting, state.material_intent, state.materials, state.work,
-                        state.sanction_memory, state.integrity, state.load_factor, state.latent, state.unresolved,
-                        visit_unit, visit_load, b["max_hosting_share"], allocation, problems, b["material_need"],
-                        acc.unit_supervision_share, acc.unit_erupted)
-    acc.add(UNIT_WEEK_TOTALS, totals)
+    return {
+        # the multitask values of materials and of real work, split into what perceived
+        # accountability (1 + sanction memory) scales and what it does not; see _allocate
+        "allocation": weekly_columns(
+            stake * (1 - w) + stake * w * (1 - phi) * b["embellishment"],
+            exposure * (1 - levers["tolerance"]) * (1 - phi), stake * w, b["intrinsic_weight"], exposure * phi,
+            demand, b["productivity"], b["adjustment_speed"], b["minimum_real_work"]),
+        "problems": weekly_columns(b["problem_arrival"], b["arrival_work_sensitivity"], b["reference_real_work"],
+                                   b["major_share"], b["self_fix_rate"], b["major_eruption"])[0],
+    }
 
 
-UNIT_WEEK_TOTALS = ("hosting", "materials", "excess", "unit_weeks", "major_erupted")
+def unit_week(state: UnitState, rng: np.random.Generator, plan, start: int, stop: int, week_of_year: int,
+              tables: dict, behaviour: dict, acc) -> None:
+    """A week of the units' own rules, in order: this week's visits (plan[start:stop]) add
+    hosting, units allocate their time, problems arise, heal and erupt. One compiled call
+    (handing the Generator to compiled code costs about 9 microseconds a call)."""
+    b = behaviour
+    _unit_week(rng, state.hosting_backlog, state.hosting, state.material_intent, state.materials, state.work,
+               state.sanction_memory, state.integrity, state.load_factor, state.latent, state.unresolved,
+               plan.unit, plan.mode, plan.members, plan.duplicate, start, stop, tables["load_by_mode"][week_of_year],
+               b["joint_member_load"], b["max_hosting_share"], tables["allocation"][week_of_year], tables["problems"],
+               b["material_need"], acc.counters(UNIT_WEEK_TOTALS), acc.unit_supervision_share, acc.unit_erupted)
+
+
+UNIT_WEEK_TOTALS = ("hosting", "materials", "excess", "unit_weeks", "major_erupted", "onsite", "remote", "duplicates")
 
 
 @njit(cache=True)
 def _unit_week(rng, backlog, hosting, intent, materials, work, sanction_memory, integrity, load_factor, latent,
-               unresolved, visit_unit, visit_load, max_hosting, allocation, problems, material_need,
-               supervision_share, erupted):
-    _host(backlog, hosting, visit_unit, visit_load, max_hosting)
+               unresolved, visit_unit, visit_mode, visit_members, visit_duplicate, start, stop, load_by_mode,
+               joint_member_load, max_hosting, allocation, problems, material_need, totals, supervision_share,
+               erupted):
+    _host(backlog, hosting, visit_unit, visit_mode, visit_members, start, stop, load_by_mode, joint_member_load,
+          max_hosting)
     _allocate(intent, materials, work, hosting, sanction_memory, integrity, load_factor, allocation)
-    totals = np.zeros(5)
     for u in range(work.size):
         totals[0] += hosting[u]
         totals[1] += materials[u]
         totals[2] += max(materials[u] - material_need, 0.0)
         supervision_share[u] += hosting[u] + materials[u]
-    totals[3] = work.size
-    totals[4] = _arise_and_heal(rng, latent, unresolved, work, problems, erupted)
-    return totals
+    totals[3] += work.size
+    totals[4] += _arise_and_heal(rng, latent, unresolved, work, problems, erupted)
+    for v in range(start, stop):
+        totals[6 if visit_mode[v] == REMOTE else 5] += 1
+        totals[7] += visit_duplicate[v]
 
 
 @njit(cache=True)
-def _host(backlog, hosting, visit_unit, visit_load, max_share):
-    """Visits add to a hosting backlog; each week hosting takes what is owed, up to a cap."""
-    for v in range(visit_unit.size):
-        backlog[visit_unit[v]] += visit_load[v]
+def _host(backlog, hosting, visit_unit, visit_mode, visit_members, start, stop, load_by_mode, joint_member_load,
+          max_share):
+    """Visits add to a hosting backlog (joint teams add load per member); each week hosting
+    takes what is owed, up to a cap."""
+    for v in range(start, stop):
+        backlog[visit_unit[v]] += load_by_mode[visit_mode[v]] * (1 + joint_member_load * (visit_members[v] - 1))
     for u in range(backlog.size):
         hosting[u] = min(backlog[u], max_share)
         backlog[u] -= hosting[u]
@@ -157,11 +166,6 @@ def _allocate(intent, materials, work, hosting, sanction_memory, integrity, load
         work[u] = available - materials[u]
 
 
-def process_score(state: UnitState, levers: dict, behaviour: dict) -> np.ndarray:
-    demand = behaviour["material_demand"] * (1 - levers["material_reduction"])
-    return 1.0 - np.exp(-state.materials / max(demand, 1e-4))
-
-
 @njit(cache=True)
 def _arise_and_heal(rng, latent, unresolved, work, problems, erupted):
     """New problems arrive faster when real work is short; units fix some themselves; latent
@@ -170,10 +174,7 @@ def _arise_and_heal(rng, latent, unresolved, work, problems, erupted):
     (which problem: the k-th in column order, k uniform), then one per unit holding major problems."""
     arrival_rate, work_sensitivity, reference_work, major_share, self_fix_rate, eruption = problems
     n = work.size
-    draws = np.empty((4, n))
-    for i in range(4):
-        for u in range(n):
-            draws[i, u] = rng.random()
+    draws = uniforms(rng, 4, n)
     for u in range(n):
         arrival = arrival_rate * np.exp(-work_sensitivity * (work[u] - reference_work))
         if draws[0, u] < min(arrival, 0.95):
@@ -203,17 +204,21 @@ def _arise_and_heal(rng, latent, unresolved, work, problems, erupted):
     return n_erupted
 
 
+@njit(cache=True)
+def uniforms(rng, rows: int, n: int) -> np.ndarray:
+    """rng.random((rows, n)) in compiled code: the same numbers, row after row."""
+    draws = np.empty((rows, n))
+    for i in range(rows):
+        for j in range(n):
+            draws[i, j] = rng.random()
+    return draws
+
+
 def flat(matrix: np.ndarray) -> np.ndarray:
     """A 1-D view of a C-contiguous matrix, so that writes through it reach the matrix."""
     if not matrix.flags.c_contiguous:
         raise ValueError("flat() needs a C-contiguous matrix; reshaping would copy it")
     return matrix.reshape(-1)
-
-
-def true_implementation(state: UnitState) -> np.ndarray:
-    """Share of a unit's policy tasks with no unresolved problem; a major problem fails one task."""
-    failing = np.count_nonzero(state.unresolved[:, :MAJOR], axis=1) + state.unresolved[:, MAJOR]
-    return 1.0 - np.minimum(failing, N_TOPICS) / N_TOPICS
 
 
 def falsification_catch_by_mode(levers: dict, behaviour: dict) -> np.ndarray:
@@ -231,27 +236,50 @@ def falsification_catch_per_visit(levers: dict, behaviour: dict) -> float:
 
 
 def evaluate_quarter(state: UnitState, rng: np.random.Generator, levers: dict, behaviour: dict,
-                     phi: float, target: float) -> None:
-    """Quarterly report and evaluation: decide falsification, document, score, update beliefs."""
-    n = state.work.size
-    state.implementation = true_implementation(state)
-    gap = np.maximum(target - state.implementation, 0.0)
-    w = levers["outcome_weight"]
-    gain = behaviour["evaluation_stake"] * behaviour["falsification_gain"] * gap * (1 - w * phi)
-    sanction = np.minimum(1.0, behaviour["falsification_sanction_multiplier"] * perceived_accountability(state, levers))
-    expected_penalty = (state.belief_inspected * falsification_catch_per_visit(levers, behaviour) * sanction
-                        * levers["sanction_severity"] * behaviour["sanction_cost"])
-    utility = (gain - expected_penalty - behaviour["intrinsic_weight"] * state.integrity * gap
-               - behaviour["falsification_cost"])
-    draws = rng.random((2, n))
-    p_falsify = 1.0 / (1.0 + np.exp(-utility / behaviour["choice_noise"]))
-    state.falsified = (gap > 0) & (draws[0] < p_falsify)
-    processes = process_score(state, levers, behaviour)
-    dressed = behaviour["embellishment"] * processes * (1 - state.implementation) * 0.5
-    state.documented = np.minimum(1.0, state.implementation + dressed + np.where(state.falsified, gap, 0.0))
-    observed_truly = draws[1] < phi
-    outcome_seen = np.where(observed_truly, state.implementation, state.documented)
-    state.score = w * outcome_seen + (1 - w) * processes
-    eta = behaviour["belief_learning_rate"]
-    state.belief_inspected = (1 - eta) * state.belief_inspected + eta * state.visited_this_quarter
-    state.visited_this_quarter[:] = False
+                     phi: float, target: float, acc) -> None:
+    """Quarterly report and evaluation: decide falsification (Becker; Allingham and Sandmo: when
+    the target gap is large and the expected penalty small), document, score, update beliefs."""
+    b = behaviour
+    _evaluate_quarter(
+        rng, state.unresolved, state.implementation, state.falsified, state.documented, state.score,
+        state.belief_inspected, state.visited_this_quarter, state.sanction_memory, state.integrity, state.materials,
+        np.array([target, levers["outcome_weight"], phi, b["evaluation_stake"] * b["falsification_gain"],
+                  b["falsification_sanction_multiplier"] * levers["accountability_intensity"],
+                  falsification_catch_per_visit(levers, b) * levers["sanction_severity"] * b["sanction_cost"],
+                  b["intrinsic_weight"], b["falsification_cost"], b["choice_noise"], b["embellishment"],
+                  max(b["material_demand"] * (1 - levers["material_reduction"]), 1e-4), b["belief_learning_rate"]]),
+        acc.counters(QUARTER_TOTALS))
+
+
+QUARTER_TOTALS = ("falsified_reports", "reports", "gap", "implementation")
+
+
+@njit(cache=True)
+def _evaluate_quarter(rng, unresolved, implementation, falsified, documented, score, belief, visited,
+                      sanction_memory, integrity, materials, p, totals):
+    """A task fails while it has an unresolved problem; a major problem fails one more."""
+    target, w, phi, gain_per_gap, sanction_per_felt, penalty_per_sanction, intrinsic, cost, noise, embellishment, \
+        demand, eta = p
+    n = implementation.size
+    draws = uniforms(rng, 2, n)
+    for u in range(n):
+        failing = unresolved[u, MAJOR]
+        for c in range(MAJOR):
+            failing += unresolved[u, c] != 0
+        implementation[u] = 1.0 - min(failing, N_TOPICS) / N_TOPICS
+        gap = max(target - implementation[u], 0.0)
+        sanction = min(1.0, sanction_per_felt * (1.0 + sanction_memory[u]))
+        utility = (gain_per_gap * gap * (1 - w * phi) - belief[u] * penalty_per_sanction * sanction
+                   - intrinsic * integrity[u] * gap - cost)
+        falsified[u] = gap > 0 and draws[0, u] < 1.0 / (1.0 + np.exp(-utility / noise))
+        process = 1.0 - np.exp(-materials[u] / demand)
+        dressed = embellishment * process * (1 - implementation[u]) * 0.5
+        documented[u] = min(1.0, implementation[u] + dressed + (gap if falsified[u] else 0.0))
+        seen = implementation[u] if draws[1, u] < phi else documented[u]
+        score[u] = w * seen + (1 - w) * process
+        belief[u] = (1 - eta) * belief[u] + eta * visited[u]
+        visited[u] = False
+        totals[0] += falsified[u]
+        totals[2] += documented[u] - implementation[u]
+        totals[3] += implementation[u]
+    totals[1] += n
