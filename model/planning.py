@@ -121,9 +121,10 @@ def visit_rounds(unit: np.ndarray, week: np.ndarray, n_units: int) -> tuple[np.n
 class Planner:
     """Builds each year's plan; holds the staffing fixed at the status quo (burn-in) workload.
 
-    The hot loops are numba kernels that draw from the run's Generator themselves. Poisson and
-    binomial counts stay in numpy: their exp/log arithmetic need not match numba's bit for bit.
-    Bounded integers stay in numpy too: numba draws them one by one several times slower."""
+    The hot loops are numba kernels that draw from the run's Generator themselves, each as numpy
+    would have drawn it: numba's own poisson is not numpy's, so a port of numpy's is used. Binomial
+    counts stay in numpy: numba's (identical) binomial is slower. Bounded integers are drawn as
+    arrays (rng.integers(low, high, n)): numba draws them as numpy does, one by one much slower."""
 
     def __init__(self, organisation: Organisation, behaviour: dict):
         self.org = organisation
@@ -150,6 +151,11 @@ class Planner:
                 if other.name == source.name and other.level == source.level + 1:
                     self._relay_target[source.index] = other.index
         self._unnecessary_share = np.array([s.unnecessary_share for s in self.sources])
+        self._items_per_year = np.array([s.items_per_year for s in self.sources])
+        self._is_body = np.array([s.is_body for s in self.sources])
+        self._n_source_topics = np.array([len(s.topics) for s in self.sources])
+        self._sources_at = [np.array([s.index for s in self.sources if s.level == level], np.int64)
+                            for level in range(len(organisation.n_jurisdictions))]
         self._risk_levels = sorted({s.risk_targeting for s in self.sources})
         self._risk_level_of_source = np.array([self._risk_levels.index(s.risk_targeting) for s in self.sources])
         self._level_of_source = np.array([s.level for s in self.sources])
@@ -164,35 +170,18 @@ class Planner:
 
     # -- items ------------------------------------------------------------------------------
     def _own_items(self, rng, level: int, levers_week, escalation: float) -> Items:
-        """The level's issuers' own items. Each issuer draws its counts, weeks and topics in turn
-        (bodies: a uniform for special, then COMPREHENSIVE_TOPIC_DRAWS topic uniforms per item, as
-        rng.choice(p=topic_weights) would draw them); one kernel then builds the items."""
-        sources = [s for s in self.sources if s.level == level]
-        n_jur = self.org.n_jurisdictions[level]
-        counts = np.empty((len(sources), n_jur), dtype=np.int64)
-        weeks, uniforms, topic_draws = [], [], []
-        for row, source in zip(counts, sources):
-            rate = source.items_per_year * self.behaviour["items_scale"] * (1 + escalation) ** max(level - 1, 0)
-            row[:] = rng.poisson(rate, n_jur)
-            total = int(row.sum())
-            weeks.append(rng.integers(0, WEEKS_PER_YEAR, total))
-            if source.is_body:
-                uniforms.append(rng.random((1 + COMPREHENSIVE_TOPIC_DRAWS) * total))
-            else:
-                topic_draws.append(rng.integers(0, len(source.topics), total))
+        """The level's issuers' own items, drawn issuer by issuer in one kernel."""
+        sources = self._sources_at[level]
+        rate = self._items_per_year[sources] * self.behaviour["items_scale"] * (1 + escalation) ** max(level - 1, 0)
         return Items(*_build_own_items(
-            counts, np.concatenate(weeks), np.concatenate([np.empty(0), *uniforms]),
-            np.concatenate([np.empty(0, np.int64), *topic_draws]), np.array([s.index for s in sources]),
-            np.array([s.is_body for s in sources]), self._topic_table, levers_week["special_inspection_share"],
-            self._topic_cdf))
+            rng, rate, self.org.n_jurisdictions[level], sources, self._is_body[sources], self._topic_table,
+            self._n_source_topics[sources], levers_week["special_inspection_share"], self._topic_cdf))
 
     def _relay(self, rng, items: Items, level: int) -> Items:
         start, count = self._children[level]
-        parent, child = _relay_pairs(rng, items.source, items.jurisdiction, self._relay_target, start, count,
-                                     self.behaviour["relay_probability"])
-        week = (items.week[parent] + rng.integers(0, RELAY_LAG_WEEKS + 1, parent.size)) % WEEKS_PER_YEAR
-        return Items(self._relay_target[items.source[parent]], child, items.mask[parent], items.special[parent],
-                     week.astype(np.int16))
+        parent, child, week = _relay_pairs(rng, items.source, items.jurisdiction, items.week, self._relay_target,
+                                           start, count, self.behaviour["relay_probability"])
+        return Items(self._relay_target[items.source[parent]], child, items.mask[parent], items.special[parent], week)
 
     def _strike_negative_list(self, rng, items: Items, levers_week) -> tuple[Items, int]:
         keep = _negative_list_keep(rng, items.source, items.week, self._unnecessary_share,
@@ -204,8 +193,8 @@ class Planner:
         """Systematic PPS sampling of each item's target units within its jurisdiction."""
         start = self.org.jurisdiction_start[level][items.jurisdiction]
         size = self.org.jurisdiction_size[level][items.jurisdiction]
-        k = rng.binomial(size, COVERAGE_BY_LEVEL[level])
-        return _pps_sample(rng, k, start, size, self._risk_level_of_source[items.source], risk_cumulative)
+        return _pps_sample(rng, start, size, COVERAGE_BY_LEVEL[level], self._risk_level_of_source[items.source],
+                           risk_cumulative)
 
     def plan_year(self, rng, levers_week: dict[str, np.ndarray], risk: np.ndarray) -> YearPlan:
         """levers_week maps each lever to its 52 weekly values for this year."""
@@ -234,9 +223,8 @@ class Planner:
         item, unit = np.concatenate(visit_item), np.concatenate(visit_unit).astype(np.int32)
 
         n_keys = self._key_source.size
-        lag = rng.integers(0, RELAY_LAG_WEEKS, unit.size)
         week, mode, key, days, demand = _schedule_visits(
-            rng, item, unit, lag, items.source, items.special, items.week, levers_week["remote_share"],
+            rng, item, unit, items.source, items.special, items.week, levers_week["remote_share"],
             levers_week["unannounced_share"], self._inspector_days, self._key_offset, self._level_of_source,
             self._unit_jurisdiction, n_keys)
         # Capacity: staffing is fixed by the first (status quo) year's workload.
@@ -279,41 +267,108 @@ class Planner:
 # did (rng.random(n) gives what n calls of rng.random() give), so a seed keeps its stream.
 
 @njit(cache=True)
-def _build_own_items(counts, week, uniforms, topic_draw, source_index, is_body, topic_table, special_share,
+def _build_own_items(rng, rate, n_jur, source_index, is_body, topic_table, n_source_topics, special_share,
                      topic_cdf):
-    """(source, jurisdiction, mask, special, week) of the items of issuer s in jurisdiction j
-    (counts[s, j] of them), from the issuers' draws in turn. Bodies' topics are searched in the
-    topic cdf as rng.choice searches its uniforms; special items keep the first."""
+    """(source, jurisdiction, mask, special, week) of the issuers' items. Issuer s draws in turn as
+    numpy's rng.poisson(rate[s], n_jur) (its counts per jurisdiction), rng.integers(0, WEEKS_PER_YEAR,
+    total) and, for a body, rng.random((1 + COMPREHENSIVE_TOPIC_DRAWS) * total) (a uniform for special,
+    then the topic uniforms per item, searched in the topic cdf as rng.choice would; special items keep
+    the first), for a department rng.integers(0, its topic count, total)."""
+    counts = np.empty((rate.size, n_jur), np.int64)
+    weeks, uniforms, topic_draws = [], [], []
+    for s in range(rate.size):
+        for j in range(n_jur):
+            counts[s, j] = _poisson(rng, rate[s])
+        n = counts[s].sum()
+        weeks.append(rng.integers(0, WEEKS_PER_YEAR, n))
+        uniforms.append(rng.random((1 + COMPREHENSIVE_TOPIC_DRAWS) * n if is_body[s] else 0))
+        topic_draws.append(np.zeros(0, np.int64) if is_body[s] else rng.integers(0, n_source_topics[s], n))
     total = counts.sum()
     source = np.empty(total, np.int16)
     jurisdiction = np.empty(total, np.int32)
     mask = np.empty(total, np.int64)
     special = np.ones(total, np.bool_)
-    at = u = t = 0
-    for s in range(counts.shape[0]):
+    week = np.empty(total, np.int16)
+    at = 0
+    for s in range(rate.size):
         first_item = at
-        for j in range(counts.shape[1]):
+        for j in range(n_jur):
             jurisdiction[at:at + counts[s, j]] = j
             at += counts[s, j]
         n = at - first_item
         source[first_item:at] = source_index[s]
+        week[first_item:at] = weeks[s]
+        u = uniforms[s]
         for k in range(n):
             i = first_item + k
             if is_body[s]:
-                special[i] = uniforms[u + k] < special_share[week[i]]
-                draws = uniforms[u + n + k * COMPREHENSIVE_TOPIC_DRAWS:][:COMPREHENSIVE_TOPIC_DRAWS]
+                special[i] = u[k] < special_share[weeks[s][k]]
+                draws = u[n + k * COMPREHENSIVE_TOPIC_DRAWS:][:COMPREHENSIVE_TOPIC_DRAWS]
                 comprehensive = np.int64(0)
                 for d in draws:
                     comprehensive |= np.int64(1) << np.searchsorted(topic_cdf, d, side="right")
                 first = np.int64(1) << np.searchsorted(topic_cdf, draws[0], side="right")
                 mask[i] = first if special[i] else comprehensive
             else:
-                mask[i] = np.int64(1) << topic_table[source_index[s], topic_draw[t + k]]
-        if is_body[s]:
-            u += (1 + COMPREHENSIVE_TOPIC_DRAWS) * n
-        else:
-            t += n
-    return source, jurisdiction, mask, special, week.astype(np.int16)
+                mask[i] = np.int64(1) << topic_table[source_index[s], topic_draws[s][k]]
+    return source, jurisdiction, mask, special, week
+
+
+@njit(cache=True)
+def _poisson(rng, lam):
+    """One draw as numpy's rng.poisson(lam) makes it (numba's own differs: it truncates where numpy
+    floors): products of uniforms below 10, else PTRS (transformed rejection with squeeze)."""
+    if lam >= 10:
+        slam, loglam = np.sqrt(lam), np.log(lam)
+        b = 0.931 + 2.53 * slam
+        a = -0.059 + 0.02483 * b
+        invalpha = 1.1239 + 1.1328 / (b - 3.4)
+        vr = 0.9277 - 3.6224 / (b - 2)
+        while True:
+            u = rng.random() - 0.5
+            v = rng.random()
+            us = 0.5 - np.fabs(u)
+            k = np.int64(np.floor((2 * a / us + b) * u + lam + 0.43))
+            if us >= 0.07 and v <= vr:
+                return k
+            if k < 0 or (us < 0.013 and v > us):
+                continue
+            if np.log(v) + np.log(invalpha) - np.log(a / (us * us) + b) <= -lam + k * loglam - _loggam(k + 1.0):
+                return k
+    if lam == 0:
+        return 0
+    enlam = np.exp(-lam)
+    x, prod = 0, 1.0
+    while True:
+        prod *= rng.random()
+        if prod <= enlam:
+            return x
+        x += 1
+
+
+_LOGGAM_COEFFICIENTS = np.array([8.333333333333333e-02, -2.777777777777778e-03, 7.936507936507937e-04,
+                                 -5.952380952380952e-04, 8.417508417508418e-04, -1.917526917526918e-03,
+                                 6.410256410256410e-03, -2.955065359477124e-02, 1.796443723688307e-01,
+                                 -1.39243221690590e+00])
+
+
+@njit(cache=True)
+def _loggam(x):
+    """log(gamma(x)) as numpy's random_loggam computes it (Stirling series after a shift to 7)."""
+    if x == 1.0 or x == 2.0:
+        return 0.0
+    n = int(7 - x) if x < 7.0 else 0
+    x0 = x + n
+    x2 = (1.0 / x0) * (1.0 / x0)
+    gl0 = _LOGGAM_COEFFICIENTS[9]
+    for k in range(8, -1, -1):
+        gl0 *= x2
+        gl0 += _LOGGAM_COEFFICIENTS[k]
+    gl = gl0 / x0 + 0.5 * 1.8378770664093453 + (x0 - 0.5) * np.log(x0) - x0
+    for _ in range(n):
+        x0 -= 1.0
+        gl -= np.log(x0)
+    return gl
 
 
 @njit(cache=True)
@@ -331,12 +386,14 @@ def _negative_list_keep(rng, source, week, unnecessary_share, negative_list_shar
 
 
 @njit(cache=True)
-def _pps_sample(rng, k, start, size, risk_level, risk_cumulative):
-    """(item, unit) of each visit: k[i] systematic PPS points over item i's jurisdiction on its
-    risk level's cumulative weights, a unit hit twice in a row by one item visited once.
+def _pps_sample(rng, start, size, coverage, risk_level, risk_cumulative):
+    """(item, unit) of each visit: k[i] ~ Binomial(size[i], coverage) systematic PPS points over
+    item i's jurisdiction on its risk level's cumulative weights, a unit hit twice in a row by one
+    item visited once.
 
     A point's unit is np.searchsorted(cumulative, point, "right") - 1 clipped to the jurisdiction.
     Weights are non-negative and an item's points ascend, so a walk from the last unit finds it."""
+    k = _binomial(rng, size, coverage)
     n = k.size
     offset = np.empty(n)
     for i in range(n):
@@ -361,8 +418,43 @@ def _pps_sample(rng, k, start, size, risk_level, risk_cumulative):
 
 
 @njit(cache=True)
-def _relay_pairs(rng, source, jurisdiction, relay_target, child_start, child_count, probability):
-    """(item, child jurisdiction) of each relay: one draw per relaying item and child."""
+def _binomial(rng, n, p):
+    """rng.binomial(n, p) for an array n, drawn as numpy draws it. Where numpy inverts the cdf (mean
+    at most 30) the probabilities it walks are tabled once per n, with numpy's arithmetic; numba's
+    binomial, identical but slower, draws the rest."""
+    k = np.zeros(n.size, np.int64)
+    flip = p > 0.5
+    p_low = 1.0 - p if flip else p  # numpy inverts for the rarer outcome
+    q = 1.0 - p_low
+    table_n, table = -1, np.empty(0)
+    for i in range(n.size):
+        if n[i] == 0 or p == 0.0:
+            continue
+        if p_low * n[i] > 30.0:
+            k[i] = rng.binomial(n[i], p)
+            continue
+        if n[i] != table_n:
+            mean = n[i] * p_low
+            bound = np.int64(min(float(n[i]), mean + 10.0 * np.sqrt(mean * q + 1)))
+            table_n, table = n[i], np.empty(bound + 1)
+            table[0] = np.exp(n[i] * np.log(q))
+            for x in range(1, bound + 1):
+                table[x] = ((n[i] - x + 1) * p_low * table[x - 1]) / (x * q)
+        x, u = 0, rng.random()
+        while u > table[x]:
+            x += 1
+            if x >= table.size:
+                x, u = 0, rng.random()
+            else:
+                u -= table[x - 1]
+        k[i] = n[i] - x if flip else x
+    return k
+
+
+@njit(cache=True)
+def _relay_pairs(rng, source, jurisdiction, week, relay_target, child_start, child_count, probability):
+    """(item, child jurisdiction, week) of each relay: one draw per relaying item and child, then
+    each relay's lag."""
     pairs = 0
     for i in range(source.size):
         if relay_target[source[i]] >= 0:
@@ -376,15 +468,20 @@ def _relay_pairs(rng, source, jurisdiction, relay_target, child_start, child_cou
                 if rng.random() < probability:
                     parent[at], child[at] = i, child_start[jurisdiction[i]] + c
                     at += 1
-    return parent[:at], child[:at]
+    lag = rng.integers(0, RELAY_LAG_WEEKS + 1, at)
+    relay_week = np.empty(at, np.int16)
+    for r in range(at):
+        relay_week[r] = (week[parent[r]] + lag[r]) % WEEKS_PER_YEAR
+    return parent[:at], child[:at], relay_week
 
 
 @njit(cache=True)
-def _schedule_visits(rng, item, unit, lag, item_source, item_special, item_week, remote_share, unannounced_share,
+def _schedule_visits(rng, item, unit, item_source, item_special, item_week, remote_share, unannounced_share,
                      inspector_days, key_offset, level_of_source, unit_jurisdiction, n_keys):
-    """Each visit's week (its item's week plus its lag) and mode, its (source, jurisdiction) capacity key,
+    """Each visit's week (its item's week plus a lag) and mode, its (source, jurisdiction) capacity key,
     inspector-days, and the inspector-days demanded per key."""
     n = unit.size
+    lag = rng.integers(0, RELAY_LAG_WEEKS, n)
     week = np.empty(n, np.int64)
     for v in range(n):
         week[v] = (item_week[item[v]] + lag[v]) % WEEKS_PER_YEAR
