@@ -15,7 +15,8 @@ from numba import njit
 from .organisation import N_TOPICS
 from .params import WEEKS_PER_YEAR, weekly_columns
 from .planning import REMOTE, UNANNOUNCED
-from .units import MAJOR, WIDTH, UnitState, flat, uniforms
+from .draws import binomial_counts, uniforms
+from .units import MAJOR, WIDTH, UnitState, flat
 
 RECHECK_WEEKS = 26
 REBOUND_WINDOW_WEEKS = 52
@@ -283,9 +284,7 @@ def _data_and_task_days(rng, unit, work, tasks, totals):
         data_need = tasks
     n = unit.size
     draws = uniforms(rng, 4, n)
-    unshared = np.empty(n, dtype=np.int64)
-    for j in range(n):
-        unshared[j] = rng.binomial(np.int64(departments), p_unshared)
+    unshared = binomial_counts(rng, np.full(n, np.int64(departments)), p_unshared)
     for j in range(n):
         slowest = -np.log1p(-draws[0, j] ** (1.0 / max(unshared[j], 1)))
         data_days = request_days * slowest if unshared[j] > 0 else 0.5

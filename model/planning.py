@@ -17,6 +17,7 @@ from .organisation import (
     BODY_KINDS, BODY_ITEMS_PER_YEAR, COVERAGE_BY_LEVEL, DEPARTMENT_ITEMS_PER_YEAR, DEPARTMENT_KINDS,
     N_TOPICS, TOPICS_PER_DEPARTMENT, UNNECESSARY_SHARE_BODY, UNNECESSARY_SHARE_DEPARTMENT, Organisation,
 )
+from .draws import binomial_counts, poisson
 from .params import WEEKS_PER_YEAR
 
 ANNOUNCED, UNANNOUNCED, REMOTE = 0, 1, 2
@@ -278,7 +279,7 @@ def _build_own_items(rng, rate, n_jur, source_index, is_body, topic_table, n_sou
     weeks, uniforms, topic_draws = [], [], []
     for s in range(rate.size):
         for j in range(n_jur):
-            counts[s, j] = _poisson(rng, rate[s])
+            counts[s, j] = poisson(rng, rate[s])
         n = counts[s].sum()
         weeks.append(rng.integers(0, WEEKS_PER_YEAR, n))
         uniforms.append(rng.random((1 + COMPREHENSIVE_TOPIC_DRAWS) * n if is_body[s] else 0))
@@ -315,63 +316,6 @@ def _build_own_items(rng, rate, n_jur, source_index, is_body, topic_table, n_sou
 
 
 @njit(cache=True)
-def _poisson(rng, lam):
-    """One draw as numpy's rng.poisson(lam) makes it (numba's own differs: it truncates where numpy
-    floors): products of uniforms below 10, else PTRS (transformed rejection with squeeze)."""
-    if lam >= 10:
-        slam, loglam = np.sqrt(lam), np.log(lam)
-        b = 0.931 + 2.53 * slam
-        a = -0.059 + 0.02483 * b
-        invalpha = 1.1239 + 1.1328 / (b - 3.4)
-        vr = 0.9277 - 3.6224 / (b - 2)
-        while True:
-            u = rng.random() - 0.5
-            v = rng.random()
-            us = 0.5 - np.fabs(u)
-            k = np.int64(np.floor((2 * a / us + b) * u + lam + 0.43))
-            if us >= 0.07 and v <= vr:
-                return k
-            if k < 0 or (us < 0.013 and v > us):
-                continue
-            if np.log(v) + np.log(invalpha) - np.log(a / (us * us) + b) <= -lam + k * loglam - _loggam(k + 1.0):
-                return k
-    if lam == 0:
-        return 0
-    enlam = np.exp(-lam)
-    x, prod = 0, 1.0
-    while True:
-        prod *= rng.random()
-        if prod <= enlam:
-            return x
-        x += 1
-
-
-_LOGGAM_COEFFICIENTS = np.array([8.333333333333333e-02, -2.777777777777778e-03, 7.936507936507937e-04,
-                                 -5.952380952380952e-04, 8.417508417508418e-04, -1.917526917526918e-03,
-                                 6.410256410256410e-03, -2.955065359477124e-02, 1.796443723688307e-01,
-                                 -1.39243221690590e+00])
-
-
-@njit(cache=True)
-def _loggam(x):
-    """log(gamma(x)) as numpy's random_loggam computes it (Stirling series after a shift to 7)."""
-    if x == 1.0 or x == 2.0:
-        return 0.0
-    n = int(7 - x) if x < 7.0 else 0
-    x0 = x + n
-    x2 = (1.0 / x0) * (1.0 / x0)
-    gl0 = _LOGGAM_COEFFICIENTS[9]
-    for k in range(8, -1, -1):
-        gl0 *= x2
-        gl0 += _LOGGAM_COEFFICIENTS[k]
-    gl = gl0 / x0 + 0.5 * 1.8378770664093453 + (x0 - 0.5) * np.log(x0) - x0
-    for _ in range(n):
-        x0 -= 1.0
-        gl -= np.log(x0)
-    return gl
-
-
-@njit(cache=True)
 def _negative_list_keep(rng, source, week, unnecessary_share, negative_list_share):
     """Items the negative list leaves: all 'unnecessary' draws come first, then all strike draws."""
     n = source.size
@@ -393,7 +337,7 @@ def _pps_sample(rng, start, size, coverage, risk_level, risk_cumulative):
 
     A point's unit is np.searchsorted(cumulative, point, "right") - 1 clipped to the jurisdiction.
     Weights are non-negative and an item's points ascend, so a walk from the last unit finds it."""
-    k = _binomial(rng, size, coverage)
+    k = binomial_counts(rng, size, coverage)
     n = k.size
     offset = np.empty(n)
     for i in range(n):
@@ -415,40 +359,6 @@ def _pps_sample(rng, start, size, coverage, risk_level, risk_cumulative):
                 item[at], unit[at] = i, chosen
                 at += 1
     return item[:at], unit[:at]
-
-
-@njit(cache=True)
-def _binomial(rng, n, p):
-    """rng.binomial(n, p) for an array n, drawn as numpy draws it. Where numpy inverts the cdf (mean
-    at most 30) the probabilities it walks are tabled once per n, with numpy's arithmetic; numba's
-    binomial, identical but slower, draws the rest."""
-    k = np.zeros(n.size, np.int64)
-    flip = p > 0.5
-    p_low = 1.0 - p if flip else p  # numpy inverts for the rarer outcome
-    q = 1.0 - p_low
-    table_n, table = -1, np.empty(0)
-    for i in range(n.size):
-        if n[i] == 0 or p == 0.0:
-            continue
-        if p_low * n[i] > 30.0:
-            k[i] = rng.binomial(n[i], p)
-            continue
-        if n[i] != table_n:
-            mean = n[i] * p_low
-            bound = np.int64(min(float(n[i]), mean + 10.0 * np.sqrt(mean * q + 1)))
-            table_n, table = n[i], np.empty(bound + 1)
-            table[0] = np.exp(n[i] * np.log(q))
-            for x in range(1, bound + 1):
-                table[x] = ((n[i] - x + 1) * p_low * table[x - 1]) / (x * q)
-        x, u = 0, rng.random()
-        while u > table[x]:
-            x += 1
-            if x >= table.size:
-                x, u = 0, rng.random()
-            else:
-                u -= table[x - 1]
-        k[i] = n[i] - x if flip else x
-    return k
 
 
 @njit(cache=True)

@@ -15,6 +15,7 @@ import numpy as np
 from numba import njit
 
 from .organisation import N_TOPICS
+from .draws import uniforms
 from .params import weekly_columns
 from .planning import REMOTE
 
@@ -202,16 +203,6 @@ def _arise_and_heal(rng, latent, unresolved, work, problems, erupted):
             erupted[u] += 1
             n_erupted += 1
     return n_erupted
-
-
-@njit(cache=True)
-def uniforms(rng, rows: int, n: int) -> np.ndarray:
-    """rng.random((rows, n)) in compiled code: the same numbers, row after row."""
-    draws = np.empty((rows, n))
-    for i in range(rows):
-        for j in range(n):
-            draws[i, j] = rng.random()
-    return draws
 
 
 def flat(matrix: np.ndarray) -> np.ndarray:
