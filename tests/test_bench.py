@@ -24,6 +24,8 @@ def test_every_figure_is_present_and_positive(results):
     rates = [*results["unit_weeks_per_s"].values(), *results["sweep_runs_per_s"].values()]
     for value in (*rates, *(results[key] for key in POSITIVE_FIGURES)):
         assert isinstance(value, float) and value > 0
+    sweep = results["details"]["sweep"]
+    assert sweep["steady_runs_per_s_2"] > 0 and sweep["once_seconds_2"] >= 0
 
 
 def test_context_goals_and_output_formats(results):
