@@ -114,3 +114,31 @@ def binomial_counts(rng, n, p):
     return k
 
 
+
+
+@njit(cache=True)
+def binomial_prepared(rng, n, p, p_low, log_q):
+    """rng.binomial(n, p) for one p drawn many times with small n: p_low = min(p, 1 - p) and
+    log_q = log(1 - p_low) computed once by the caller (numpy recomputes them each draw). The
+    same numbers as numpy: its inversion when n * p_low <= 30, its own draw otherwise."""
+    if n == 0 or p == 0.0:
+        return 0
+    if p_low * n > 30.0:
+        return rng.binomial(n, p)
+    q = 1.0 - p_low
+    qn = np.exp(n * log_q)
+    mean = n * p_low
+    sure = min(float(n), mean + 10.0)  # the bound below is never less, so X <= sure needs no bound
+    bound = -1.0
+    x, px, u = 0, qn, rng.random()
+    while u > px:
+        x += 1
+        if x > sure:
+            if bound < 0.0:
+                bound = min(float(n), mean + 10.0 * np.sqrt(mean * q + 1))
+            if x > np.int64(bound):
+                x, px, u = 0, qn, rng.random()
+                continue
+        u -= px
+        px = ((n - x + 1) * p_low * px) / (x * q)
+    return n - x if p > 0.5 else x

@@ -15,7 +15,7 @@ from numba import njit
 from .organisation import N_TOPICS
 from .params import WEEKS_PER_YEAR, weekly_columns
 from .planning import REMOTE, UNANNOUNCED
-from .draws import binomial_counts, uniforms
+from .draws import binomial_counts, binomial_prepared, uniforms
 from .units import MAJOR, WIDTH, UnitState, flat
 
 RECHECK_WEEKS = 26
@@ -188,6 +188,8 @@ def _detect(rng, latent, materials, integrity, unit, mode, special, depth, n_top
         major_visibility = detection
     n = unit.size
     d = np.empty(n)
+    d_low = np.empty(n)  # min(d, 1 - d) and log(1 - d_low): what each binomial draw of d needs
+    log_q = np.empty(n)
     log_miss = np.log1p(-detection_base)
     for v in range(n):
         intensity = depth[v] * (special_depth if special[v] else 1.0) * professional
@@ -198,6 +200,8 @@ def _detect(rng, latent, materials, integrity, unit, mode, special, depth, n_top
             d[v] = data + (1 - quantifiable) * 0.5 * skill * (1 - hidden)
         else:
             d[v] = skill * (1 - hidden * (unannounced_factor if mode[v] == UNANNOUNCED else 1.0))
+        d_low[v] = min(d[v], 1.0 - d[v])
+        log_q[v] = np.log(1.0 - d_low[v])
     scope = np.zeros(n, dtype=np.int64)
     found = np.zeros(n, dtype=np.int64)
     majors_in_scope = np.zeros(n, dtype=np.int64)
@@ -217,7 +221,7 @@ def _detect(rng, latent, materials, integrity, unit, mode, special, depth, n_top
                 cell = base + topic[k]
                 count = latent[cell]
                 if count:
-                    hits = rng.binomial(count, d[v])
+                    hits = binomial_prepared(rng, count, d[v], d_low[v], log_q[v])
                     latent[cell] -= hits
                     scope[v] += count
                     found[v] += hits
