@@ -1,0 +1,48 @@
+"""Compiled draws give numpy's numbers: a seed keeps its stream whether a rule runs in numpy or
+compiled (model/draws.py). Each check also compares the Generator's state afterwards."""
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from model.draws import binomial_counts, binomial_prepared, poisson, uniforms
+
+SEEDS = st.integers(0, 2**32 - 1)
+PROBABILITIES = st.one_of(st.sampled_from([0.0, 0.5, 1.0, 1e-9, 1 - 1e-9]), st.floats(0.0, 1.0))
+
+
+def same_stream(seed: int, compiled, vectorised) -> None:
+    a, b = np.random.default_rng(seed), np.random.default_rng(seed)
+    np.testing.assert_array_equal(compiled(a), vectorised(b))
+    assert a.bit_generator.state == b.bit_generator.state
+
+
+@settings(max_examples=60, deadline=None)
+@given(SEEDS, st.integers(1, 5), st.integers(0, 300))
+def test_uniforms_are_numpys_random_array(seed, rows, n):
+    same_stream(seed, lambda rng: uniforms(rng, rows, n), lambda rng: rng.random((rows, n)))
+
+
+@settings(max_examples=80, deadline=None)
+@given(SEEDS, st.lists(st.integers(0, 200), min_size=1, max_size=40), PROBABILITIES)
+def test_binomial_counts_are_numpys_binomial(seed, trials, p):
+    n = np.array(trials, dtype=np.int64)
+    same_stream(seed, lambda rng: binomial_counts(rng, n, p), lambda rng: rng.binomial(n, p))
+
+
+@settings(max_examples=80, deadline=None)
+@given(SEEDS, st.lists(st.integers(0, 120), min_size=1, max_size=40), PROBABILITIES)
+def test_prepared_binomial_is_numpys_binomial(seed, trials, p):
+    p_low = min(p, 1.0 - p)
+    log_q = np.log(1.0 - p_low)
+    same_stream(seed, lambda rng: np.array([binomial_prepared(rng, n, p, p_low, log_q) for n in trials]),
+                lambda rng: np.array([rng.binomial(n, p) for n in trials]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(SEEDS, st.one_of(st.sampled_from([0.0, 9.999, 10.0, 10.5, 400.0]), st.floats(0.0, 2000.0)),
+       st.integers(1, 30))
+def test_poisson_is_numpys_poisson(seed, lam, size):
+    same_stream(seed, lambda rng: np.array([poisson(rng, lam) for _ in range(size)]),
+                lambda rng: rng.poisson(lam, size))
