@@ -287,12 +287,16 @@ def _peak_rss_mib() -> float:
 
 def sweep_timing(scenario, runs: ScaleRuns, n_runs: int) -> dict:
     """Wall time of one batch through experiments.runner.execute with 1 and 2 workers, alternating
-    so that load from other processes hits both alike; medians over `runs.repeats` batches.
+    so that load from other processes hits both alike; medians over `runs.repeats` batches, after a
+    warm-up batch that starts the fork server (once per Python process: it imports the model and
+    loads its compiled kernels, see experiments/runner.py).
 
     Also the steady rate of 2 workers: results after the first wave (one per worker) over the time
     from the end of that wave to the last result. It leaves out what a batch pays once (starting
     the pool, the first wave's imports and the idle tail), which a long study pays once too."""
     specs = [RunSpec(scenario, seed, scale=runs.scale, years=runs.years) for seed in replication_seeds(n_runs)]
+    for _ in execute(specs[:2], workers=2, progress=False):  # warm-up: starts the process that forks workers
+        pass
     seconds: dict[int, list[float]] = {1: [], 2: []}
     steady: list[float] = []
     for _ in range(runs.repeats):
