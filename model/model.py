@@ -8,6 +8,7 @@ Each year end: the year's metrics.
 from __future__ import annotations
 
 import copy
+import pickle
 from dataclasses import dataclass
 
 import mesa
@@ -27,6 +28,7 @@ class BurnInState:
     parts: tuple
     rng_state: dict
     steps: int
+    nbytes: int  # what keeping it costs
 
 
 class SupervisionModel(mesa.Model):
@@ -97,9 +99,9 @@ class SupervisionModel(mesa.Model):
         scale, seed and horizon can all continue from one snapshot."""
         if self.week != self.burn_in_weeks:
             raise RuntimeError("snapshot() is taken at the end of the burn-in")
-        return BurnInState(copy.deepcopy((self.units, self.events, self.sanctions, self.planner.staffing,
-                                          self.accumulator, self.reference_found, self.yearly)),
-                           self.rng.bit_generator.state, self.steps)
+        parts = copy.deepcopy((self.units, self.events, self.sanctions, self.planner.staffing, self.accumulator,
+                               self.reference_found, self.yearly))
+        return BurnInState(parts, self.rng.bit_generator.state, self.steps, len(pickle.dumps(parts, protocol=5)))
 
     def _restore(self, state: BurnInState) -> None:
         (self.units, self.events, self.sanctions, self.planner.staffing, self.accumulator, self.reference_found,

@@ -30,7 +30,7 @@ def simulate(scenario: Scenario, seed: int, scale: str | None = None, years: int
             model.run_burn_in()
             state = model.snapshot()
         _BURN_INS[key] = state  # most recently used last
-        while len(_BURN_INS) > BURN_IN_CACHE_SIZE:
+        while len(_BURN_INS) > 1 and sum(s.nbytes for s in _BURN_INS.values()) > BURN_IN_CACHE_MIB * 2**20:
             _BURN_INS.popitem(last=False)
     frame = pd.DataFrame(model.run())
     release(model)
@@ -42,7 +42,9 @@ def simulate(scenario: Scenario, seed: int, scale: str | None = None, years: int
     return frame
 
 
-BURN_IN_CACHE_SIZE = 4  # snapshots kept per process: a replication's worth at province is a few MiB
+# Snapshots kept per process, most recently used first, up to this size (always the newest one):
+# a province snapshot takes about 1.2 MiB, so a 20-seed study keeps them all; a national one 29 MiB.
+BURN_IN_CACHE_MIB = 256
 _BURN_INS: OrderedDict = OrderedDict()
 
 
