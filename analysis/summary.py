@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from experiments.intervals import mean_interval
 from scenarios import load_document_figures
 
 OPERATORS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
@@ -38,19 +38,6 @@ def document_targets() -> dict[str, Target]:
 def document_baselines() -> dict[str, float]:
     figures = load_document_figures()
     return {name: b["value"] for name, b in figures["baselines"].items() if isinstance(b.get("value"), (int, float))}
-
-
-def mean_interval(values, level: float = 0.95) -> tuple[float, float, float]:
-    """Mean and t-interval of the mean; a single value has no interval (nan bounds)."""
-    x = np.asarray(values, dtype=float)
-    x = x[np.isfinite(x)]
-    if x.size == 0:
-        return (math.nan, math.nan, math.nan)
-    mean = float(x.mean())
-    if x.size < 2:
-        return (mean, math.nan, math.nan)
-    half = float(stats.t.ppf(0.5 + level / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
-    return (mean, mean - half, mean + half)
 
 
 def final_year(frame: pd.DataFrame, year: int | None = None) -> pd.DataFrame:

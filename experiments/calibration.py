@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.summary import mean_interval
+from experiments.intervals import mean_interval
 from model import BEHAVIOUR, LEVERS
 from scenarios import SCENARIO_DIR, apply_overrides, load_document_figures, load_scenario
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -19,11 +18,11 @@ from typing import Iterator
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from model import Scenario
 
 from .evaluators import MODEL, Evaluator
+from .intervals import mean_interval
 from .runner import RunSpec, execute, replication_seeds
 from .spec import Experiment, ExperimentError, load_experiment
 from .store import (MANIFEST, discard_unfinished_parts, environment, now_iso, read_manifest, read_runs,
@@ -190,25 +189,15 @@ def final_outcomes(folder: Path, outcomes: tuple[str, ...]) -> pd.DataFrame:
     return last.drop(columns="year").reset_index(drop=True)
 
 
-def _interval(values: np.ndarray) -> tuple[float, float, float, int]:
-    """Mean, 95% t-interval of the mean, and the count of finite values."""
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return math.nan, math.nan, math.nan, 0
-    mean = float(finite.mean())
-    if finite.size < 2:
-        return mean, math.nan, math.nan, 1
-    half = float(stats.t.ppf(0.975, finite.size - 1) * finite.std(ddof=1) / math.sqrt(finite.size))
-    return mean, mean - half, mean + half, int(finite.size)
-
-
 def sweep_summary(folder: Path, experiment: Experiment) -> pd.DataFrame:
     """Long table: per design point and outcome, the mean over replications with its 95% interval."""
     final = final_outcomes(folder, experiment.outcomes)
     rows = []
     for point, group in final.groupby("point", sort=True):
         for outcome in experiment.outcomes:
-            mean, low, high, count = _interval(group[outcome].to_numpy(dtype=float))
+            values = group[outcome].to_numpy(dtype=float)
+            mean, low, high = mean_interval(values)
+            count = int(np.isfinite(values).sum())
             rows.append({"point": int(point), "outcome": outcome, "mean": mean, "low": low, "high": high,
                          "replications": count})
     summary = pd.DataFrame(rows, columns=["point", "outcome", "mean", "low", "high", "replications"])
