@@ -294,13 +294,20 @@ def sweep_timing(scenario, runs: ScaleRuns, n_runs: int) -> dict:
     Also the steady rate of 2 workers: results after the first wave (one per worker) over the time
     from the end of that wave to the last result. It leaves out what a batch pays once (starting
     the pool, the first wave's imports and the idle tail), which a long study pays once too."""
-    specs = [RunSpec(scenario, seed, scale=runs.scale, years=runs.years) for seed in replication_seeds(n_runs)]
-    for _ in execute(specs[:2], workers=2, progress=False):  # warm-up: starts the process that forks workers
+    # Every batch has its own seeds: a run never continues from a burn-in snapshot an earlier batch
+    # left in this process, so both worker counts time full runs.
+    seeds = iter(replication_seeds(n_runs * (2 * runs.repeats + 1)))
+
+    def batch() -> list[RunSpec]:
+        return [RunSpec(scenario, next(seeds), scale=runs.scale, years=runs.years) for _ in range(n_runs)]
+
+    for _ in execute(batch()[:2], workers=2, progress=False):  # warm-up: starts the process that forks workers
         pass
     seconds: dict[int, list[float]] = {1: [], 2: []}
     steady: list[float] = []
     for _ in range(runs.repeats):
         for workers in seconds:
+            specs = batch()
             start = time.perf_counter()
             arrivals = [time.perf_counter() - start for _ in execute(specs, workers=workers, progress=False)]
             seconds[workers].append(arrivals[-1])
