@@ -12,11 +12,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .draws import binomial_counts, binomial_prepared, uniforms
 from .organisation import N_TOPICS
 from .params import WEEKS_PER_YEAR, weekly_columns
 from .planning import REMOTE, UNANNOUNCED
-from .draws import binomial_counts, binomial_prepared, uniforms
-from .units import MAJOR, WIDTH, UnitState, flat
+from .units import MAJOR, WIDTH, UnitState, falsification_catch_by_mode, flat
 
 RECHECK_WEEKS = 26
 REBOUND_WINDOW_WEEKS = 52
@@ -78,9 +78,6 @@ def inspection_tables(levers: dict, behaviour: dict) -> dict[str, np.ndarray]:
     b = behaviour
     share = levers["professional_share"]
     professional = (1 - share) + share * b["professional_effect"]
-    catch_by_mode = weekly_columns(
-        b["falsification_detection"], min(1.0, b["falsification_detection"] * b["unannounced_falsification_factor"]),
-        min(1.0, b["falsification_detection"] * b["data_falsification_factor"]) * levers["data_sharing_rate"])
     return {
         # unit-weeks of hosting a visit imposes, by mode: remote inspections without shared data
         # make the unit compile the data itself
@@ -96,7 +93,7 @@ def inspection_tables(levers: dict, behaviour: dict) -> dict[str, np.ndarray]:
         "case_levers": weekly_columns(
             levers["accountability_intensity"], levers["sanction_severity"], levers["closed_loop"],
             levers["responsibility_clarity"], levers["tolerance"], 1 - (1 - b["acceptance_check"]) ** professional),
-        "catch_by_mode": catch_by_mode,
+        "catch_by_mode": falsification_catch_by_mode(levers, b),
         "falsification_sanction": np.minimum(1.0, b["falsification_sanction_multiplier"]
                                              * np.asarray(levers["accountability_intensity"], dtype=float)),
         "tasks": weekly_columns(

@@ -44,19 +44,22 @@ METRICS: dict[str, str] = {
 SOFT_METRICS = ("grassroots_recognition", "public_satisfaction")
 
 
+# The year's totals the metrics are made of; the compiled rules add to them in blocks (counters()).
+COUNTERS = (
+    "onsite", "remote", "duplicates", "hosting", "materials", "excess", "unit_weeks",
+    "scope_comprehensive", "found_comprehensive", "scope_special", "found_special", "scope_all",
+    "found_all", "major_found", "major_erupted", "cases", "surface", "passed", "completed",
+    "within_6_months", "accepted", "rebounded", "days_to_accept", "sanctioned", "falsifications_found",
+    "falsified_reports", "reports", "gap", "implementation", "data_days", "inspections_with_data",
+    "task_days", "tasks")
+
+
 class YearAccumulator:
     """Counters for one simulated year."""
 
     def __init__(self, n_units: int, n_sources: int):
         self.n = n_units
         self.source_found = np.zeros(n_sources)
-        self.c = dict.fromkeys((
-            "onsite", "remote", "duplicates", "hosting", "materials", "excess", "unit_weeks",
-            "scope_comprehensive", "found_comprehensive", "scope_special", "found_special", "scope_all",
-            "found_all", "major_found", "major_erupted", "cases", "surface", "passed", "completed",
-            "within_6_months", "accepted", "rebounded", "days_to_accept", "sanctioned", "falsifications_found",
-            "falsified_reports", "reports", "gap", "implementation", "data_days", "inspections_with_data",
-            "task_days", "tasks"), 0.0)
         self.unit_visits = np.zeros(n_units)
         self.unit_duplicates = np.zeros(n_units)
         self.unit_useful = np.zeros(n_units)
@@ -71,13 +74,16 @@ class YearAccumulator:
         """A block of counters that a compiled rule adds to all year (names[i] is element i);
         the year's metrics add the blocks in."""
         if names not in self.blocks:
+            unknown = set(names) - set(COUNTERS)
+            if unknown:
+                raise ValueError(f"not counters of the year: {sorted(unknown)}")
             self.blocks[names] = np.zeros(len(names))
         return self.blocks[names]
 
     # -- the year's metrics --------------------------------------------------------------------
     def finish(self, behaviour: dict, implementation: np.ndarray, latent: np.ndarray,
                reference_found: float | None) -> dict:
-        c, n = dict(self.c), self.n
+        c, n = dict.fromkeys(COUNTERS, 0.0), self.n
         for names, values in self.blocks.items():
             for name, value in zip(names, values.tolist()):
                 c[name] += value

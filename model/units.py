@@ -213,17 +213,18 @@ def flat(matrix: np.ndarray) -> np.ndarray:
 
 
 def falsification_catch_by_mode(levers: dict, behaviour: dict) -> np.ndarray:
-    """Chance one visit uncovers a falsified report: announced, unannounced, remote (from data)."""
+    """Chance one visit uncovers a falsified report: announced, unannounced, remote (from data);
+    one row per week when the levers hold a year's weekly values, one row for a week's."""
     base = behaviour["falsification_detection"]
-    return np.array([base, min(1.0, base * behaviour["unannounced_falsification_factor"]),
-                     min(1.0, base * behaviour["data_falsification_factor"]) * levers["data_sharing_rate"]])
+    return weekly_columns(base, min(1.0, base * behaviour["unannounced_falsification_factor"]),
+                          min(1.0, base * behaviour["data_falsification_factor"]) * levers["data_sharing_rate"])
 
 
 def falsification_catch_per_visit(levers: dict, behaviour: dict) -> float:
     """Expected chance one visit uncovers a falsified report, given the announced mode mix."""
     remote, unannounced = levers["remote_share"], levers["unannounced_share"]
     mix = np.array([(1 - remote) * (1 - unannounced), (1 - remote) * unannounced, remote])
-    return float(mix @ falsification_catch_by_mode(levers, behaviour))
+    return float(mix @ falsification_catch_by_mode(levers, behaviour)[0])
 
 
 def evaluate_quarter(state: UnitState, rng: np.random.Generator, levers: dict, behaviour: dict,
