@@ -104,6 +104,9 @@ class SupervisionModel(mesa.Model):
         return BurnInState(parts, self.rng.bit_generator.state, self.steps, len(pickle.dumps(parts, protocol=5)))
 
     def _restore(self, state: BurnInState) -> None:
+        units, events = state.parts[0], state.parts[1]
+        if units.work.size != self.organisation.n_units or events.fill.size != self.total_weeks:
+            raise ValueError("this burn-in snapshot is of a run at another scale or of another length")
         (self.units, self.events, self.sanctions, self.planner.staffing, self.accumulator, self.reference_found,
          self.yearly) = copy.deepcopy(state.parts)
         self.rng.bit_generator.state = state.rng_state

@@ -98,6 +98,10 @@ def test_runs_continuing_from_a_burn_in_snapshot_equal_full_runs():
     assert not burn_in.drop(columns="scenario").equals(reference.drop(columns="scenario"))
     pd.testing.assert_frame_equal(burn_in, simulate(changed, seed, scale="city", years=2, reuse_burn_in=False)
                                   .query("phase == 'burn_in'"), check_exact=True)
+    county = SupervisionModel(base, seed, scale="county", years=2)
+    county.run_burn_in()
+    with pytest.raises(ValueError, match="another scale"):
+        SupervisionModel(base, seed, scale="city", years=2, burn_in=county.snapshot())
 
 
 def test_results_do_not_depend_on_worker_count():
