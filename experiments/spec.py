@@ -163,12 +163,17 @@ def _scenario(where: str, value: Any, folder: Path) -> Scenario:
     return load_scenario(path)
 
 
+def _refuse(where: str, field_name: str, raw: dict, keys: tuple[str, ...], problem: str, allowed: str) -> None:
+    """The first of `keys` the factor has is an error: this design cannot use it."""
+    for key in keys:
+        if key in raw:
+            _fail(where, f"{field_name}.{key}", problem, allowed)
+
+
 def _levelled_factor(where: str, name: str, raw: dict, design: str, base: Callable[[str], float]) -> Factor:
     field_name = f"factors.{name}"
-    for key in ("distribution", "relative"):
-        if key in raw:
-            _fail(where, f"{field_name}.{key}", f"a {design} design runs listed values, not a distribution",
-                  "values: [...], or low, high and levels")
+    _refuse(where, field_name, raw, ("distribution", "relative"),
+            f"a {design} design runs listed values, not a distribution", "values: [...], or low, high and levels")
     if "values" in raw:
         if set(raw) != {"values"}:
             _fail(where, field_name, "values comes with other fields", "values alone, or low, high and levels")
@@ -207,10 +212,8 @@ def _relative_factor(where: str, name: str, raw: dict, base: Callable[[str], flo
 
 def _sampled_factor(where: str, name: str, raw: dict, design: str, base: Callable[[str], float]) -> Factor:
     field_name = f"factors.{name}"
-    for key in ("values", "levels"):
-        if key in raw:
-            _fail(where, f"{field_name}.{key}", f"a {design} design samples ranges, not listed values",
-                  "low and high, relative, or a distribution with its parameters")
+    _refuse(where, field_name, raw, ("values", "levels"), f"a {design} design samples ranges, not listed values",
+            "low and high, relative, or a distribution with its parameters")
     if "relative" in raw:
         return _relative_factor(where, name, raw, base)
     distribution = raw.get("distribution", "uniform")

@@ -285,13 +285,18 @@ def _noise_phrase(study: Study, outcome: str, lang: str) -> str:
 
 # sections --------------------------------------------------------------------------------
 
+def add_figure(section: Section, charts: set[str], stem: str, zh: str, en: str) -> None:
+    """The chart as a figure with its caption, when the chart was drawn."""
+    if stem in charts:
+        section.blocks.append(Figure(stem, Text(zh, en)))
+
+
 def targets_section(study: Study, charts: set[str]) -> Section:
     section = Section(Text("文件目标达标情况", "Document targets"))
-    if "2_target_scorecard" in charts:
-        section.blocks.append(Figure("2_target_scorecard", Text(
-            "图2 各情景的达标概率（达标种子占比）及均值±95%区间半宽。",
-            "Figure 2. Probability of meeting each document target (share of seeds) with the mean ± half-width of "
-            "its 95% interval.")))
+    add_figure(section, charts, "2_target_scorecard",
+               "图2 各情景的达标概率（达标种子占比）及均值±95%区间半宽。",
+               "Figure 2. Probability of meeting each document target (share of seeds) with the mean ± half-width of "
+               "its 95% interval.")
     shown = [g for g in [study.reference, *study.packages] if g is not None] if study.kind == "run" else \
         sorted(study.groups, key=lambda g: -len(targets_met(study, g)))[:3]
     card = study.scorecard.set_index(["group", "metric"])
@@ -322,11 +327,10 @@ def effects_section(study: Study, charts: set[str]) -> Section:
     if study.effects.empty:
         section.blocks.append(Paragraph(Text("只有一个情景，无法比较。", "Only one scenario: nothing to compare.")))
         return section
-    if "1_mechanism_effects" in charts:
-        section.blocks.append(Figure("1_mechanism_effects", Text(
-            "图1 各项机制与现状之差（最后一年，按种子配对）：均值与95%区间。绿色为确定改善，橙色为确定恶化，灰色为不确定。",
-            "Figure 1. Each mechanism's difference from the status quo (final year, paired by seed): mean and 95% "
-            "interval. Green: better with confidence; orange: worse with confidence; grey: unclear.")))
+    add_figure(section, charts, "1_mechanism_effects",
+               "图1 各项机制与现状之差（最后一年，按种子配对）：均值与95%区间。绿色为确定改善，橙色为确定恶化，灰色为不确定。",
+               "Figure 1. Each mechanism's difference from the status quo (final year, paired by seed): mean and 95% "
+               "interval. Green: better with confidence; orange: worse with confidence; grey: unclear.")
     columns = [Text("情景", "Scenario")] + [say(lambda l, m=m: f"{measure_name(m, l)}变化" if l == "zh" else
                                                f"Change in {measure_name(m, l).lower()}") for m in HEADLINES]
     columns.append(Text("达标项数（≥50%）", "Targets met (≥ 50%)"))
@@ -401,16 +405,14 @@ def time_section(study: Study) -> Section:
 
 def sensitivity_section(study: Study, charts: set[str]) -> Section:
     section = Section(Text("敏感性分析", "Sensitivity"))
-    if "5_sensitivity_sobol" in charts:
-        section.blocks.append(Figure("5_sensitivity_sobol", Text(
-            "图5 Sobol指数：ST为总效应（含交互），S1为一阶效应；误差线为自助法95%区间，斜线为带标记的估计。",
-            "Figure 5. Sobol indices: ST total effect (incl. interactions), S1 first-order effect; bars: bootstrap 95% "
-            "intervals; hatched: flagged estimates.")))
-    if "5_sensitivity_morris" in charts:
-        section.blocks.append(Figure("5_sensitivity_morris", Text(
-            "图5 Morris筛选：μ*为平均绝对效应（影响大小），σ为效应离散度（非线性或交互）；误差线为自助法95%区间。",
-            "Figure 5. Morris screening: μ* mean absolute effect (influence), σ spread of effects (non-linearity or "
-            "interaction); bars: bootstrap 95% intervals.")))
+    add_figure(section, charts, "5_sensitivity_sobol",
+               "图5 Sobol指数：ST为总效应（含交互），S1为一阶效应；误差线为自助法95%区间，斜线为带标记的估计。",
+               "Figure 5. Sobol indices: ST total effect (incl. interactions), S1 first-order effect; bars: bootstrap 95% "
+               "intervals; hatched: flagged estimates.")
+    add_figure(section, charts, "5_sensitivity_morris",
+               "图5 Morris筛选：μ*为平均绝对效应（影响大小），σ为效应离散度（非线性或交互）；误差线为自助法95%区间。",
+               "Figure 5. Morris screening: μ* mean absolute effect (influence), σ spread of effects (non-linearity or "
+               "interaction); bars: bootstrap 95% intervals.")
     rows = []
     for method, outcomes in methods_and_outcomes(study.sensitivity):
         for outcome in outcomes:
