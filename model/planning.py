@@ -97,28 +97,6 @@ class YearPlan:
     struck: int
 
 
-def popcount(mask: np.ndarray) -> np.ndarray:
-    return np.bitwise_count(mask.astype(np.uint64)).astype(np.int8)
-
-
-def topic_lists(mask: np.ndarray, n_topics: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The topics of each mask as (start, topic): topic[start[v]:start[v+1]] are mask v's set bits
-    in ascending order. The same (visit, topic) pairs, in the same row-major order, as
-    np.nonzero of the visits x topics bit matrix, without building that matrix."""
-    if n_topics is None:
-        n_topics = popcount(mask)
-    return _topic_lists(mask, n_topics)
-
-
-def visit_rounds(unit: np.ndarray, week: np.ndarray, n_units: int) -> tuple[np.ndarray, np.ndarray]:
-    """Order visits by week and, within a week, by rounds in which no unit appears twice, so
-    each round can update unit state with plain fancy indexing. Returns (order, round bounds).
-
-    A visit's round is its rank among the visits to its unit in its week, in plan order; the
-    order is (week, round, position in the plan)."""
-    return _round_order(unit, week, n_units)
-
-
 class Planner:
     """Builds each year's plan; holds the staffing fixed at the status quo (burn-in) workload.
 
@@ -529,13 +507,6 @@ def _stable_order(value, n_values):
         order[start[value[i]]] = i
         start[value[i]] += 1
     return order
-
-
-@njit(cache=True)
-def _round_order(unit, week, n_units):
-    """visit_rounds: the visits in (week, plan position) order, then by round within weeks."""
-    n_weeks = week.max() + 1 if week.size else 0
-    return _round_order_sorted(_stable_order(week, n_weeks), week, unit, n_units)
 
 
 @njit(cache=True)
