@@ -16,61 +16,11 @@ from .draws import binomial_counts, binomial_prepared, uniforms
 from .organisation import N_TOPICS
 from .params import WEEKS_PER_YEAR, weekly_columns
 from .planning import REMOTE, UNANNOUNCED
-from .units import MAJOR, WIDTH, UnitState, falsification_catch_by_mode, flat
+from .units import MAJOR, WIDTH, falsification_catch_by_mode
 
 RECHECK_WEEKS = 26
 REBOUND_WINDOW_WEEKS = 52
 DAYS_PER_WEEK = 7
-
-
-class EventQueue:
-    """Future changes to unit state, bucketed by absolute week; events past the run are dropped.
-
-    A calendar: one row per week of the run, filled from the left (`fill` counts each week's
-    events). Each event is one int64 code (what it changes, packed by the caller), so a push is one
-    compiled pass whatever the number of weeks it touches; the rows widen when one is full. What a
-    week's events do is a sum of whole numbers (or of equal amounts), so their order is free."""
-
-    def __init__(self, horizon: int):
-        self.fill = np.zeros(horizon, dtype=np.int64)
-        self.codes = np.zeros((horizon, 64), dtype=np.int64)
-
-    def push(self, week: np.ndarray, code: np.ndarray) -> None:
-        if week.size == 0:
-            return
-        needed = _calendar_push(self.codes, self.fill, week, code)
-        if needed:
-            wider = np.zeros((self.fill.size, max(2 * self.codes.shape[1], needed)), dtype=np.int64)
-            wider[:, :self.codes.shape[1]] = self.codes
-            self.codes = wider
-            _calendar_push(self.codes, self.fill, week, code)
-
-    def pop(self, week: int) -> np.ndarray:
-        size = int(self.fill[week])
-        self.fill[week] = 0
-        return self.codes[week, :size]
-
-
-@njit(cache=True)
-def _calendar_push(codes, fill, week, code):
-    """Append each event to its week's row; returns 0, or the row width needed (nothing written)."""
-    horizon, capacity = codes.shape
-    count = np.zeros(horizon, dtype=np.int64)
-    for w in week:
-        if w < horizon:
-            count[w] += 1
-    needed = 0
-    for w in range(horizon):
-        if count[w] and fill[w] + count[w] > needed:
-            needed = fill[w] + count[w]
-    if needed > capacity:
-        return needed
-    for i in range(week.size):
-        w = week[i]
-        if w < horizon:
-            codes[w, fill[w]] = code[i]
-            fill[w] += 1
-    return 0
 
 
 def inspection_tables(levers: dict, behaviour: dict) -> dict[str, np.ndarray]:
@@ -101,27 +51,6 @@ def inspection_tables(levers: dict, behaviour: dict) -> dict[str, np.ndarray]:
             b["minimum_real_work"], b["task_processing_days"], 1 - levers["responsibility_clarity"],
             b["task_data_need"]),
     }
-
-
-def inspect_week(plan, start: int, stop: int, rounds: np.ndarray, state: UnitState, rng: np.random.Generator,
-                 tables: dict, week_of_year: int, now: int, events: EventQueue, sanctions: EventQueue, acc) -> None:
-    """Run this week's visits (plan[start:stop]): detection round by round (no unit twice in a
-    round, so each round sees what earlier visits that week left), then the courses of the cases
-    found, falsified reports uncovered, and the data and task times. One compiled call: handing
-    the Generator to compiled code costs about 9 microseconds a call. `rounds` holds the week's
-    round boundaries (plan positions)."""
-    if stop == start:
-        return
-    w = week_of_year
-    event_week, event_code, sanction_week, sanction_unit = _inspect(
-        rng, flat(state.latent), state.materials, state.integrity, state.work, state.sanction_memory,
-        state.falsified, state.visited_this_quarter, plan.unit, plan.mode, plan.special, plan.depth, plan.n_topics,
-        plan.duplicate, plan.source, plan.topic_start, plan.topic, start, stop, rounds, tables["detection"][w],
-        tables["case_behaviour"], tables["case_levers"][w], tables["catch_by_mode"][w],
-        tables["falsification_sanction"][w], tables["tasks"][w], now, acc.counters(INSPECTION_TOTALS),
-        acc.unit_visits, acc.unit_duplicates, acc.unit_useful, acc.source_found, acc.unit_sanctions, acc.unit_unfair)
-    events.push(event_week, event_code)
-    sanctions.push(sanction_week, sanction_unit)
 
 
 # What one week's inspections add to the year's counters (_inspect's totals, in this order).
@@ -439,12 +368,6 @@ def _case_courses(rng, unit, column, now, work, integrity, sanction_memory, b, l
                        accepted_count, rebounded, days_to_accept, n_sanctioned], dtype=np.float64)
     totals[7:16] += counts
     return weeks, codes, sanction_week[:n_sanctioned], sanction_unit[:n_sanctioned]
-
-
-def apply_due_events(state: UnitState, events: EventQueue, sanctions: EventQueue, week: int,
-                     severity: float) -> None:
-    _apply_events(flat(state.latent), flat(state.unresolved), events.pop(week))
-    _apply_sanctions(state.sanction_memory, sanctions.pop(week), severity)
 
 
 @njit(cache=True)

@@ -15,12 +15,13 @@ import mesa
 import numpy as np
 
 from .agents import Department, GrassrootsUnit, SupervisionBody
-from .inspection import EventQueue, apply_due_events, inspect_week, inspection_tables
+from .inspection import inspection_tables
 from .metrics import YearAccumulator
 from .organisation import build_organisation
-from .params import LEVERS, QUARTER_WEEKS, WEEKS_PER_YEAR, Scenario
+from .params import WEEKS_PER_YEAR, Scenario
 from .planning import Planner, YearPlan
-from .units import MAJOR, UnitState, evaluate_quarter, observability, set_item_load, unit_tables, unit_week
+from .schedule import EventQueue, run_weeks
+from .units import MAJOR, UnitState, observability, set_item_load, unit_tables
 
 
 @dataclass(frozen=True)
@@ -85,13 +86,19 @@ class SupervisionModel(mesa.Model):
 
     # -- running ------------------------------------------------------------------------------
     def run(self) -> list[dict]:
+        """Run to the end, a year per call of the compiled schedule: the same weeks, draws and
+        results as stepping week by week, without a week's Python and Generator hand-over."""
         while self.running:
-            self.step()
+            weeks = WEEKS_PER_YEAR - self.week % WEEKS_PER_YEAR
+            self._advance(weeks)
+            self.steps += weeks  # what Mesa's step wrapper counts for each week step() runs
         return self.yearly
 
     def run_burn_in(self) -> None:
         while self.week < self.burn_in_weeks:
-            self.step()
+            weeks = min(WEEKS_PER_YEAR - self.week % WEEKS_PER_YEAR, self.burn_in_weeks - self.week)
+            self._advance(weeks)
+            self.steps += weeks
 
     def snapshot(self) -> BurnInState:
         """Everything the policy years depend on, taken at the end of the burn-in. The burn-in runs
@@ -114,48 +121,38 @@ class SupervisionModel(mesa.Model):
         self.week = self.burn_in_weeks
 
     def step(self) -> None:
-        week_of_year = self.week % WEEKS_PER_YEAR
-        if week_of_year == 0:
-            self._start_year()
-        b, units, acc, plan, tables = self.behaviour, self.units, self.accumulator, self.plan, self._tables
-        start, stop = int(plan.week_start[week_of_year]), int(plan.week_start[week_of_year + 1])
-        unit_week(units, self.rng, plan, start, stop, week_of_year, tables, b, acc)
-        inspect_week(plan, start, stop, self._rounds[week_of_year], units, self.rng, tables, week_of_year, self.week,
-                     self.events, self.sanctions, acc)
-        apply_due_events(units, self.events, self.sanctions, self.week, tables["sanction_severity"][week_of_year])
-        units.sanction_memory *= self._memory_decay
+        """One week (model.schedule gives the week's order)."""
+        self._advance(1)
 
-        if (week_of_year + 1) % QUARTER_WEEKS == 0:
-            levers = {name: values[week_of_year] for name, values in self._levers_year.items()}
-            target = min(1.0, b["target_base"] * (1 + levers["escalation_per_level"]) ** 3)
-            evaluate_quarter(units, self.rng, levers, b, float(tables["phi"][week_of_year]), target, acc)
-        self.week += 1
-        if week_of_year == WEEKS_PER_YEAR - 1:
+    def _advance(self, weeks: int) -> None:
+        """Run `weeks` weeks, at most to the end of the current year."""
+        if self.week % WEEKS_PER_YEAR == 0:
+            self._start_year()
+        run_weeks(self, weeks)
+        self.week += weeks
+        if self.week % WEEKS_PER_YEAR == 0:
             self._end_year()
         if self.week >= self.total_weeks:
             self.running = False
 
     def _start_year(self) -> None:
         first_policy_week = self.week - self.burn_in_weeks
-        weekly = [self.scenario.lever_values(first_policy_week + w) for w in range(WEEKS_PER_YEAR)]
-        levers = self._levers_year = {name: np.array([values[name] for values in weekly]) for name in LEVERS}
+        levers = self.scenario.lever_weeks(first_policy_week, WEEKS_PER_YEAR)
         phi = observability(levers, self.behaviour)
         self._tables = {"phi": phi, "sanction_severity": levers["sanction_severity"],
                         **unit_tables(levers, self.behaviour, phi), **inspection_tables(levers, self.behaviour)}
-        risk = self._risk_signal()
+        risk = self._risk_signal(float(levers["data_sharing_rate"][0]))
         self.accumulator = YearAccumulator(self.units.work.size, len(self.planner.sources))
         self.plan = self.planner.plan_year(self.rng, levers, risk)
         set_item_load(self.units, self.plan.item_load, self.behaviour["item_load_elasticity"])
-        # per week: the plan positions that bound its rounds
+        # per week w: round_bounds[first[w]:last[w]] are the plan positions that bound its rounds
         bounds, starts = self.plan.round_bounds, self.plan.week_start
-        first = np.searchsorted(bounds, starts[:-1], side="left")
-        last = np.searchsorted(bounds, starts[1:], side="right")
-        self._rounds = [bounds[a:z] for a, z in zip(first.tolist(), last.tolist())]
+        self._round_first = np.searchsorted(bounds, starts[:-1], side="left")
+        self._round_last = np.searchsorted(bounds, starts[1:], side="right")
 
-    def _risk_signal(self) -> np.ndarray:
+    def _risk_signal(self, data_sharing: float) -> np.ndarray:
         """What risk-based targeting sees: last year's findings and, through shared data, anomalies."""
-        data = self.scenario.lever_values(self.week - self.burn_in_weeks)["data_sharing_rate"]
-        anomalies = data * self.behaviour["quantifiable_share"] * self.units.latent[:, :MAJOR].sum(axis=1)
+        anomalies = data_sharing * self.behaviour["quantifiable_share"] * self.units.latent[:, :MAJOR].sum(axis=1)
         return 1.0 + self.accumulator.unit_useful + anomalies
 
     def _end_year(self) -> None:

@@ -175,11 +175,14 @@ class Schedule:
         return cls(((0, float(value)),))
 
     def value_at(self, week: int) -> float:
-        current = self.steps[0][1]
+        return float(self.values_at(np.array([week]))[0])
+
+    def values_at(self, weeks: np.ndarray) -> np.ndarray:
+        """The value in force at each week: that of the last step started by then (the first before any)."""
+        values = np.full(weeks.shape, float(self.steps[0][1]))
         for start, value in self.steps:
-            if week >= start:
-                current = value
-        return current
+            values[weeks >= start] = value
+        return values
 
     @property
     def final(self) -> float:
@@ -202,11 +205,12 @@ class Scenario:
     description: str = ""
     notes: Mapping[str, str] = field(default_factory=dict)
 
-    def lever_values(self, policy_week: int) -> dict[str, float]:
-        """Lever values in force at a week; negative weeks are the burn-in at the status quo."""
-        if policy_week < 0:
-            return dict(self.status_quo)
-        return {name: schedule.value_at(policy_week) for name, schedule in self.levers.items()}
+    def lever_weeks(self, first_policy_week: int, weeks: int) -> dict[str, np.ndarray]:
+        """Each lever's values in force over `weeks` weeks; negative weeks are the burn-in, at the status quo."""
+        week = np.arange(first_policy_week, first_policy_week + weeks)
+        burn_in = week < 0
+        return {name: np.where(burn_in, self.status_quo[name], schedule.values_at(week))
+                for name, schedule in self.levers.items()}
 
 
 def default_scenario(**changes) -> Scenario:

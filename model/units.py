@@ -16,7 +16,7 @@ from numba import njit
 
 from .organisation import N_TOPICS
 from .draws import uniforms
-from .params import weekly_columns
+from .params import QUARTER_WEEKS, WEEKS_PER_YEAR, weekly_columns
 from .planning import REMOTE
 
 MAJOR = N_TOPICS  # column of the problem matrices holding major (cross-cutting) problems
@@ -95,20 +95,8 @@ def unit_tables(levers: dict, behaviour: dict, phi: np.ndarray) -> dict[str, np.
             demand, b["productivity"], b["adjustment_speed"], b["minimum_real_work"]),
         "problems": weekly_columns(b["problem_arrival"], b["arrival_work_sensitivity"], b["reference_real_work"],
                                    b["major_share"], b["self_fix_rate"], b["major_eruption"])[0],
+        "evaluation": evaluation_table(levers, behaviour, phi),
     }
-
-
-def unit_week(state: UnitState, rng: np.random.Generator, plan, start: int, stop: int, week_of_year: int,
-              tables: dict, behaviour: dict, acc) -> None:
-    """A week of the units' own rules, in order: this week's visits (plan[start:stop]) add
-    hosting, units allocate their time, problems arise, heal and erupt. One compiled call
-    (handing the Generator to compiled code costs about 9 microseconds a call)."""
-    b = behaviour
-    _unit_week(rng, state.hosting_backlog, state.hosting, state.material_intent, state.materials, state.work,
-               state.sanction_memory, state.integrity, state.load_factor, state.latent, state.unresolved,
-               plan.unit, plan.mode, plan.members, plan.duplicate, start, stop, tables["load_by_mode"][week_of_year],
-               b["joint_member_load"], b["max_hosting_share"], tables["allocation"][week_of_year], tables["problems"],
-               b["material_need"], acc.counters(UNIT_WEEK_TOTALS), acc.unit_supervision_share, acc.unit_erupted)
 
 
 UNIT_WEEK_TOTALS = ("hosting", "materials", "excess", "unit_weeks", "major_erupted", "onsite", "remote", "duplicates")
@@ -119,6 +107,8 @@ def _unit_week(rng, backlog, hosting, intent, materials, work, sanction_memory, 
                unresolved, visit_unit, visit_mode, visit_members, visit_duplicate, start, stop, load_by_mode,
                joint_member_load, max_hosting, allocation, problems, material_need, totals, supervision_share,
                erupted):
+    """A week of the units' own rules, in order: this week's visits (plan positions start:stop) add
+    hosting, units allocate their time, problems arise, heal and erupt."""
     _host(backlog, hosting, visit_unit, visit_mode, visit_members, start, stop, load_by_mode, joint_member_load,
           max_hosting)
     _allocate(intent, materials, work, hosting, sanction_memory, integrity, load_factor, allocation)
@@ -205,13 +195,6 @@ def _arise_and_heal(rng, latent, unresolved, work, problems, erupted):
     return n_erupted
 
 
-def flat(matrix: np.ndarray) -> np.ndarray:
-    """A 1-D view of a C-contiguous matrix, so that writes through it reach the matrix."""
-    if not matrix.flags.c_contiguous:
-        raise ValueError("flat() needs a C-contiguous matrix; reshaping would copy it")
-    return matrix.reshape(-1)
-
-
 def falsification_catch_by_mode(levers: dict, behaviour: dict) -> np.ndarray:
     """Chance one visit uncovers a falsified report: announced, unannounced, remote (from data);
     one row per week when the levers hold a year's weekly values, one row for a week's."""
@@ -227,20 +210,20 @@ def falsification_catch_per_visit(levers: dict, behaviour: dict) -> float:
     return float(mix @ falsification_catch_by_mode(levers, behaviour)[0])
 
 
-def evaluate_quarter(state: UnitState, rng: np.random.Generator, levers: dict, behaviour: dict,
-                     phi: float, target: float, acc) -> None:
-    """Quarterly report and evaluation: decide falsification (Becker; Allingham and Sandmo: when
-    the target gap is large and the expected penalty small), document, score, update beliefs."""
+def evaluation_table(levers: dict, behaviour: dict, phi: np.ndarray) -> np.ndarray:
+    """The parameters of each quarter's report and evaluation (_evaluate_quarter), in the row of
+    the quarter's last week, from that week's levers (levers and phi as 52 weekly values)."""
     b = behaviour
-    _evaluate_quarter(
-        rng, state.unresolved, state.implementation, state.falsified, state.documented, state.score,
-        state.belief_inspected, state.visited_this_quarter, state.sanction_memory, state.integrity, state.materials,
-        np.array([target, levers["outcome_weight"], phi, b["evaluation_stake"] * b["falsification_gain"],
-                  b["falsification_sanction_multiplier"] * levers["accountability_intensity"],
-                  falsification_catch_per_visit(levers, b) * levers["sanction_severity"] * b["sanction_cost"],
-                  b["intrinsic_weight"], b["falsification_cost"], b["choice_noise"], b["embellishment"],
-                  max(b["material_demand"] * (1 - levers["material_reduction"]), 1e-4), b["belief_learning_rate"]]),
-        acc.counters(QUARTER_TOTALS))
+    table = np.zeros((WEEKS_PER_YEAR, 12))
+    for w in range(QUARTER_WEEKS - 1, WEEKS_PER_YEAR, QUARTER_WEEKS):
+        week = {name: values[w] for name, values in levers.items()}
+        target = min(1.0, b["target_base"] * (1 + week["escalation_per_level"]) ** 3)
+        table[w] = [target, week["outcome_weight"], float(phi[w]), b["evaluation_stake"] * b["falsification_gain"],
+                    b["falsification_sanction_multiplier"] * week["accountability_intensity"],
+                    falsification_catch_per_visit(week, b) * week["sanction_severity"] * b["sanction_cost"],
+                    b["intrinsic_weight"], b["falsification_cost"], b["choice_noise"], b["embellishment"],
+                    max(b["material_demand"] * (1 - week["material_reduction"]), 1e-4), b["belief_learning_rate"]]
+    return table
 
 
 QUARTER_TOTALS = ("falsified_reports", "reports", "gap", "implementation")
@@ -249,7 +232,9 @@ QUARTER_TOTALS = ("falsified_reports", "reports", "gap", "implementation")
 @njit(cache=True)
 def _evaluate_quarter(rng, unresolved, implementation, falsified, documented, score, belief, visited,
                       sanction_memory, integrity, materials, p, totals):
-    """A task fails while it has an unresolved problem; a major problem fails one more."""
+    """Quarterly report and evaluation: decide falsification (Becker; Allingham and Sandmo: when
+    the target gap is large and the expected penalty small), document, score, update beliefs.
+    A task fails while it has an unresolved problem; a major problem fails one more."""
     target, w, phi, gain_per_gap, sanction_per_felt, penalty_per_sanction, intrinsic, cost, noise, embellishment, \
         demand, eta = p
     n = implementation.size

@@ -48,7 +48,9 @@ def test_reform_package_follows_the_d1_phases():
     package = load_scenario("packages/documents_reform")
     merge = package.levers["merge_rate"]
     assert merge.value_at(0) < merge.value_at(26) < merge.value_at(104) == pytest.approx(0.60)
-    assert package.lever_values(-1) == package.status_quo  # burn-in runs the status quo
+    burn_in = package.lever_weeks(-2, 3)  # two burn-in weeks at the status quo, then the first policy week
+    assert {name: values[0] for name, values in burn_in.items()} == package.status_quo
+    assert burn_in["merge_rate"][2] == package.levers["merge_rate"].value_at(0) != package.status_quo["merge_rate"]
 
 
 @pytest.mark.parametrize("text, field", [
