@@ -16,9 +16,13 @@ QUARTER_WEEKS = 13
 
 def weekly_columns(*values) -> np.ndarray:
     """A year's parameter table, one row per week: each value is a constant or 52 weekly values
-    (levers are held as 52 weekly values per year). Built once a year, read by the weekly kernels."""
-    return np.ascontiguousarray(np.column_stack(np.broadcast_arrays(*(np.asarray(v, dtype=np.float64)
-                                                                      for v in values))))
+    (levers are held as 52 weekly values per year); one row when all are constants. Built once a
+    year, read by the weekly kernels."""
+    columns = [np.asarray(v, dtype=np.float64) for v in values]
+    table = np.empty((max((c.size for c in columns if c.ndim), default=1), len(columns)))
+    for j, column in enumerate(columns):
+        table[:, j] = column
+    return table
 
 
 @dataclass(frozen=True)

@@ -56,23 +56,6 @@ def build_sources() -> list[Source]:
 
 
 @dataclass
-class Items:
-    source: np.ndarray
-    jurisdiction: np.ndarray
-    mask: np.ndarray
-    special: np.ndarray
-    week: np.ndarray
-
-    def take(self, keep: np.ndarray) -> "Items":
-        return Items(*(getattr(self, f)[keep] for f in ("source", "jurisdiction", "mask", "special", "week")))
-
-    @staticmethod
-    def concat(parts: list["Items"]) -> "Items":
-        return Items(*(np.concatenate([getattr(p, f) for p in parts]) for f in
-                       ("source", "jurisdiction", "mask", "special", "week")))
-
-
-@dataclass
 class YearPlan:
     """The year's visits, sorted by week and round; week_start[w]:week_start[w+1] are week w's."""
 
@@ -101,9 +84,10 @@ class Planner:
     """Builds each year's plan; holds the staffing fixed at the status quo (burn-in) workload.
 
     The hot loops are numba kernels that draw from the run's Generator themselves, each as numpy
-    would have drawn it: numba's own poisson is not numpy's, so a port of numpy's is used. Binomial
-    counts stay in numpy: numba's (identical) binomial is slower. Bounded integers are drawn as
-    arrays (rng.integers(low, high, n)): numba draws them as numpy does, one by one much slower."""
+    would have drawn it: numba's own poisson is not numpy's, so a port of numpy's is used (see
+    model.draws). Bounded integers are drawn as arrays (rng.integers(low, high, n)): numba draws
+    them as numpy does, one by one much slower. Three compiled calls a year (issue and sample,
+    schedule, thin-join-merge): each hands over the Generator, about 9 microseconds."""
 
     def __init__(self, organisation: Organisation, behaviour: dict):
         self.org = organisation
@@ -118,12 +102,16 @@ class Planner:
         self._topic_table = np.zeros((len(self.sources), max(len(s.topics) for s in self.sources)), np.int64)
         for s in self.sources:  # departments' own topics, row by issuer
             self._topic_table[s.index, :len(s.topics)] = s.topics
-        self._children = []
-        for level in range(len(organisation.n_jurisdictions) - 1):
-            parent = organisation.jurisdiction_parent[level + 1]
-            count = np.bincount(parent, minlength=organisation.n_jurisdictions[level])
-            start = np.concatenate(([0], np.cumsum(count)[:-1]))
-            self._children.append((start, count))
+        # each jurisdiction's children at the level below (first, count), levels but the last, flattened
+        levels = range(len(organisation.n_jurisdictions))
+        child_start, child_count = [], []
+        for level in levels[:-1]:
+            count = np.bincount(organisation.jurisdiction_parent[level + 1],
+                                minlength=organisation.n_jurisdictions[level])
+            child_start.append(np.concatenate(([0], np.cumsum(count)[:-1])))
+            child_count.append(count)
+        self._child_start = np.concatenate(child_start).astype(np.int64)
+        self._child_count = np.concatenate(child_count).astype(np.int64)
         self._relay_target = np.full(len(self.sources), -1, dtype=np.int16)
         for source in self.sources:
             for other in self.sources:
@@ -133,8 +121,13 @@ class Planner:
         self._items_per_year = np.array([s.items_per_year for s in self.sources])
         self._is_body = np.array([s.is_body for s in self.sources])
         self._n_source_topics = np.array([len(s.topics) for s in self.sources])
-        self._sources_at = [np.array([s.index for s in self.sources if s.level == level], np.int64)
-                            for level in range(len(organisation.n_jurisdictions))]
+        sources_at = [np.array([s.index for s in self.sources if s.level == level], np.int64) for level in levels]
+        # Per-level tables flattened for the compiled level loop: level l's rows start at its offset.
+        self._level_source_start = np.cumsum([0] + [a.size for a in sources_at]).astype(np.int64)
+        self._level_sources = np.concatenate(sources_at)
+        self._jurisdiction_offset = np.cumsum((0, *organisation.n_jurisdictions)).astype(np.int64)
+        self._jurisdiction_start = np.concatenate(organisation.jurisdiction_start)
+        self._jurisdiction_size = np.concatenate(organisation.jurisdiction_size)
         self._risk_levels = sorted({s.risk_targeting for s in self.sources})
         self._risk_level_of_source = np.array([self._risk_levels.index(s.risk_targeting) for s in self.sources])
         self._level_of_source = np.array([s.level for s in self.sources])
@@ -147,34 +140,7 @@ class Planner:
         self._unit_jurisdiction = np.array(organisation.unit_jurisdiction)
         self._inspector_days = np.array([INSPECTOR_DAYS[kind] for kind in ("comprehensive", "special", "remote")])
 
-    # -- items ------------------------------------------------------------------------------
-    def _own_items(self, rng, level: int, levers_week, escalation: float) -> Items:
-        """The level's issuers' own items, drawn issuer by issuer in one kernel."""
-        sources = self._sources_at[level]
-        rate = self._items_per_year[sources] * self.behaviour["items_scale"] * (1 + escalation) ** max(level - 1, 0)
-        return Items(*_build_own_items(
-            rng, rate, self.org.n_jurisdictions[level], sources, self._is_body[sources], self._topic_table,
-            self._n_source_topics[sources], levers_week["special_inspection_share"], self._topic_cdf))
-
-    def _relay(self, rng, items: Items, level: int) -> Items:
-        start, count = self._children[level]
-        parent, child, week = _relay_pairs(rng, items.source, items.jurisdiction, items.week, self._relay_target,
-                                           start, count, self.behaviour["relay_probability"])
-        return Items(self._relay_target[items.source[parent]], child, items.mask[parent], items.special[parent], week)
-
-    def _strike_negative_list(self, rng, items: Items, levers_week) -> tuple[Items, int]:
-        keep = _negative_list_keep(rng, items.source, items.week, self._unnecessary_share,
-                                   levers_week["negative_list_share"])
-        return items.take(keep), int(keep.size - np.count_nonzero(keep))
-
-    # -- visits -----------------------------------------------------------------------------
-    def _expand(self, rng, items: Items, level: int, risk_cumulative: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Systematic PPS sampling of each item's target units within its jurisdiction."""
-        start = self.org.jurisdiction_start[level][items.jurisdiction]
-        size = self.org.jurisdiction_size[level][items.jurisdiction]
-        return _pps_sample(rng, start, size, COVERAGE_BY_LEVEL[level], self._risk_level_of_source[items.source],
-                           risk_cumulative)
-
+    # -- the plan ---------------------------------------------------------------------------
     def plan_year(self, rng, levers_week: dict[str, np.ndarray], risk: np.ndarray) -> YearPlan:
         """levers_week maps each lever to its 52 weekly values for this year."""
         levers_week = {name: np.asarray(values, dtype=np.float64)  # one signature per kernel
@@ -184,26 +150,20 @@ class Planner:
         risk_cumulative = np.array([np.concatenate(([0.0], np.cumsum((1 - rho) + rho * risk / mean_risk)))
                                     for rho in self._risk_levels])
 
-        item_parts, visit_item, visit_unit, n_items, struck_total, carried = [], [], [], 0, 0, None
-        for level in range(len(self.org.n_jurisdictions)):
-            parts = [self._own_items(rng, level, levers_week, escalation)]
-            if carried is not None:
-                parts.append(carried)
-            items, struck = self._strike_negative_list(rng, Items.concat(parts), levers_week)
-            struck_total += struck
-            item_of_visit, unit = self._expand(rng, items, level, risk_cumulative)
-            item_parts.append(items)
-            visit_item.append(item_of_visit + n_items)
-            visit_unit.append(unit)
-            n_items += items.source.size
-            if level + 1 < len(self.org.n_jurisdictions):
-                carried = self._relay(rng, items, level)
-        items = Items.concat(item_parts)
-        item, unit = np.concatenate(visit_item), np.concatenate(visit_unit).astype(np.int32)
+        level = np.repeat(np.arange(len(self.org.n_jurisdictions)), np.diff(self._level_source_start))
+        level_rate = (self._items_per_year[self._level_sources] * self.behaviour["items_scale"]
+                      * (1 + escalation) ** np.maximum(level - 1, 0))
+        source, item_mask, item_special, item_week, item, unit, struck_total = _issue_and_sample(
+            rng, self._level_sources, self._level_source_start, level_rate, self._is_body, self._topic_table,
+            self._n_source_topics, levers_week["special_inspection_share"], self._topic_cdf, self._unnecessary_share,
+            levers_week["negative_list_share"], self._jurisdiction_offset, self._jurisdiction_start,
+            self._jurisdiction_size, COVERAGE_BY_LEVEL, self._risk_level_of_source, risk_cumulative,
+            self._relay_target, self._child_start, self._child_count, self.behaviour["relay_probability"])
+        unit = unit.astype(np.int32)
 
         n_keys = self._key_source.size
         week, mode, key, days, demand = _schedule_visits(
-            rng, item, unit, items.source, items.special, items.week, levers_week["remote_share"],
+            rng, item, unit, source, item_special, item_week, levers_week["remote_share"],
             levers_week["unannounced_share"], self._inspector_days, self._key_offset, self._level_of_source,
             self._unit_jurisdiction, n_keys)
         # Capacity: staffing is fixed by the first (status quo) year's workload.
@@ -213,7 +173,7 @@ class Planner:
         (unit, week, mode, special, mask, n_topics, members, duplicate, source, key, round_bounds, topic_start, topic,
          planned_days, merged_days, items_per_unit, merged, joined_away) = _thin_join_merge(
             rng, np.minimum(1.0, capacity / np.maximum(demand, 1e-9)), item, unit, week, mode, key, days,
-            items.source, items.mask, items.special, levers_week["joint_inspection_share"],
+            source, item_mask, item_special, levers_week["joint_inspection_share"],
             levers_week["merge_rate"], self.org.n_units, n_keys)
         used = planned_days - merged_days
 
@@ -291,6 +251,56 @@ def _build_own_items(rng, rate, n_jur, source_index, is_body, topic_table, n_sou
             else:
                 mask[i] = np.int64(1) << topic_table[source_index[s], topic_draws[s][k]]
     return source, jurisdiction, mask, special, week
+
+
+@njit(cache=True)
+def _issue_and_sample(rng, level_sources, level_source_start, level_rate, is_body, topic_table, n_source_topics,
+                      special_share, topic_cdf, unnecessary_share, negative_list_share, jurisdiction_offset,
+                      jurisdiction_start, jurisdiction_size, coverage, risk_level, risk_cumulative, relay_target,
+                      child_start, child_count, relay_probability):
+    """Items and their target units, level by level from the top: the level's issuers' own items
+    and the items relayed from above; the negative list strikes some; each item's units are
+    sampled; the level's items are relayed to the level below. Returns all levels' items (source,
+    mask, special, week), each visit's item and unit, and how many items were struck."""
+    source = np.empty(0, np.int16)
+    mask = np.empty(0, np.int64)
+    special = np.empty(0, np.bool_)
+    week = np.empty(0, np.int16)
+    carried_source, carried_jurisdiction, carried_mask, carried_special, carried_week = (
+        source, np.empty(0, np.int32), mask, special, week)
+    item, unit = np.empty(0, np.int64), np.empty(0, np.int64)
+    struck = 0
+    for level in range(jurisdiction_offset.size - 1):
+        first, last = level_source_start[level], level_source_start[level + 1]
+        sources = level_sources[first:last]
+        j0 = jurisdiction_offset[level]
+        own_source, own_jurisdiction, own_mask, own_special, own_week = _build_own_items(
+            rng, level_rate[first:last], jurisdiction_offset[level + 1] - j0, sources, is_body[sources], topic_table,
+            n_source_topics[sources], special_share, topic_cdf)
+        level_source = np.concatenate((own_source, carried_source))
+        level_week = np.concatenate((own_week, carried_week))
+        keep = _negative_list_keep(rng, level_source, level_week, unnecessary_share, negative_list_share)
+        struck += keep.size - np.count_nonzero(keep)
+        level_source, level_week = level_source[keep], level_week[keep]
+        level_jurisdiction = np.concatenate((own_jurisdiction, carried_jurisdiction))[keep]
+        level_mask = np.concatenate((own_mask, carried_mask))[keep]
+        level_special = np.concatenate((own_special, carried_special))[keep]
+        cell = j0 + level_jurisdiction
+        level_item, level_unit = _pps_sample(rng, jurisdiction_start[cell], jurisdiction_size[cell], coverage[level],
+                                             risk_level[level_source], risk_cumulative)
+        item = np.concatenate((item, level_item + source.size))
+        unit = np.concatenate((unit, level_unit))
+        source = np.concatenate((source, level_source))
+        mask = np.concatenate((mask, level_mask))
+        special = np.concatenate((special, level_special))
+        week = np.concatenate((week, level_week))
+        if level + 2 < jurisdiction_offset.size:
+            parent, carried_jurisdiction, carried_week = _relay_pairs(
+                rng, level_source, level_jurisdiction, level_week, relay_target, child_start[j0:], child_count[j0:],
+                relay_probability)
+            carried_source = relay_target[level_source[parent]]
+            carried_mask, carried_special = level_mask[parent], level_special[parent]
+    return source, mask, special, week, item, unit, struck
 
 
 @njit(cache=True)

@@ -97,16 +97,17 @@ def _run_weeks(rng, now, week_of_year, weeks, units, plan, tables, constants, ca
 
 @njit(cache=True)
 def _calendar_push(codes, fill, week, code):
-    """Append each event to its week's row, widening every row when one is full."""
+    """Append each event to its week's row, widening every row when one is full. Touches only the
+    weeks pushed to: a week's calls are many and small."""
     horizon, capacity = codes.shape
-    count = np.zeros(horizon, dtype=np.int64)
+    needed = 0
     for w in week:
         if w < horizon:
-            count[w] += 1
-    needed = 0
-    for w in range(horizon):
-        if count[w] and fill[w] + count[w] > needed:
-            needed = fill[w] + count[w]
+            fill[w] += 1
+            needed = max(needed, fill[w])
+    for w in week:
+        if w < horizon:
+            fill[w] -= 1
     if needed > capacity:
         wider = np.zeros((horizon, max(2 * capacity, needed)), dtype=np.int64)
         wider[:, :capacity] = codes
