@@ -86,17 +86,18 @@ class SupervisionModel(mesa.Model):
 
     # -- running ------------------------------------------------------------------------------
     def run(self) -> list[dict]:
-        """Run to the end, a year per call of the compiled schedule: the same weeks, draws and
-        results as stepping week by week, without a week's Python and Generator hand-over."""
-        while self.running:
-            weeks = WEEKS_PER_YEAR - self.week % WEEKS_PER_YEAR
-            self._advance(weeks)
-            self.steps += weeks  # what Mesa's step wrapper counts for each week step() runs
+        """Run to the end: the same weeks, draws and results as stepping week by week."""
+        self._run_until(self.total_weeks)
         return self.yearly
 
     def run_burn_in(self) -> None:
-        while self.week < self.burn_in_weeks:
-            weeks = min(WEEKS_PER_YEAR - self.week % WEEKS_PER_YEAR, self.burn_in_weeks - self.week)
+        self._run_until(self.burn_in_weeks)
+
+    def _run_until(self, week: int) -> None:
+        """Advance to `week` a year (or what is left of it) per call of the compiled schedule,
+        without a week's Python and Generator hand-over; Mesa's step count as if stepped."""
+        while self.running and self.week < week:
+            weeks = min(WEEKS_PER_YEAR - self.week % WEEKS_PER_YEAR, week - self.week)
             self._advance(weeks)
             self.steps += weeks
 
