@@ -129,7 +129,8 @@ class SupervisionModel(mesa.Model):
         """Run `weeks` weeks, at most to the end of the current year."""
         if self.week % WEEKS_PER_YEAR == 0:
             self._start_year()
-        run_weeks(self, weeks)
+        run_weeks(self.rng, self.week, weeks, self.units, self.plan, self._round_first, self._round_last,
+                  self._tables, self.behaviour, self._memory_decay, self.events, self.sanctions, self.accumulator)
         self.week += weeks
         if self.week % WEEKS_PER_YEAR == 0:
             self._end_year()

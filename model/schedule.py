@@ -33,22 +33,24 @@ class EventQueue:
         self.codes = np.zeros((horizon, 64), dtype=np.int64)
 
 
-def run_weeks(model, weeks: int) -> None:
-    """Run `weeks` weeks of `model` from model.week, within the current year (its plan and tables set)."""
-    units, plan, tables, acc, b = model.units, model.plan, model._tables, model.accumulator, model.behaviour
-    week_of_year = model.week % WEEKS_PER_YEAR
-    model.events.codes, model.sanctions.codes = _run_weeks(
-        model.rng, model.week, week_of_year, weeks,
+def run_weeks(rng, now: int, weeks: int, units, plan, round_first: np.ndarray, round_last: np.ndarray,
+              tables: dict, behaviour: dict, memory_decay: float, events: EventQueue, sanctions: EventQueue,
+              acc) -> None:
+    """Run `weeks` weeks from absolute week `now`, within the year whose plan, rounds (per week w,
+    plan.round_bounds[round_first[w]:round_last[w]]) and parameter tables are given."""
+    b = behaviour
+    events.codes, sanctions.codes = _run_weeks(
+        rng, now, now % WEEKS_PER_YEAR, weeks,
         (units.hosting_backlog, units.hosting, units.material_intent, units.materials, units.work,
          units.sanction_memory, units.integrity, units.load_factor, units.latent, units.unresolved, units.falsified,
          units.visited_this_quarter, units.implementation, units.documented, units.score, units.belief_inspected),
         (plan.unit, plan.mode, plan.members, plan.duplicate, plan.special, plan.depth, plan.n_topics, plan.source,
-         plan.topic_start, plan.topic, plan.week_start, plan.round_bounds, model._round_first, model._round_last),
+         plan.topic_start, plan.topic, plan.week_start, plan.round_bounds, round_first, round_last),
         (tables["load_by_mode"], tables["allocation"], tables["problems"], tables["detection"],
          tables["case_behaviour"], tables["case_levers"], tables["catch_by_mode"], tables["falsification_sanction"],
          tables["tasks"], tables["sanction_severity"], tables["evaluation"]),
-        (b["joint_member_load"], b["max_hosting_share"], b["material_need"], model._memory_decay),
-        (model.events.codes, model.events.fill, model.sanctions.codes, model.sanctions.fill),
+        (b["joint_member_load"], b["max_hosting_share"], b["material_need"], memory_decay),
+        (events.codes, events.fill, sanctions.codes, sanctions.fill),
         (acc.counters(UNIT_WEEK_TOTALS), acc.counters(INSPECTION_TOTALS), acc.counters(QUARTER_TOTALS),
          acc.unit_supervision_share, acc.unit_erupted, acc.unit_visits, acc.unit_duplicates, acc.unit_useful,
          acc.source_found, acc.unit_sanctions, acc.unit_unfair))
