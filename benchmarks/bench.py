@@ -27,6 +27,7 @@ from experiments.runner import RunSpec, default_workers, execute, replication_se
 from model import simulate
 from model.organisation import build_organisation
 from model.params import WEEKS_PER_YEAR
+from model.threads import default_threads
 from model.version import code_version
 from scenarios import load_scenario
 
@@ -216,11 +217,13 @@ def _run_figures(scenario, runs: ScaleRuns, seconds: list[float], cpu_seconds: l
     """Medians of timed runs at one scale, with the work they did."""
     median, median_cpu = statistics.median(seconds), statistics.median(cpu_seconds)
     unit_weeks = _unit_weeks(runs.scale, scenario.burn_in_years + runs.years)
-    return {"units": build_organisation(runs.scale).n_units, "years": runs.years,
+    organisation = build_organisation(runs.scale)
+    return {"units": organisation.n_units, "years": runs.years,
+            "threads": min(default_threads(), organisation.n_jurisdictions[1]),  # a run's provinces (model.threads)
             "weeks": (scenario.burn_in_years + runs.years) * WEEKS_PER_YEAR, "unit_weeks": unit_weeks,
             "seconds": median, "seconds_all": seconds, "warmup_seconds": warmup_seconds,
             "cpu_share": median_cpu / median, "unit_weeks_per_cpu_s": unit_weeks / median_cpu,
-            "us_per_unit_week": median / unit_weeks * 1e6}
+            "us_per_unit_week": median / unit_weeks * 1e6, "cpu_us_per_unit_week": median_cpu / unit_weeks * 1e6}
 
 
 class MesaReference:
@@ -356,8 +359,10 @@ def _load_average() -> float | None:
 
 
 def evaluate_goals(results: dict) -> list[dict]:
-    """The issue's goals for a 2-core machine, each with the measured value and pass or fail."""
-    costs = [run["us_per_unit_week"] for run in results["details"]["runs"].values()]
+    """The issue's goals for a 2-core machine, each with the measured value and pass or fail. The
+    cost of a unit-week is CPU time: a national run's provinces run in threads, which shortens its
+    wall time without making a unit-week cheaper."""
+    costs = [run["cpu_us_per_unit_week"] for run in results["details"]["runs"].values()]
     flatness = max(costs) / min(costs)
     goals = [
         ("ratio_vs_mesa_province", ">=", 20, results["ratio_vs_mesa_province"]),
@@ -393,13 +398,13 @@ def format_table(results: dict) -> str:
         f"load      {machine['load_average_start']} at start, {machine['load_average_end']} at end "
         f"(1-minute load average; other processes slow every figure)",
         "",
-        f"{'model throughput':<18}{'units':>8}{'weeks':>7}{'s/run':>9}{'unit-weeks/s':>15}{'us/unit-week':>14}"
-        f"{'CPU/wall':>10}{'unit-weeks/CPU-s':>18}",
+        f"{'model throughput':<18}{'units':>8}{'weeks':>7}{'threads':>8}{'s/run':>9}{'unit-weeks/s':>15}"
+        f"{'us/unit-week':>14}{'CPU/wall':>10}{'CPU us/unit-week':>18}",
     ]
     for scale, run in details["runs"].items():
-        lines.append(f"  {scale:<16}{run['units']:>8,}{run['weeks']:>7}{run['seconds']:>9.3f}"
+        lines.append(f"  {scale:<16}{run['units']:>8,}{run['weeks']:>7}{run['threads']:>8}{run['seconds']:>9.3f}"
                      f"{results['unit_weeks_per_s'][scale]:>15,.0f}{run['us_per_unit_week']:>14.2f}"
-                     f"{run['cpu_share']:>10.2f}{run['unit_weeks_per_cpu_s']:>18,.0f}")
+                     f"{run['cpu_share']:>10.2f}{run['cpu_us_per_unit_week']:>18.2f}")
     boltzmann, memory, sobol = details["boltzmann"], details["national_fresh_process"], details["sobol"]
     sweep, sweep_rates = details["sweep"], results["sweep_runs_per_s"]
     national_warm = results["config"]["national"]["repeats"] > 0

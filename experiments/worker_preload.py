@@ -2,7 +2,13 @@
 
 It imports the model and makes one short run, so the compiled kernels are loaded (or, on a
 fresh checkout, compiled and cached) once, before any worker is forked: every worker then starts
-with them instead of loading them itself."""
+with them instead of loading them itself. Each worker runs a national run's provinces in one
+thread: the workers already use every core."""
+import os
+
 from model import default_scenario, simulate
+from model.threads import THREADS_VARIABLE
+
+os.environ[THREADS_VARIABLE] = "1"
 
 simulate(default_scenario(), seed=0, scale="county", years=1, reuse_burn_in=False)

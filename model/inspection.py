@@ -65,14 +65,15 @@ INSPECTION_TOTALS = (
 
 
 @njit(cache=True)
-def _inspect(rng, latent, materials, integrity, work, sanction_memory, falsified, visited, plan_unit, plan_mode,
+def _inspect(rng, latent, materials, integrity, work, sanction_memory, falsified, visited, unit, plan_mode,
              plan_special, plan_depth, plan_n_topics, plan_duplicate, plan_source, plan_topic_start, plan_topic, start,
              stop, rounds, detection, case_b, case_levers, catch_by_mode, falsification_sanction, tasks, now, totals,
              unit_visits, unit_duplicates, unit_useful, source_found, unit_sanctions, unit_unfair):
-    """The week's inspections, with their draws in this order: detection, case courses, falsified
-    reports, data and task times. Returns the consequences to schedule (event weeks and codes)
-    and the sanctions (weeks and units)."""
-    unit, mode = plan_unit[start:stop], plan_mode[start:stop]
+    """The week's inspections (plan positions start:stop; `unit` their units, numbered as the unit
+    arrays are), with their draws in this order: detection, case courses, falsified reports, data
+    and task times. Returns the consequences to schedule (event weeks and codes) and the
+    sanctions (weeks and units)."""
+    mode = plan_mode[start:stop]
     for u in unit:
         visited[u] = True
     first_topic = plan_topic_start[start]

@@ -20,7 +20,8 @@ from .metrics import YearAccumulator
 from .organisation import build_organisation
 from .params import WEEKS_PER_YEAR, Scenario
 from .planning import Planner, YearPlan
-from .schedule import EventQueue, run_weeks
+from .schedule import provinces, run_weeks
+from .threads import default_threads
 from .units import MAJOR, UnitState, observability, set_item_load, unit_tables
 
 
@@ -28,19 +29,24 @@ from .units import MAJOR, UnitState, observability, set_item_load, unit_tables
 class BurnInState:
     parts: tuple
     rng_state: dict
+    province_rng_states: tuple
     steps: int
     nbytes: int  # what keeping it costs
 
 
 class SupervisionModel(mesa.Model):
-    """One run of one scenario. All randomness comes from one Generator seeded by SeedSequence(seed)."""
+    """One run of one scenario. All randomness comes from one SeedSequence(seed): its Generator, and
+    in a run of several provinces one Generator per province spawned from it (model.schedule)."""
 
     def __init__(self, scenario: Scenario, seed: int, scale: str | None = None, years: int | None = None,
-                 burn_in: BurnInState | None = None):
+                 burn_in: BurnInState | None = None, threads: int | None = None):
         """With `burn_in` (a snapshot of a run with the same burn-in; see snapshot()), the model
-        starts at the end of the burn-in, as that run was."""
-        rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed)))
+        starts at the end of the burn-in, as that run was. `threads` run the provinces' weeks
+        (default: model.threads.default_threads()); the results do not depend on it."""
+        seed_sequence = np.random.SeedSequence(seed)
+        rng = np.random.Generator(np.random.PCG64(seed_sequence))
         super().__init__(rng=rng)
+        self.threads = default_threads() if threads is None else threads
         self.scenario = scenario
         self.seed = seed
         self.scale = scale or scenario.scale
@@ -57,8 +63,7 @@ class SupervisionModel(mesa.Model):
 
         self.burn_in_weeks = scenario.burn_in_years * WEEKS_PER_YEAR
         self.total_weeks = self.burn_in_weeks + self.years * WEEKS_PER_YEAR
-        self.events = EventQueue(self.total_weeks)
-        self.sanctions = EventQueue(self.total_weeks)
+        self.provinces = provinces(self.organisation, self.rng, seed_sequence, self.total_weeks)
         self.week = 0
         self.plan: YearPlan | None = None
         self.accumulator = YearAccumulator(n, len(self.planner.sources))
@@ -107,17 +112,23 @@ class SupervisionModel(mesa.Model):
         scale, seed and horizon can all continue from one snapshot."""
         if self.week != self.burn_in_weeks:
             raise RuntimeError("snapshot() is taken at the end of the burn-in")
-        parts = copy.deepcopy((self.units, self.events, self.sanctions, self.planner.staffing, self.accumulator,
-                               self.reference_found, self.yearly))
-        return BurnInState(parts, self.rng.bit_generator.state, self.steps, len(pickle.dumps(parts, protocol=5)))
+        calendars = [(p.events, p.sanctions) for p in self.provinces]
+        parts = copy.deepcopy((self.units, calendars, self.planner.staffing, self.accumulator, self.reference_found,
+                               self.yearly))
+        return BurnInState(parts, self.rng.bit_generator.state,
+                           tuple(p.rng.bit_generator.state for p in self.provinces), self.steps,
+                           len(pickle.dumps(parts, protocol=5)))
 
     def _restore(self, state: BurnInState) -> None:
-        units, events = state.parts[0], state.parts[1]
-        if units.work.size != self.organisation.n_units or events.fill.size != self.total_weeks:
+        units, calendars = state.parts[0], state.parts[1]
+        if units.work.size != self.organisation.n_units or calendars[0][0].fill.size != self.total_weeks:
             raise ValueError("this burn-in snapshot is of a run at another scale or of another length")
-        (self.units, self.events, self.sanctions, self.planner.staffing, self.accumulator, self.reference_found,
+        (self.units, calendars, self.planner.staffing, self.accumulator, self.reference_found,
          self.yearly) = copy.deepcopy(state.parts)
         self.rng.bit_generator.state = state.rng_state
+        for province, (events, sanctions), rng_state in zip(self.provinces, calendars, state.province_rng_states):
+            province.events, province.sanctions = events, sanctions
+            province.rng.bit_generator.state = rng_state
         self.steps = state.steps
         self.week = self.burn_in_weeks
 
@@ -129,8 +140,8 @@ class SupervisionModel(mesa.Model):
         """Run `weeks` weeks, at most to the end of the current year."""
         if self.week % WEEKS_PER_YEAR == 0:
             self._start_year()
-        run_weeks(self.rng, self.week, weeks, self.units, self.plan, self._round_first, self._round_last,
-                  self._tables, self.behaviour, self._memory_decay, self.events, self.sanctions, self.accumulator)
+        run_weeks(self.week, weeks, self.units, self.plan, self._tables, self.behaviour, self._memory_decay,
+                  self.provinces, self.accumulator, self.threads)
         self.week += weeks
         if self.week % WEEKS_PER_YEAR == 0:
             self._end_year()
@@ -145,12 +156,8 @@ class SupervisionModel(mesa.Model):
                         **unit_tables(levers, self.behaviour, phi), **inspection_tables(levers, self.behaviour)}
         risk = self._risk_signal(float(levers["data_sharing_rate"][0]))
         self.accumulator = YearAccumulator(self.units.work.size, len(self.planner.sources))
-        self.plan = self.planner.plan_year(self.rng, levers, risk)
+        self.plan = self.planner.plan_year(self.rng, levers, risk, [p.rng for p in self.provinces], self.threads)
         set_item_load(self.units, self.plan.item_load, self.behaviour["item_load_elasticity"])
-        # per week w: round_bounds[first[w]:last[w]] are the plan positions that bound its rounds
-        bounds, starts = self.plan.round_bounds, self.plan.week_start
-        self._round_first = np.searchsorted(bounds, starts[:-1], side="left")
-        self._round_last = np.searchsorted(bounds, starts[1:], side="right")
 
     def _risk_signal(self, data_sharing: float) -> np.ndarray:
         """What risk-based targeting sees: last year's findings and, through shared data, anomalies."""

@@ -19,6 +19,7 @@ from .organisation import (
 )
 from .draws import binomial_counts, poisson
 from .params import WEEKS_PER_YEAR
+from .threads import map_in_threads
 
 ANNOUNCED, UNANNOUNCED, REMOTE = 0, 1, 2
 COMPREHENSIVE_TOPIC_DRAWS = 4
@@ -57,7 +58,9 @@ def build_sources() -> list[Source]:
 
 @dataclass
 class YearPlan:
-    """The year's visits, sorted by week and round; week_start[w]:week_start[w+1] are week w's."""
+    """The year's visits, sorted by province, week and round. Province p's visits in week w are plan
+    positions block_start[p, w]:block_stop[p, w], and round_bounds[round_first[p, w]:round_last[p, w]]
+    bound their rounds."""
 
     unit: np.ndarray
     week: np.ndarray
@@ -69,8 +72,11 @@ class YearPlan:
     depth: np.ndarray
     duplicate: np.ndarray
     source: np.ndarray
-    week_start: np.ndarray
-    round_bounds: np.ndarray  # boundaries of (week, round) runs; a round never repeats a unit
+    round_bounds: np.ndarray  # boundaries of (province, week, round) runs; a round never repeats a unit
+    block_start: np.ndarray  # (provinces, weeks)
+    block_stop: np.ndarray
+    round_first: np.ndarray  # (provinces, weeks)
+    round_last: np.ndarray
     topic_start: np.ndarray  # topic_start[v]:topic_start[v+1] are visit v's entries in topic
     topic: np.ndarray  # each visit's topics in ascending order, visit after visit (int8)
     item_load: np.ndarray  # per unit: items whose ledgers the unit keeps this year
@@ -138,11 +144,14 @@ class Planner:
         self._key_units = np.concatenate(
             [organisation.jurisdiction_size[s.level] for s in self.sources]).astype(float)
         self._unit_jurisdiction = np.array(organisation.unit_jurisdiction)
+        self._unit_province = organisation.unit_jurisdiction[1].astype(np.int64)
         self._inspector_days = np.array([INSPECTOR_DAYS[kind] for kind in ("comprehensive", "special", "remote")])
 
     # -- the plan ---------------------------------------------------------------------------
-    def plan_year(self, rng, levers_week: dict[str, np.ndarray], risk: np.ndarray) -> YearPlan:
-        """levers_week maps each lever to its 52 weekly values for this year."""
+    def plan_year(self, rng, levers_week: dict[str, np.ndarray], risk: np.ndarray, province_rngs: list,
+                  threads: int) -> YearPlan:
+        """levers_week maps each lever to its 52 weekly values for this year; province_rngs are the
+        provinces' random streams (model.schedule.provinces), run in up to `threads` threads."""
         levers_week = {name: np.asarray(values, dtype=np.float64)  # one signature per kernel
                        for name, values in levers_week.items()}
         escalation = float(levers_week["escalation_per_level"].mean())
@@ -161,32 +170,63 @@ class Planner:
             self._relay_target, self._child_start, self._child_count, self.behaviour["relay_probability"])
         unit = unit.astype(np.int32)
 
-        n_keys = self._key_source.size
-        week, mode, key, days, demand = _schedule_visits(
-            rng, item, unit, source, item_special, item_week, levers_week["remote_share"],
-            levers_week["unannounced_share"], self._inspector_days, self._key_offset, self._level_of_source,
-            self._unit_jurisdiction, n_keys)
+        # Issuing and sampling span provinces (the run's stream); scheduling and thinning a
+        # province's visits are its own (its stream, in parallel threads when there are several).
+        n_keys, n_provinces = self._key_source.size, len(province_rngs)
+        first_unit, province_units = self.org.jurisdiction_start[1], self.org.jurisdiction_size[1]
+        if n_provinces == 1:
+            candidates = [(item, unit)]
+        else:
+            item, unit, group = _group_by_province(item, unit, self._unit_province, n_provinces)
+            candidates = [(item[a:b], unit[a:b]) for a, b in zip(group[:-1], group[1:])]
+
+        def schedule(p: int) -> tuple:
+            item_p, unit_p = candidates[p]
+            return _schedule_visits(
+                province_rngs[p], item_p, unit_p, source, item_special, item_week, levers_week["remote_share"],
+                levers_week["unannounced_share"], self._inspector_days, self._key_offset, self._level_of_source,
+                self._unit_jurisdiction, n_keys)
+
+        scheduled = map_in_threads(schedule, range(n_provinces), threads)
+        demand = scheduled[0][4]
+        for part in scheduled[1:]:
+            demand = demand + part[4]
         # Capacity: staffing is fixed by the first (status quo) year's workload.
         if self.staffing is None:
             self.staffing = self._staffing_from(demand)
         capacity = self._capacity(levers_week)
+        keep_probability = np.minimum(1.0, capacity / np.maximum(demand, 1e-9))
+
+        def thin(p: int) -> tuple:
+            (item_p, unit_p), (week, mode, key, days, _) = candidates[p], scheduled[p]
+            return _thin_join_merge(
+                province_rngs[p], keep_probability, item_p, unit_p - np.int32(first_unit[p]), week, mode, key, days,
+                source, item_mask, item_special, levers_week["joint_inspection_share"], levers_week["merge_rate"],
+                int(province_units[p]), n_keys)
+
         (unit, week, mode, special, mask, n_topics, members, duplicate, source, key, round_bounds, topic_start, topic,
-         planned_days, merged_days, items_per_unit, merged, joined_away) = _thin_join_merge(
-            rng, np.minimum(1.0, capacity / np.maximum(demand, 1e-9)), item, unit, week, mode, key, days,
-            source, item_mask, item_special, levers_week["joint_inspection_share"],
-            levers_week["merge_rate"], self.org.n_units, n_keys)
+         planned_days, merged_days, items_per_unit, merged, joined_away, province_visits) = _in_province_order(
+            map_in_threads(thin, range(n_provinces), threads), first_unit)
         used = planned_days - merged_days
 
         # Freed capacity buys depth: bodies spend their inspector-days on fewer, deeper visits.
         depth = np.clip(capacity / np.maximum(used, 1e-9), 1.0, self.behaviour["max_depth"])[key]
+
+        block_start = np.empty((n_provinces, WEEKS_PER_YEAR), np.int64)
+        block_stop = np.empty((n_provinces, WEEKS_PER_YEAR), np.int64)
+        for p, (a, b) in enumerate(zip(province_visits[:-1], province_visits[1:])):  # each sorted by week
+            block = a + np.searchsorted(week[a:b], np.arange(WEEKS_PER_YEAR + 1))
+            block_start[p], block_stop[p] = block[:-1], block[1:]
 
         folded = np.bincount(unit, minlength=self.org.n_units).astype(float)
         item_load = folded + self.behaviour["folded_item_ledger_share"] * (items_per_unit - folded)
         return YearPlan(
             unit=unit, week=week, mode=mode, special=special, mask=mask, n_topics=n_topics, members=members,
             depth=depth, duplicate=duplicate, source=source,
-            week_start=np.searchsorted(week, np.arange(WEEKS_PER_YEAR + 1)),
-            round_bounds=round_bounds, topic_start=topic_start, topic=topic,
+            round_bounds=round_bounds, block_start=block_start, block_stop=block_stop,
+            round_first=np.searchsorted(round_bounds, block_start, side="left"),
+            round_last=np.searchsorted(round_bounds, block_stop, side="right"),
+            topic_start=topic_start, topic=topic,
             item_load=item_load, demand_by_source=used, merged=merged, joined_away=joined_away, struck=struck_total,
         )
 
@@ -373,7 +413,7 @@ def _relay_pairs(rng, source, jurisdiction, week, relay_target, child_start, chi
     return parent[:at], child[:at], relay_week
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _schedule_visits(rng, item, unit, item_source, item_special, item_week, remote_share, unannounced_share,
                      inspector_days, key_offset, level_of_source, unit_jurisdiction, n_keys):
     """Each visit's week (its item's week plus a lag) and mode, its (source, jurisdiction) capacity key,
@@ -400,7 +440,7 @@ def _schedule_visits(rng, item, unit, item_source, item_special, item_week, remo
     return week, mode, key, days, demand
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _thin_join_merge(rng, keep_probability, item, unit, week, mode, key, days, item_source, item_mask, item_special,
                      joint_share, merge_rate, n_units, n_keys):
     """Thin visits to capacity, fold joint visits into their group's leader, fold or mark visits
@@ -502,6 +542,45 @@ def _thin_join_merge(rng, keep_probability, item, unit, week, mode, key, days, i
     return (unit_w[out], week_w[out], mode_w[out], special_w[out], mask_out, n_topics, members_w[out],
             covered_w[out], source_w[out], key_w[out], round_bounds, topic_start, topic,
             planned_days, merged_days, items_per_unit, n_survivors - n_final, m - n_survivors)
+
+
+def _in_province_order(parts: list[tuple], first_unit: np.ndarray) -> tuple:
+    """The provinces' thinned plans (each _thin_join_merge's result, units numbered within the
+    province) as one plan in province order, units numbered in the whole organisation; and where
+    each province's visits start (with the total at the end)."""
+    if len(parts) == 1:
+        return (*parts[0], np.array([0, parts[0][0].size]))
+    columns = list(zip(*parts))
+    visits = [np.concatenate([unit + np.int32(first) for unit, first in zip(columns[0], first_unit)]),
+              *(np.concatenate(column) for column in columns[1:10])]
+    counts = [part[0].size for part in parts]
+    offsets = np.concatenate(([0], np.cumsum(counts)))
+    # a province's round bounds and topic starts end with its total; the next one starts there
+    round_bounds = np.concatenate([bounds[:-1] + offset for bounds, offset, count in zip(columns[10], offsets, counts)
+                                   if count] + [offsets[-1:]])
+    topic_offsets = np.concatenate(([0], np.cumsum([topic.size for topic in columns[12]])))
+    topic_start = np.concatenate([start[:-1] + offset for start, offset in zip(columns[11], topic_offsets)]
+                                 + [topic_offsets[-1:]])
+    return (*visits, round_bounds, topic_start, np.concatenate(columns[12]), sum(columns[13]), sum(columns[14]),
+            np.concatenate(columns[15]), sum(columns[16]), sum(columns[17]), offsets)
+
+
+@njit(cache=True)
+def _group_by_province(item, unit, unit_province, n_provinces):
+    """Candidate visits grouped by their unit's province, in plan order within each (a counting
+    sort); and where each province's group starts (with the total at the end)."""
+    start = np.zeros(n_provinces + 1, np.int64)
+    for u in unit:
+        start[unit_province[u] + 1] += 1
+    for p in range(n_provinces):
+        start[p + 1] += start[p]
+    group = start.copy()
+    item_out, unit_out = np.empty_like(item), np.empty_like(unit)
+    for i in range(unit.size):
+        p = unit_province[unit[i]]
+        item_out[start[p]], unit_out[start[p]] = item[i], unit[i]
+        start[p] += 1
+    return item_out, unit_out, group
 
 
 @njit(cache=True)

@@ -9,14 +9,24 @@ end: the year's plan and parameter tables are built before it, its metrics after
 Why one call: numba unboxes the Generator in about 9 microseconds per call, and a week's Python
 costs about 30 more; a county week's own work is a few microseconds. The model runs a year per
 call; a week per call when stepped by hand, with the same draws in the same order.
+
+Provinces: within a year, nothing a unit does reaches a unit of another province (visits, cases,
+sanctions and evaluations are each about one unit; the plan that links them is made at the
+year's start). So each province runs its weeks in its own call, from its own random stream,
+with its own calendars, and a national run's 31 provinces can run in parallel threads. The
+sums over provinces are whole numbers or taken in province order, so the results are the same
+whatever the number of threads.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 from numba import njit
 
 from .inspection import INSPECTION_TOTALS, _apply_events, _apply_sanctions, _inspect
 from .params import QUARTER_WEEKS, WEEKS_PER_YEAR
+from .threads import map_in_threads
 from .units import QUARTER_TOTALS, UNIT_WEEK_TOTALS, _evaluate_quarter, _unit_week
 
 
@@ -33,48 +43,97 @@ class EventQueue:
         self.codes = np.zeros((horizon, 64), dtype=np.int64)
 
 
-def run_weeks(rng, now: int, weeks: int, units, plan, round_first: np.ndarray, round_last: np.ndarray,
-              tables: dict, behaviour: dict, memory_decay: float, events: EventQueue, sanctions: EventQueue,
-              acc) -> None:
-    """Run `weeks` weeks from absolute week `now`, within the year whose plan, rounds (per week w,
-    plan.round_bounds[round_first[w]:round_last[w]]) and parameter tables are given."""
-    b = behaviour
-    events.codes, sanctions.codes = _run_weeks(
-        rng, now, now % WEEKS_PER_YEAR, weeks,
-        (units.hosting_backlog, units.hosting, units.material_intent, units.materials, units.work,
-         units.sanction_memory, units.integrity, units.load_factor, units.latent, units.unresolved, units.falsified,
-         units.visited_this_quarter, units.implementation, units.documented, units.score, units.belief_inspected),
+@dataclass
+class Province:
+    """A province's units (first_unit:stop_unit), the random stream its weeks draw from and its
+    calendars of due consequences and sanctions (cells and units numbered from first_unit)."""
+
+    index: int
+    first_unit: int
+    stop_unit: int
+    rng: np.random.Generator
+    events: EventQueue
+    sanctions: EventQueue
+
+
+def provinces(organisation, rng: np.random.Generator, seed_sequence: np.random.SeedSequence,
+              horizon: int) -> list[Province]:
+    """One Province per province of the organisation. A single province's weeks draw from the run's
+    Generator; several provinces each draw from their own, spawned from the run's SeedSequence,
+    so a run's results do not depend on how many threads run its provinces."""
+    starts = organisation.jurisdiction_start[1]
+    stops = np.append(starts[1:], organisation.n_units)
+    streams = ([rng] if starts.size == 1 else
+               [np.random.Generator(np.random.PCG64(child)) for child in seed_sequence.spawn(starts.size)])
+    return [Province(index, int(a), int(b), stream, EventQueue(horizon), EventQueue(horizon))
+            for index, (a, b, stream) in enumerate(zip(starts, stops, streams))]
+
+
+def run_weeks(now: int, weeks: int, units, plan, tables: dict, behaviour: dict, memory_decay: float,
+              provinces: list[Province], acc, threads: int) -> None:
+    """Run `weeks` weeks from absolute week `now`, within the year whose plan and parameter tables
+    are given; the provinces in up to `threads` threads (the kernel releases the GIL)."""
+    shared = (acc.counters(UNIT_WEEK_TOTALS), acc.counters(INSPECTION_TOTALS), acc.counters(QUARTER_TOTALS),
+              acc.source_found)  # the year's counters every province adds to (the rest are per unit)
+    if len(provinces) == 1:
+        _run_province(provinces[0], now, weeks, units, plan, tables, behaviour, memory_decay, shared, acc)
+        return
+
+    def run(province: Province) -> tuple:  # each province adds to its own copies: threads share no array
+        own = tuple(np.zeros_like(block) for block in shared)
+        _run_province(province, now, weeks, units, plan, tables, behaviour, memory_decay, own, acc)
+        return own
+
+    added = map_in_threads(run, provinces, threads)
+    for blocks in added:  # in province order: the sums do not depend on which thread finished first
+        for total, block in zip(shared, blocks):
+            total += block
+
+
+def _run_province(p: Province, now: int, weeks: int, units, plan, tables: dict, behaviour: dict,
+                  memory_decay: float, shared: tuple, acc) -> None:
+    b, index, part = behaviour, p.index, slice(p.first_unit, p.stop_unit)
+    week_of_year = now % WEEKS_PER_YEAR
+    p.events.codes, p.sanctions.codes = _run_weeks(
+        p.rng, now, week_of_year, weeks, p.first_unit,
+        (units.hosting_backlog[part], units.hosting[part], units.material_intent[part], units.materials[part],
+         units.work[part], units.sanction_memory[part], units.integrity[part], units.load_factor[part],
+         units.latent[part], units.unresolved[part], units.falsified[part], units.visited_this_quarter[part],
+         units.implementation[part], units.documented[part], units.score[part], units.belief_inspected[part]),
         (plan.unit, plan.mode, plan.members, plan.duplicate, plan.special, plan.depth, plan.n_topics, plan.source,
-         plan.topic_start, plan.topic, plan.week_start, plan.round_bounds, round_first, round_last),
+         plan.topic_start, plan.topic, plan.round_bounds, plan.block_start[index], plan.block_stop[index],
+         plan.round_first[index], plan.round_last[index]),
         (tables["load_by_mode"], tables["allocation"], tables["problems"], tables["detection"],
          tables["case_behaviour"], tables["case_levers"], tables["catch_by_mode"], tables["falsification_sanction"],
          tables["tasks"], tables["sanction_severity"], tables["evaluation"]),
         (b["joint_member_load"], b["max_hosting_share"], b["material_need"], memory_decay),
-        (events.codes, events.fill, sanctions.codes, sanctions.fill),
-        (acc.counters(UNIT_WEEK_TOTALS), acc.counters(INSPECTION_TOTALS), acc.counters(QUARTER_TOTALS),
-         acc.unit_supervision_share, acc.unit_erupted, acc.unit_visits, acc.unit_duplicates, acc.unit_useful,
-         acc.source_found, acc.unit_sanctions, acc.unit_unfair))
+        (p.events.codes, p.events.fill, p.sanctions.codes, p.sanctions.fill),
+        shared + (acc.unit_supervision_share[part], acc.unit_erupted[part], acc.unit_visits[part],
+                  acc.unit_duplicates[part], acc.unit_useful[part], acc.unit_sanctions[part], acc.unit_unfair[part]))
 
 
-@njit(cache=True)
-def _run_weeks(rng, now, week_of_year, weeks, units, plan, tables, constants, calendars, acc):
-    """Returns the event and sanction calendars' code tables (new ones when a row had to widen)."""
+@njit(cache=True, nogil=True)
+def _run_weeks(rng, now, week_of_year, weeks, first_unit, units, plan, tables, constants, calendars, acc):
+    """One province's weeks. Returns its event and sanction calendars' code tables (new ones when a
+    row had to widen)."""
     (backlog, hosting, intent, materials, work, sanction_memory, integrity, load_factor, latent, unresolved,
      falsified, visited, implementation, documented, score, belief) = units
-    (unit, mode, members, duplicate, special, depth, n_topics, source, topic_start, topic, week_start, round_bounds,
-     round_first, round_last) = plan
+    (plan_unit, mode, members, duplicate, special, depth, n_topics, source, topic_start, topic, round_bounds,
+     block_start, block_stop, round_first, round_last) = plan
     (load_by_mode, allocation, problems, detection, case_behaviour, case_levers, catch_by_mode,
      falsification_sanction, tasks, sanction_severity, evaluation) = tables
     joint_member_load, max_hosting, material_need, memory_decay = constants
     event_codes, event_fill, sanction_codes, sanction_fill = calendars
-    (unit_week_totals, inspection_totals, quarter_totals, supervision_share, erupted, unit_visits, unit_duplicates,
-     unit_useful, source_found, unit_sanctions, unit_unfair) = acc
+    (unit_week_totals, inspection_totals, quarter_totals, source_found, supervision_share, erupted, unit_visits,
+     unit_duplicates, unit_useful, unit_sanctions, unit_unfair) = acc
     latent_cells, unresolved_cells = latent.reshape(latent.size), unresolved.reshape(unresolved.size)
     for w in range(week_of_year, week_of_year + weeks):
-        start, stop = week_start[w], week_start[w + 1]
+        start, stop = block_start[w], block_stop[w]
+        unit = plan_unit[start:stop] - first_unit  # numbered within the province
         _unit_week(rng, backlog, hosting, intent, materials, work, sanction_memory, integrity, load_factor, latent,
-                   unresolved, unit, mode, members, duplicate, start, stop, load_by_mode[w], joint_member_load,
-                   max_hosting, allocation[w], problems, material_need, unit_week_totals, supervision_share, erupted)
+                   unresolved, unit, mode[start:stop], members[start:stop], duplicate[start:stop],
+                   load_by_mode[w], joint_member_load, max_hosting, allocation[w], problems, material_need,
+                   unit_week_totals, supervision_share, erupted)
         if stop > start:
             event_week, event_code, sanction_week, sanction_unit = _inspect(
                 rng, latent_cells, materials, integrity, work, sanction_memory, falsified, visited, unit, mode,

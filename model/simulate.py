@@ -12,19 +12,21 @@ from .version import code_version
 
 
 def simulate(scenario: Scenario, seed: int, scale: str | None = None, years: int | None = None,
-             reuse_burn_in: bool = True) -> pd.DataFrame:
+             reuse_burn_in: bool = True, threads: int | None = None) -> pd.DataFrame:
     """Run `scenario` with `seed`; one row per simulated year (burn-in included, phase says which).
 
     The same scenario, seed, scale and years give the same table in any process. With
     reuse_burn_in, the run continues from this process's snapshot of an identical burn-in when
     it has one (same table, bit for bit; a study that varies only levers, with common random
-    numbers, simulates each replication's burn-in once per worker).
+    numbers, simulates each replication's burn-in once per worker). `threads` run a national
+    run's provinces in parallel (default: model.threads.default_threads()); the table does not
+    depend on it.
     """
     scale = scale or scenario.scale
     years = years if years is not None else scenario.years
     key = burn_in_key(scenario, seed, scale, years)
     state = _BURN_INS.pop(key, None) if reuse_burn_in else None
-    model = SupervisionModel(scenario, seed, scale=scale, years=years, burn_in=state)
+    model = SupervisionModel(scenario, seed, scale=scale, years=years, burn_in=state, threads=threads)
     if reuse_burn_in:
         if state is None:
             model.run_burn_in()

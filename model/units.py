@@ -104,13 +104,12 @@ UNIT_WEEK_TOTALS = ("hosting", "materials", "excess", "unit_weeks", "major_erupt
 
 @njit(cache=True)
 def _unit_week(rng, backlog, hosting, intent, materials, work, sanction_memory, integrity, load_factor, latent,
-               unresolved, visit_unit, visit_mode, visit_members, visit_duplicate, start, stop, load_by_mode,
+               unresolved, visit_unit, visit_mode, visit_members, visit_duplicate, load_by_mode,
                joint_member_load, max_hosting, allocation, problems, material_need, totals, supervision_share,
                erupted):
-    """A week of the units' own rules, in order: this week's visits (plan positions start:stop) add
-    hosting, units allocate their time, problems arise, heal and erupt."""
-    _host(backlog, hosting, visit_unit, visit_mode, visit_members, start, stop, load_by_mode, joint_member_load,
-          max_hosting)
+    """A week of the units' own rules, in order: this week's visits add hosting, units allocate
+    their time, problems arise, heal and erupt."""
+    _host(backlog, hosting, visit_unit, visit_mode, visit_members, load_by_mode, joint_member_load, max_hosting)
     _allocate(intent, materials, work, hosting, sanction_memory, integrity, load_factor, allocation)
     for u in range(work.size):
         totals[0] += hosting[u]
@@ -119,17 +118,16 @@ def _unit_week(rng, backlog, hosting, intent, materials, work, sanction_memory, 
         supervision_share[u] += hosting[u] + materials[u]
     totals[3] += work.size
     totals[4] += _arise_and_heal(rng, latent, unresolved, work, problems, erupted)
-    for v in range(start, stop):
+    for v in range(visit_unit.size):
         totals[6 if visit_mode[v] == REMOTE else 5] += 1
         totals[7] += visit_duplicate[v]
 
 
 @njit(cache=True)
-def _host(backlog, hosting, visit_unit, visit_mode, visit_members, start, stop, load_by_mode, joint_member_load,
-          max_share):
+def _host(backlog, hosting, visit_unit, visit_mode, visit_members, load_by_mode, joint_member_load, max_share):
     """Visits add to a hosting backlog (joint teams add load per member); each week hosting
     takes what is owed, up to a cap."""
-    for v in range(start, stop):
+    for v in range(visit_unit.size):
         backlog[visit_unit[v]] += load_by_mode[visit_mode[v]] * (1 + joint_member_load * (visit_members[v] - 1))
     for u in range(backlog.size):
         hosting[u] = min(backlog[u], max_share)

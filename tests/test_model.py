@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from experiments import RunSpec, replication_seeds, run_all
 from model import (LEVERS, METRICS, Department, GrassrootsUnit, SupervisionBody, SupervisionModel, code_version,
                    simulate)
+from model.inspection import INSPECTION_TOTALS
 from model.organisation import build_organisation
 from scenarios import load_scenario
 
@@ -110,6 +111,32 @@ def test_results_do_not_depend_on_worker_count():
     serial = run_all(specs, workers=1, progress=False)
     parallel = run_all(specs, workers=2, progress=False)
     pd.testing.assert_frame_equal(serial, parallel)
+
+
+def test_national_results_do_not_depend_on_threads_and_continue_from_snapshots():
+    """A national run's 31 provinces draw from their own streams, so the thread count that runs
+    them changes nothing; a snapshot carries every province's stream and calendars."""
+    base, reform, seed = load_scenario("baseline"), load_scenario("packages/documents_reform"), 5
+    one_thread = SupervisionModel(reform, seed, scale="national", years=1, threads=1)
+    assert len(one_thread.provinces) == 31
+    full = pd.DataFrame(one_thread.run())
+    burn_in = SupervisionModel(base, seed, scale="national", years=1, threads=2)
+    burn_in.run_burn_in()
+    continued = SupervisionModel(reform, seed, scale="national", years=1, burn_in=burn_in.snapshot(), threads=2)
+    pd.testing.assert_frame_equal(pd.DataFrame(continued.run()), full, check_exact=True)
+    found = continued.accumulator.counters(INSPECTION_TOTALS)[INSPECTION_TOTALS.index("found_all")]
+    assert found > 0 and continued.accumulator.source_found.sum() == found  # every province's share added in
+
+
+def test_thread_count_comes_from_the_environment_and_bad_values_are_named(monkeypatch):
+    from model.errors import UserError
+    from model.threads import THREADS_VARIABLE, default_threads
+
+    monkeypatch.setenv(THREADS_VARIABLE, "3")
+    assert default_threads() == 3
+    monkeypatch.setenv(THREADS_VARIABLE, "two")
+    with pytest.raises(UserError, match=f"{THREADS_VARIABLE}='two' is not allowed; allowed: a whole number >= 1"):
+        default_threads()
 
 
 def test_every_metric_is_reported_and_none_is_constant_across_seeds():

@@ -1,0 +1,36 @@
+"""Threads for the parts of a run that its provinces do on their own (model.schedule, model.planning).
+
+The compiled kernels release the GIL, so a national run's provinces can use every core. Each
+province draws from its own random stream and the results are combined in province order, so the
+number of threads never changes a result."""
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Sequence, TypeVar
+
+from .errors import UserError
+
+THREADS_VARIABLE = "SUPERVISION_THREADS"
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+def default_threads() -> int:
+    """$SUPERVISION_THREADS if set (a sweep's worker processes set it to 1: the processes already use
+    every core), else the cores this process may use."""
+    value = os.environ.get(THREADS_VARIABLE, "").strip()
+    if not value:
+        return len(os.sched_getaffinity(0))
+    if not value.isdigit() or int(value) < 1:
+        raise UserError(f"environment: {THREADS_VARIABLE}={value!r} is not allowed; allowed: a whole number >= 1")
+    return int(value)
+
+
+def map_in_threads(function: Callable[[Item], Result], items: Sequence[Item], threads: int) -> list[Result]:
+    """[function(item) for item in items], in up to `threads` threads; results in the items' order."""
+    if threads <= 1 or len(items) <= 1:
+        return [function(item) for item in items]
+    with ThreadPoolExecutor(min(threads, len(items))) as pool:
+        return list(pool.map(function, items))
