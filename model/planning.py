@@ -9,6 +9,7 @@ topics were already inspected at the unit, and what repeats earlier topics is a 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numba import njit
@@ -57,10 +58,10 @@ def build_sources() -> list[Source]:
 
 
 @dataclass
-class YearPlan:
-    """The year's visits, sorted by province, week and round. Province p's visits in week w are plan
-    positions block_start[p, w]:block_stop[p, w], and round_bounds[round_first[p, w]:round_last[p, w]]
-    bound their rounds."""
+class ProvincePlan:
+    """One province's visits of the year, sorted by week and round, its units numbered from the
+    province's first unit. Week w's visits are positions block_start[w]:block_stop[w], and
+    round_bounds[round_first[w]:round_last[w]] bound their rounds."""
 
     unit: np.ndarray
     week: np.ndarray
@@ -72,18 +73,36 @@ class YearPlan:
     depth: np.ndarray
     duplicate: np.ndarray
     source: np.ndarray
-    round_bounds: np.ndarray  # boundaries of (province, week, round) runs; a round never repeats a unit
-    block_start: np.ndarray  # (provinces, weeks)
+    round_bounds: np.ndarray  # boundaries of (week, round) runs; a round never repeats a unit
+    block_start: np.ndarray  # per week
     block_stop: np.ndarray
-    round_first: np.ndarray  # (provinces, weeks)
+    round_first: np.ndarray  # per week
     round_last: np.ndarray
     topic_start: np.ndarray  # topic_start[v]:topic_start[v+1] are visit v's entries in topic
     topic: np.ndarray  # each visit's topics in ascending order, visit after visit (int8)
+
+
+@dataclass
+class YearPlan:
+    """The year's visits, province by province (the weekly rules run each province's own)."""
+
+    provinces: list[ProvincePlan]
+    first_unit: np.ndarray  # per province
     item_load: np.ndarray  # per unit: items whose ledgers the unit keeps this year
     demand_by_source: np.ndarray  # inspector-days per (source, jurisdiction), flattened per source
     merged: int
     joined_away: int
     struck: int
+
+    @cached_property
+    def unit(self) -> np.ndarray:
+        """Every visit's unit, numbered in the whole organisation, province after province."""
+        return np.concatenate([p.unit + np.int32(first) for p, first in zip(self.provinces, self.first_unit)])
+
+    @cached_property
+    def source(self) -> np.ndarray:
+        """Every visit's leading issuer, in the order of `unit`."""
+        return np.concatenate([p.source for p in self.provinces])
 
 
 class Planner:
@@ -204,31 +223,20 @@ class Planner:
                 source, item_mask, item_special, levers_week["joint_inspection_share"], levers_week["merge_rate"],
                 int(province_units[p]), n_keys)
 
-        (unit, week, mode, special, mask, n_topics, members, duplicate, source, key, round_bounds, topic_start, topic,
-         planned_days, merged_days, items_per_unit, merged, joined_away, province_visits) = _in_province_order(
-            map_in_threads(thin, range(n_provinces), threads), first_unit)
-        used = planned_days - merged_days
-
+        thinned = map_in_threads(thin, range(n_provinces), threads)
+        planned_days, merged_days = sum(part[13] for part in thinned), sum(part[14] for part in thinned)
         # Freed capacity buys depth: bodies spend their inspector-days on fewer, deeper visits.
-        depth = np.clip(capacity / np.maximum(used, 1e-9), 1.0, self.behaviour["max_depth"])[key]
-
-        block_start = np.empty((n_provinces, WEEKS_PER_YEAR), np.int64)
-        block_stop = np.empty((n_provinces, WEEKS_PER_YEAR), np.int64)
-        for p, (a, b) in enumerate(zip(province_visits[:-1], province_visits[1:])):  # each sorted by week
-            block = a + np.searchsorted(week[a:b], np.arange(WEEKS_PER_YEAR + 1))
-            block_start[p], block_stop[p] = block[:-1], block[1:]
-
-        folded = np.bincount(unit, minlength=self.org.n_units).astype(float)
+        used = planned_days - merged_days
+        depth_by_key = np.clip(capacity / np.maximum(used, 1e-9), 1.0, self.behaviour["max_depth"])
+        plans = [_province_plan(part, depth_by_key) for part in thinned]
+        # a visit folds the items it carries into one ledger, mostly
+        folded = np.concatenate([part[15] for part in thinned])
+        items_per_unit = np.concatenate([part[16] for part in thinned])
         item_load = folded + self.behaviour["folded_item_ledger_share"] * (items_per_unit - folded)
         return YearPlan(
-            unit=unit, week=week, mode=mode, special=special, mask=mask, n_topics=n_topics, members=members,
-            depth=depth, duplicate=duplicate, source=source,
-            round_bounds=round_bounds, block_start=block_start, block_stop=block_stop,
-            round_first=np.searchsorted(round_bounds, block_start, side="left"),
-            round_last=np.searchsorted(round_bounds, block_stop, side="right"),
-            topic_start=topic_start, topic=topic,
-            item_load=item_load, demand_by_source=used, merged=merged, joined_away=joined_away, struck=struck_total,
-        )
+            provinces=plans, first_unit=first_unit, item_load=item_load, demand_by_source=used,
+            merged=sum(part[17] for part in thinned), joined_away=sum(part[18] for part in thinned),
+            struck=struck_total)
 
     # -- helpers ----------------------------------------------------------------------------
     def _staffing_from(self, demand: np.ndarray) -> np.ndarray:
@@ -539,30 +547,26 @@ def _thin_join_merge(rng, keep_probability, item, unit, week, mode, key, days, i
         n_topics[f] = _popcount(mask_out[f])
     topic_start, topic = _topic_lists(mask_out, n_topics)
     n_survivors = m - np.count_nonzero(joined_w)
+    visits_per_unit = np.zeros(n_units)
+    for i in out:
+        visits_per_unit[unit_w[i]] += 1.0
     return (unit_w[out], week_w[out], mode_w[out], special_w[out], mask_out, n_topics, members_w[out],
             covered_w[out], source_w[out], key_w[out], round_bounds, topic_start, topic,
-            planned_days, merged_days, items_per_unit, n_survivors - n_final, m - n_survivors)
+            planned_days, merged_days, visits_per_unit, items_per_unit, n_survivors - n_final, m - n_survivors)
 
 
-def _in_province_order(parts: list[tuple], first_unit: np.ndarray) -> tuple:
-    """The provinces' thinned plans (each _thin_join_merge's result, units numbered within the
-    province) as one plan in province order, units numbered in the whole organisation; and where
-    each province's visits start (with the total at the end)."""
-    if len(parts) == 1:
-        return (*parts[0], np.array([0, parts[0][0].size]))
-    columns = list(zip(*parts))
-    visits = [np.concatenate([unit + np.int32(first) for unit, first in zip(columns[0], first_unit)]),
-              *(np.concatenate(column) for column in columns[1:10])]
-    counts = [part[0].size for part in parts]
-    offsets = np.concatenate(([0], np.cumsum(counts)))
-    # a province's round bounds and topic starts end with its total; the next one starts there
-    round_bounds = np.concatenate([bounds[:-1] + offset for bounds, offset, count in zip(columns[10], offsets, counts)
-                                   if count] + [offsets[-1:]])
-    topic_offsets = np.concatenate(([0], np.cumsum([topic.size for topic in columns[12]])))
-    topic_start = np.concatenate([start[:-1] + offset for start, offset in zip(columns[11], topic_offsets)]
-                                 + [topic_offsets[-1:]])
-    return (*visits, round_bounds, topic_start, np.concatenate(columns[12]), sum(columns[13]), sum(columns[14]),
-            np.concatenate(columns[15]), sum(columns[16]), sum(columns[17]), offsets)
+def _province_plan(thinned: tuple, depth_by_key: np.ndarray) -> ProvincePlan:
+    """A province's plan from its _thin_join_merge result, with each week's blocks and rounds."""
+    (unit, week, mode, special, mask, n_topics, members, duplicate, source, key, round_bounds, topic_start,
+     topic) = thinned[:13]
+    block = np.searchsorted(week, np.arange(WEEKS_PER_YEAR + 1))
+    block_start, block_stop = block[:-1], block[1:]
+    return ProvincePlan(
+        unit=unit, week=week, mode=mode, special=special, mask=mask, n_topics=n_topics, members=members,
+        depth=depth_by_key[key], duplicate=duplicate, source=source, round_bounds=round_bounds,
+        block_start=block_start, block_stop=block_stop,
+        round_first=np.searchsorted(round_bounds, block_start, side="left"),
+        round_last=np.searchsorted(round_bounds, block_stop, side="right"), topic_start=topic_start, topic=topic)
 
 
 @njit(cache=True)

@@ -92,17 +92,17 @@ def run_weeks(now: int, weeks: int, units, plan, tables: dict, behaviour: dict, 
 
 def _run_province(p: Province, now: int, weeks: int, units, plan, tables: dict, behaviour: dict,
                   memory_decay: float, shared: tuple, acc) -> None:
-    b, index, part = behaviour, p.index, slice(p.first_unit, p.stop_unit)
+    b, part, visits = behaviour, slice(p.first_unit, p.stop_unit), plan.provinces[p.index]
     week_of_year = now % WEEKS_PER_YEAR
     p.events.codes, p.sanctions.codes = _run_weeks(
-        p.rng, now, week_of_year, weeks, p.first_unit,
+        p.rng, now, week_of_year, weeks,
         (units.hosting_backlog[part], units.hosting[part], units.material_intent[part], units.materials[part],
          units.work[part], units.sanction_memory[part], units.integrity[part], units.load_factor[part],
          units.latent[part], units.unresolved[part], units.falsified[part], units.visited_this_quarter[part],
          units.implementation[part], units.documented[part], units.score[part], units.belief_inspected[part]),
-        (plan.unit, plan.mode, plan.members, plan.duplicate, plan.special, plan.depth, plan.n_topics, plan.source,
-         plan.topic_start, plan.topic, plan.round_bounds, plan.block_start[index], plan.block_stop[index],
-         plan.round_first[index], plan.round_last[index]),
+        (visits.unit, visits.mode, visits.members, visits.duplicate, visits.special, visits.depth, visits.n_topics,
+         visits.source, visits.topic_start, visits.topic, visits.round_bounds, visits.block_start, visits.block_stop,
+         visits.round_first, visits.round_last),
         (tables["load_by_mode"], tables["allocation"], tables["problems"], tables["detection"],
          tables["case_behaviour"], tables["case_levers"], tables["catch_by_mode"], tables["falsification_sanction"],
          tables["tasks"], tables["sanction_severity"], tables["evaluation"]),
@@ -113,7 +113,7 @@ def _run_province(p: Province, now: int, weeks: int, units, plan, tables: dict, 
 
 
 @njit(cache=True, nogil=True)
-def _run_weeks(rng, now, week_of_year, weeks, first_unit, units, plan, tables, constants, calendars, acc):
+def _run_weeks(rng, now, week_of_year, weeks, units, plan, tables, constants, calendars, acc):
     """One province's weeks. Returns its event and sanction calendars' code tables (new ones when a
     row had to widen)."""
     (backlog, hosting, intent, materials, work, sanction_memory, integrity, load_factor, latent, unresolved,
@@ -129,7 +129,7 @@ def _run_weeks(rng, now, week_of_year, weeks, first_unit, units, plan, tables, c
     latent_cells, unresolved_cells = latent.reshape(latent.size), unresolved.reshape(unresolved.size)
     for w in range(week_of_year, week_of_year + weeks):
         start, stop = block_start[w], block_stop[w]
-        unit = plan_unit[start:stop] - first_unit  # numbered within the province
+        unit = plan_unit[start:stop]
         _unit_week(rng, backlog, hosting, intent, materials, work, sanction_memory, integrity, load_factor, latent,
                    unresolved, unit, mode[start:stop], members[start:stop], duplicate[start:stop],
                    load_by_mode[w], joint_member_load, max_hosting, allocation[w], problems, material_need,
