@@ -8,7 +8,9 @@ Each year end: the year's metrics.
 from __future__ import annotations
 
 import copy
+import gc
 import pickle
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import mesa
@@ -23,6 +25,20 @@ from .planning import Planner, YearPlan
 from .schedule import provinces, run_weeks
 from .threads import default_threads
 from .units import MAJOR, UnitState, observability, set_item_load, unit_tables
+
+
+@contextmanager
+def _collector_paused():
+    """Each agent Mesa registers makes objects (weak references) that count towards the cyclic
+    garbage collector's next pass, and its full passes scan the whole heap: 37,665 agents took
+    0.23 s instead of 0.10 s. None of them is garbage, so the collector waits until they exist."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @dataclass(frozen=True)
@@ -57,9 +73,10 @@ class SupervisionModel(mesa.Model):
         n = self.organisation.n_units
         if burn_in is None:
             self.units = UnitState.initial(n, self.rng, self.behaviour, self.behaviour["initial_problems"])
-        for source in self.planner.sources:
-            (SupervisionBody if source.is_body else Department)(self, source)
-        self.unit_agents = [GrassrootsUnit(self, i) for i in range(n)]
+        with _collector_paused():
+            for source in self.planner.sources:
+                (SupervisionBody if source.is_body else Department)(self, source)
+            self.unit_agents = [GrassrootsUnit(self, i) for i in range(n)]
 
         self.burn_in_weeks = scenario.burn_in_years * WEEKS_PER_YEAR
         self.total_weeks = self.burn_in_weeks + self.years * WEEKS_PER_YEAR
