@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from model import Scenario, simulate
+from model.threads import THREADS_VARIABLE
 
 ROOT_SEED = 20240101  # the plan's first day; one root for every experiment unless one is given
 
@@ -122,7 +123,8 @@ def _execute_dask(specs, workers, scheduler, bar, evaluate):
 
     if scheduler == "local":
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               dashboard_address=None, host="127.0.0.1")
+                               dashboard_address=None, host="127.0.0.1",
+                               env={THREADS_VARIABLE: "1"})  # the workers already use every core
         client = Client(cluster)
     else:
         cluster, client = None, Client(scheduler)

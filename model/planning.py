@@ -207,9 +207,7 @@ class Planner:
                 self._unit_jurisdiction, n_keys)
 
         scheduled = map_in_threads(schedule, range(n_provinces), threads)
-        demand = scheduled[0][4]
-        for part in scheduled[1:]:
-            demand = demand + part[4]
+        demand = sum(part[4] for part in scheduled)  # in province order
         # Capacity: staffing is fixed by the first (status quo) year's workload.
         if self.staffing is None:
             self.staffing = self._staffing_from(demand)
@@ -229,7 +227,7 @@ class Planner:
         used = planned_days - merged_days
         depth_by_key = np.clip(capacity / np.maximum(used, 1e-9), 1.0, self.behaviour["max_depth"])
         plans = [_province_plan(part, depth_by_key) for part in thinned]
-        # a visit folds the items it carries into one ledger, mostly
+        # a unit keeps a ledger per visit, and part of one per item folded into another item's visit
         folded = np.concatenate([part[15] for part in thinned])
         items_per_unit = np.concatenate([part[16] for part in thinned])
         item_load = folded + self.behaviour["folded_item_ledger_share"] * (items_per_unit - folded)

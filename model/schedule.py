@@ -45,8 +45,9 @@ class EventQueue:
 
 @dataclass
 class Province:
-    """A province's units (first_unit:stop_unit), the random stream its weeks draw from and its
-    calendars of due consequences and sanctions (cells and units numbered from first_unit)."""
+    """A province's units (first_unit:stop_unit), the random stream its weeks and the scheduling and
+    thinning of its visits draw from, and its calendars of due consequences and sanctions (cells and
+    units numbered from first_unit)."""
 
     index: int
     first_unit: int
@@ -58,7 +59,7 @@ class Province:
 
 def provinces(organisation, rng: np.random.Generator, seed_sequence: np.random.SeedSequence,
               horizon: int) -> list[Province]:
-    """One Province per province of the organisation. A single province's weeks draw from the run's
+    """One Province per province of the organisation. A single province draws from the run's
     Generator; several provinces each draw from their own, spawned from the run's SeedSequence,
     so a run's results do not depend on how many threads run its provinces."""
     starts = organisation.jurisdiction_start[1]
