@@ -13,9 +13,9 @@ call; a week per call when stepped by hand, with the same draws in the same orde
 Provinces: within a year, nothing a unit does reaches a unit of another province (visits, cases,
 sanctions and evaluations are each about one unit; the plan that links them is made at the
 year's start). So each province runs its weeks in its own call, from its own random stream,
-with its own calendars, and a national run's 31 provinces can run in parallel threads. The
-sums over provinces are whole numbers or taken in province order, so the results are the same
-whatever the number of threads.
+with its own calendars and counters, and a national run's 31 provinces can run in parallel
+threads. Sums over provinces are taken in province order, so the results are the same whatever
+the number of threads.
 """
 from __future__ import annotations
 
@@ -55,6 +55,7 @@ class Province:
     rng: np.random.Generator
     events: EventQueue
     sanctions: EventQueue
+    counters: tuple = ()  # in a run of several provinces, its own part of the year's shared counters
 
 
 def provinces(organisation, rng: np.random.Generator, seed_sequence: np.random.SeedSequence,
@@ -79,16 +80,18 @@ def run_weeks(now: int, weeks: int, units, plan, tables: dict, behaviour: dict, 
     if len(provinces) == 1:
         _run_province(provinces[0], now, weeks, units, plan, tables, behaviour, memory_decay, shared, acc)
         return
-
-    def run(province: Province) -> tuple:  # each province adds to its own copies: threads share no array
-        own = tuple(np.zeros_like(block) for block in shared)
-        _run_province(province, now, weeks, units, plan, tables, behaviour, memory_decay, own, acc)
-        return own
-
-    added = map_in_threads(run, provinces, threads)
-    for blocks in added:  # in province order: the sums do not depend on which thread finished first
-        for total, block in zip(shared, blocks):
-            total += block
+    # Each province adds to its own part all year (threads share no array); the year's counters are
+    # the parts' sum in province order, so they come out the same whatever the threads and however
+    # the year is cut into calls (a week per step() or a year per run()).
+    if now % WEEKS_PER_YEAR == 0:
+        for province in provinces:
+            province.counters = tuple(np.zeros_like(block) for block in shared)
+    map_in_threads(lambda province: _run_province(province, now, weeks, units, plan, tables, behaviour,
+                                                  memory_decay, province.counters, acc), provinces, threads)
+    for k, total in enumerate(shared):
+        total[:] = provinces[0].counters[k]
+        for province in provinces[1:]:
+            total += province.counters[k]
 
 
 def _run_province(p: Province, now: int, weeks: int, units, plan, tables: dict, behaviour: dict,

@@ -13,6 +13,7 @@ from model import (LEVERS, METRICS, Department, GrassrootsUnit, SupervisionBody,
                    simulate)
 from model.inspection import INSPECTION_TOTALS
 from model.organisation import build_organisation
+from model.params import SCALES
 from scenarios import load_scenario
 
 SHARES = [m for m in METRICS if m.endswith(("_share", "_rate", "_months"))
@@ -49,6 +50,27 @@ def test_invariants_and_metric_ranges_hold_for_any_levers(levers, seed):
         values = frame[metric].dropna()
         assert ((values >= 0) & (values <= 1)).all(), metric
     assert (frame["inspections_per_unit_year"] >= 0).all()
+
+
+@pytest.fixture(scope="module")
+def three_provinces():
+    """A small scale with several provinces (120 units), so the per-province paths run cheaply."""
+    SCALES["three_provinces"] = (3, 2, 2, 10)
+    yield "three_provinces"
+    del SCALES["three_provinces"]
+
+
+@settings(max_examples=8, deadline=None)
+@given(levers=st.fixed_dictionaries({name: st.floats(0, 1) for name in LEVERS if LEVERS[name].high == 1}),
+       seed=st.integers(0, 2**31))
+def test_provinces_keep_the_invariants_and_give_the_same_run_in_any_threads_for_any_levers(three_provinces, levers,
+                                                                                             seed):
+    scenario = load_scenario("baseline", levers)
+    stepped = SupervisionModel(scenario, seed=seed, scale=three_provinces, years=1, threads=2)
+    assert len(stepped.provinces) == 3
+    step_checking_invariants(stepped, 3 * 52)
+    whole = SupervisionModel(scenario, seed=seed, scale=three_provinces, years=1, threads=1)
+    assert pd.DataFrame(whole.run()).equals(pd.DataFrame(stepped.yearly))
 
 
 def test_agents_are_mesa_agents_and_units_are_views_on_the_arrays():
