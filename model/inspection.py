@@ -15,7 +15,7 @@ from numba import njit
 from .draws import binomial_counts, binomial_prepared, uniforms
 from .organisation import N_TOPICS
 from .params import WEEKS_PER_YEAR, weekly_columns
-from .planning import REMOTE, UNANNOUNCED
+from .planning import REMOTE, UNANNOUNCED, _lowest_bit
 from .units import MAJOR, WIDTH, falsification_catch_by_mode
 
 RECHECK_WEEKS = 26
@@ -66,8 +66,7 @@ INSPECTION_TOTALS = (
 
 @njit(cache=True)
 def _inspect(rng, latent, materials, integrity, work, sanction_memory, falsified, visited, unit, plan_mode,
-             plan_special, plan_depth, plan_n_topics, plan_duplicate, plan_source, plan_topic_start, plan_topic, start,
-             stop, rounds, detection, case_b, case_levers, catch_by_mode, falsification_sanction, tasks, now, totals,
+             plan_special, plan_depth, plan_n_topics, plan_duplicate, plan_source, plan_mask, start, stop, rounds, detection, case_b, case_levers, catch_by_mode, falsification_sanction, tasks, now, totals,
              unit_visits, unit_duplicates, unit_useful, source_found, unit_sanctions, unit_unfair):
     """The week's inspections (plan positions start:stop; `unit` their units, numbered as the unit
     arrays are), with their draws in this order: detection, case courses, falsified reports, data
@@ -76,11 +75,9 @@ def _inspect(rng, latent, materials, integrity, work, sanction_memory, falsified
     mode = plan_mode[start:stop]
     for u in unit:
         visited[u] = True
-    first_topic = plan_topic_start[start]
     case_cells = _detect(rng, latent, materials, integrity, unit, mode, plan_special[start:stop],
                          plan_depth[start:stop], plan_n_topics[start:stop], plan_duplicate[start:stop],
-                         plan_source[start:stop], plan_topic_start[start:stop + 1] - first_topic,
-                         plan_topic[first_topic:plan_topic_start[stop]], rounds - start, detection, totals,
+                         plan_source[start:stop], plan_mask[start:stop], rounds - start, detection, totals,
                          unit_visits, unit_duplicates, unit_useful, source_found)
     event_week, event_code, sanction_week, sanction_unit = _case_courses(
         rng, case_cells // WIDTH, case_cells % WIDTH, now, work, integrity, sanction_memory, case_b, case_levers,
@@ -102,8 +99,8 @@ def _inspect(rng, latent, materials, integrity, work, sanction_memory, falsified
 
 
 @njit(cache=True)
-def _detect(rng, latent, materials, integrity, unit, mode, special, depth, n_topics, duplicate, source,
-            topic_start, topic, rounds, detection, totals, unit_visits, unit_duplicates, unit_useful, source_found):
+def _detect(rng, latent, materials, integrity, unit, mode, special, depth, n_topics, duplicate, source, mask,
+            rounds, detection, totals, unit_visits, unit_duplicates, unit_useful, source_found):
     """Detection, round by round, on the flat problem matrix (cell = unit * WIDTH + column).
 
     A visit finds each in-scope problem with a chance set by its depth, focus, the inspectors'
@@ -135,8 +132,10 @@ def _detect(rng, latent, materials, integrity, unit, mode, special, depth, n_top
     bound = 0  # problems in scope at the start: no round can find more
     for v in range(n):
         base = np.int64(unit[v]) * WIDTH
-        for k in range(topic_start[v], topic_start[v + 1]):
-            bound += latent[base + topic[k]]
+        topics = mask[v]
+        while topics:
+            bound += latent[base + _lowest_bit(topics)]
+            topics &= topics - 1
         bound += latent[base + MAJOR]
     cases = np.empty(bound, dtype=np.int64)
     n_cases = 0
@@ -144,8 +143,10 @@ def _detect(rng, latent, materials, integrity, unit, mode, special, depth, n_top
         start, stop = rounds[r], rounds[r + 1]
         for v in range(start, stop):
             base = np.int64(unit[v]) * WIDTH
-            for k in range(topic_start[v], topic_start[v + 1]):
-                cell = base + topic[k]
+            topics = mask[v]  # the visit's topics, ascending (lowest set bit first)
+            while topics:
+                cell = base + _lowest_bit(topics)
+                topics &= topics - 1
                 count = latent[cell]
                 if count:
                     hits = binomial_prepared(rng, count, d[v], d_low[v], log_q[v])

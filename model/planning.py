@@ -67,7 +67,7 @@ class ProvincePlan:
     week: np.ndarray
     mode: np.ndarray
     special: np.ndarray
-    mask: np.ndarray
+    mask: np.ndarray  # the topics a visit covers, one bit each (bit t: topic t)
     n_topics: np.ndarray
     members: np.ndarray
     depth: np.ndarray
@@ -78,8 +78,6 @@ class ProvincePlan:
     block_stop: np.ndarray
     round_first: np.ndarray  # per week
     round_last: np.ndarray
-    topic_start: np.ndarray  # topic_start[v]:topic_start[v+1] are visit v's entries in topic
-    topic: np.ndarray  # each visit's topics in ascending order, visit after visit (int8)
 
 
 @dataclass
@@ -221,20 +219,17 @@ class Planner:
                 source, item_mask, item_special, levers_week["joint_inspection_share"], levers_week["merge_rate"],
                 int(province_units[p]), n_keys)
 
-        thinned = map_in_threads(thin, range(n_provinces), threads)
-        planned_days, merged_days = sum(part[13] for part in thinned), sum(part[14] for part in thinned)
+        visits, totals = zip(*map_in_threads(thin, range(n_provinces), threads))
+        planned_days, merged_days, visits_per_unit, items_per_unit, merged, joined_away = zip(*totals)
         # Freed capacity buys depth: bodies spend their inspector-days on fewer, deeper visits.
-        used = planned_days - merged_days
+        used = sum(planned_days) - sum(merged_days)  # sums in province order
         depth_by_key = np.clip(capacity / np.maximum(used, 1e-9), 1.0, self.behaviour["max_depth"])
-        plans = [_province_plan(part, depth_by_key) for part in thinned]
         # a unit keeps a ledger per visit, and part of one per item folded into another item's visit
-        folded = np.concatenate([part[15] for part in thinned])
-        items_per_unit = np.concatenate([part[16] for part in thinned])
-        item_load = folded + self.behaviour["folded_item_ledger_share"] * (items_per_unit - folded)
+        folded, items = np.concatenate(visits_per_unit), np.concatenate(items_per_unit)
         return YearPlan(
-            provinces=plans, first_unit=first_unit, item_load=item_load, demand_by_source=used,
-            merged=sum(part[17] for part in thinned), joined_away=sum(part[18] for part in thinned),
-            struck=struck_total)
+            provinces=[_province_plan(province, depth_by_key) for province in visits], first_unit=first_unit,
+            item_load=folded + self.behaviour["folded_item_ledger_share"] * (items - folded), demand_by_source=used,
+            merged=sum(merged), joined_away=sum(joined_away), struck=struck_total)
 
     # -- helpers ----------------------------------------------------------------------------
     def _staffing_from(self, demand: np.ndarray) -> np.ndarray:
@@ -543,20 +538,19 @@ def _thin_join_merge(rng, keep_probability, item, unit, week, mode, key, days, i
     n_topics = np.empty(n_final, np.int8)
     for f in range(n_final):
         n_topics[f] = _popcount(mask_out[f])
-    topic_start, topic = _topic_lists(mask_out, n_topics)
     n_survivors = m - np.count_nonzero(joined_w)
     visits_per_unit = np.zeros(n_units)
     for i in out:
         visits_per_unit[unit_w[i]] += 1.0
-    return (unit_w[out], week_w[out], mode_w[out], special_w[out], mask_out, n_topics, members_w[out],
-            covered_w[out], source_w[out], key_w[out], round_bounds, topic_start, topic,
-            planned_days, merged_days, visits_per_unit, items_per_unit, n_survivors - n_final, m - n_survivors)
+    visits = (unit_w[out], week_w[out], mode_w[out], special_w[out], mask_out, n_topics, members_w[out],
+              covered_w[out], source_w[out], key_w[out], round_bounds)
+    return visits, (planned_days, merged_days, visits_per_unit, items_per_unit, n_survivors - n_final,
+                    m - n_survivors)
 
 
-def _province_plan(thinned: tuple, depth_by_key: np.ndarray) -> ProvincePlan:
-    """A province's plan from its _thin_join_merge result, with each week's blocks and rounds."""
-    (unit, week, mode, special, mask, n_topics, members, duplicate, source, key, round_bounds, topic_start,
-     topic) = thinned[:13]
+def _province_plan(visits: tuple, depth_by_key: np.ndarray) -> ProvincePlan:
+    """A province's plan from the visits _thin_join_merge returns, with each week's blocks and rounds."""
+    unit, week, mode, special, mask, n_topics, members, duplicate, source, key, round_bounds = visits
     block = np.searchsorted(week, np.arange(WEEKS_PER_YEAR + 1))
     block_start, block_stop = block[:-1], block[1:]
     return ProvincePlan(
@@ -564,7 +558,7 @@ def _province_plan(thinned: tuple, depth_by_key: np.ndarray) -> ProvincePlan:
         depth=depth_by_key[key], duplicate=duplicate, source=source, round_bounds=round_bounds,
         block_start=block_start, block_stop=block_stop,
         round_first=np.searchsorted(round_bounds, block_start, side="left"),
-        round_last=np.searchsorted(round_bounds, block_stop, side="right"), topic_start=topic_start, topic=topic)
+        round_last=np.searchsorted(round_bounds, block_stop, side="right"))
 
 
 @njit(cache=True)
@@ -633,21 +627,6 @@ def _round_order_sorted(index, week, unit, n_units):
         a = b
     bounds[n_bounds] = n
     return order, bounds[:n_bounds + 1].copy()
-
-
-@njit(cache=True)
-def _topic_lists(mask, n_topics):
-    start = np.zeros(mask.size + 1, np.int64)
-    for v in range(mask.size):
-        start[v + 1] = start[v] + n_topics[v]
-    topic = np.empty(start[-1], np.int8)
-    for v in range(mask.size):
-        at, m = start[v], mask[v]
-        while m:
-            topic[at] = _lowest_bit(m)
-            m &= m - 1
-            at += 1
-    return start, topic
 
 
 @njit(cache=True)

@@ -105,8 +105,8 @@ def _run_province(p: Province, now: int, weeks: int, units, plan, tables: dict, 
          units.latent[part], units.unresolved[part], units.falsified[part], units.visited_this_quarter[part],
          units.implementation[part], units.documented[part], units.score[part], units.belief_inspected[part]),
         (visits.unit, visits.mode, visits.members, visits.duplicate, visits.special, visits.depth, visits.n_topics,
-         visits.source, visits.topic_start, visits.topic, visits.round_bounds, visits.block_start, visits.block_stop,
-         visits.round_first, visits.round_last),
+         visits.source, visits.mask, visits.round_bounds, visits.block_start, visits.block_stop, visits.round_first,
+         visits.round_last),
         (tables["load_by_mode"], tables["allocation"], tables["problems"], tables["detection"],
          tables["case_behaviour"], tables["case_levers"], tables["catch_by_mode"], tables["falsification_sanction"],
          tables["tasks"], tables["sanction_severity"], tables["evaluation"]),
@@ -122,8 +122,8 @@ def _run_weeks(rng, now, week_of_year, weeks, units, plan, tables, constants, ca
     row had to widen)."""
     (backlog, hosting, intent, materials, work, sanction_memory, integrity, load_factor, latent, unresolved,
      falsified, visited, implementation, documented, score, belief) = units
-    (plan_unit, mode, members, duplicate, special, depth, n_topics, source, topic_start, topic, round_bounds,
-     block_start, block_stop, round_first, round_last) = plan
+    (plan_unit, mode, members, duplicate, special, depth, n_topics, source, mask, round_bounds, block_start,
+     block_stop, round_first, round_last) = plan
     (load_by_mode, allocation, problems, detection, case_behaviour, case_levers, catch_by_mode,
      falsification_sanction, tasks, sanction_severity, evaluation) = tables
     joint_member_load, max_hosting, material_need, memory_decay = constants
@@ -141,7 +141,7 @@ def _run_weeks(rng, now, week_of_year, weeks, units, plan, tables, constants, ca
         if stop > start:
             event_week, event_code, sanction_week, sanction_unit = _inspect(
                 rng, latent_cells, materials, integrity, work, sanction_memory, falsified, visited, unit, mode,
-                special, depth, n_topics, duplicate, source, topic_start, topic, start, stop,
+                special, depth, n_topics, duplicate, source, mask, start, stop,
                 round_bounds[round_first[w]:round_last[w]], detection[w], case_behaviour, case_levers[w],
                 catch_by_mode[w], falsification_sanction[w], tasks[w], now, inspection_totals, unit_visits,
                 unit_duplicates, unit_useful, source_found, unit_sanctions, unit_unfair)
