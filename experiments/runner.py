@@ -7,7 +7,6 @@ each run's randomness comes only from its own seed.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import sys
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from model import Scenario, simulate
-from model.threads import THREADS_VARIABLE
+from model.threads import THREADS_VARIABLE, usable_cores
 
 ROOT_SEED = 20240101  # the plan's first day; one root for every experiment unless one is given
 
@@ -47,7 +46,7 @@ def run_one(spec: RunSpec) -> pd.DataFrame:
 
 
 def default_workers() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+    return usable_cores()
 
 
 def execute(specs: Iterable[RunSpec], workers: int | None = None, scheduler: str | None = None,

@@ -17,12 +17,17 @@ Item = TypeVar("Item")
 Result = TypeVar("Result")
 
 
+def usable_cores() -> int:
+    """The cores this process may use (its CPU affinity where the system has one)."""
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
 def default_threads() -> int:
     """$SUPERVISION_THREADS if set (a sweep's worker processes set it to 1: the processes already use
     every core), else the cores this process may use."""
     value = os.environ.get(THREADS_VARIABLE, "").strip()
     if not value:
-        return len(os.sched_getaffinity(0))
+        return usable_cores()
     if not value.isdigit() or int(value) < 1:
         raise UserError(f"environment: {THREADS_VARIABLE}={value!r} is not allowed; allowed: a whole number >= 1")
     return int(value)
@@ -30,7 +35,8 @@ def default_threads() -> int:
 
 def map_in_threads(function: Callable[[Item], Result], items: Sequence[Item], threads: int) -> list[Result]:
     """[function(item) for item in items], in up to `threads` threads; results in the items' order.
-    The threads are kept for the next call (starting two costs about 3 ms, and a national year makes three calls)."""
+    The threads are kept for the next call: starting two costs about 3 ms, and a national year
+    makes three calls."""
     if threads <= 1 or len(items) <= 1:
         return [function(item) for item in items]
     workers = min(threads, len(items))
@@ -40,4 +46,5 @@ def map_in_threads(function: Callable[[Item], Result], items: Sequence[Item], th
 
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}
-os.register_at_fork(after_in_child=_POOLS.clear)  # a forked process has none of its parent's threads
+if hasattr(os, "register_at_fork"):  # POSIX: a forked process has none of its parent's threads
+    os.register_at_fork(after_in_child=_POOLS.clear)
