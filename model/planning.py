@@ -135,11 +135,9 @@ class Planner:
             child_count.append(count)
         self._child_start = np.concatenate(child_start).astype(np.int64)
         self._child_count = np.concatenate(child_count).astype(np.int64)
-        self._relay_target = np.full(len(self.sources), -1, dtype=np.int16)
-        for source in self.sources:
-            for other in self.sources:
-                if other.name == source.name and other.level == source.level + 1:
-                    self._relay_target[source.index] = other.index
+        index_of = {(source.name, source.level): source.index for source in self.sources}
+        self._relay_target = np.array([index_of.get((source.name, source.level + 1), -1) for source in self.sources],
+                                      dtype=np.int16)  # the same issuer one level down, if any
         self._unnecessary_share = np.array([s.unnecessary_share for s in self.sources])
         self._items_per_year = np.array([s.items_per_year for s in self.sources])
         self._is_body = np.array([s.is_body for s in self.sources])
