@@ -203,7 +203,7 @@ class Planner:
                 self._unit_jurisdiction, n_keys)
 
         scheduled = map_in_threads(schedule, range(n_provinces), threads)
-        demand = sum(part[4] for part in scheduled)  # in province order
+        demand = sum(province_demand for *_, province_demand in scheduled)  # in province order
         # Capacity: staffing is fixed by the first (status quo) year's workload.
         if self.staffing is None:
             self.staffing = self._staffing_from(demand)
