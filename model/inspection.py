@@ -218,11 +218,11 @@ def _data_and_task_days(rng, unit, work, tasks, totals):
     draws = uniforms(rng, 4, n)
     unshared = binomial_counts(rng, np.full(n, np.int64(departments)), p_unshared)
     for j in range(n):
-        slowest = -np.log1p(-draws[0, j] ** (1.0 / max(unshared[j], 1)))
-        data_days = request_days * slowest if unshared[j] > 0 else 0.5
+        # the slowest of the unshared departments' exponential request times (by inversion)
+        data_days = request_days * -np.log1p(-draws[0, j] ** (1.0 / unshared[j])) if unshared[j] > 0 else 0.5
         scarcity = reference_work / max(work[unit[j]], minimum_work)
         processing = processing_days * np.sqrt(scarcity) * -np.log1p(-draws[1, j])
-        coordination = (draws[2, j] < p_unclear) * processing_days * -np.log1p(-draws[3, j])
+        coordination = processing_days * -np.log1p(-draws[3, j]) if draws[2, j] < p_unclear else 0.0
         totals[17] += data_days
         totals[19] += processing + coordination + (rng.random() < data_need) * data_days
     totals[18] += n

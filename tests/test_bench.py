@@ -43,3 +43,20 @@ def test_bad_format_is_a_usage_error():
     with pytest.raises(SystemExit) as exit_info:
         main(["bench", "--format", "xml"])
     assert exit_info.value.code == 2
+
+
+def test_kernel_profile_times_every_rule_and_leaves_the_run_as_it_was():
+    # profile() itself checks that the timed copies give the model's own table for a seed
+    from benchmarks.kernel_profile import format_table as profile_table, profile
+
+    result = profile("county", runs=1)
+    callees = {site["callee"] for site in result["sites"]}
+    assert {"_unit_week", "_arise_and_heal", "_inspect", "_detect", "_case_courses", "_data_and_task_days",
+            "_pps_sample", "_round_order_sorted"} <= callees
+    assert all(site["ns_per_unit_week"] >= 0 for site in result["sites"])
+    assert 0 < sum(result["entries"].values()) < result["ns_per_unit_week"]
+    # a call's nested statements take part of its time, never more
+    inspect_site = next(site for site in result["sites"] if site["callee"] == "_inspect")
+    inside = sum(site["ns_per_unit_week"] for site in result["sites"] if site["function"] == "_inspect")
+    assert inside <= inspect_site["ns_per_unit_week"]
+    assert "_data_and_task_days (inspection.py:" in profile_table(result)

@@ -1,0 +1,237 @@
+"""Where a run's compiled time goes: CPU cycles per kernel call, statement by statement.
+
+    python -m benchmarks.kernel_profile [--scale province] [--runs 4] [--format table|json]
+
+pyinstrument and py-spy see a numba kernel as one opaque call. This tool recompiles the kernels
+Python calls (the weeks and the year's plan) and the kernels they call, reading the CPU's cycle
+counter (llvm.readcyclecounter) around every statement that calls another kernel of the model.
+It then runs the baseline scenario (burn-in + 3 policy years, one thread) and prints each
+statement's time in nanoseconds per unit-week, nested under the call it belongs to; what is left
+is Python (year start and end, model construction, the table). The instrumented copies live only
+in this process: the model's files are not touched and the runs draw the same numbers (the
+table is checked against an ordinary run of the same seed). Counter reads cost about 10 ns each,
+so statements inside per-visit loops are not timed (`UNTIMED`).
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import importlib
+import inspect
+import json
+import sys
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.core.extending import intrinsic
+from numba.core.registry import CPUDispatcher
+
+# The kernels Python calls: (module, name). Their callees in the model are found from their source.
+ENTRIES = (("model.schedule", "_run_weeks"), ("model.planning", "_issue_and_sample"),
+           ("model.planning", "_schedule_visits"), ("model.planning", "_thin_join_merge"))
+# Called per element (per topic cell, per draw): timing each call would cost more than the call.
+UNTIMED = {"_lowest_bit", "_popcount", "binomial_prepared", "poisson", "loggam"}
+COUNTERS = 4096
+
+
+@intrinsic
+def _cycles(typingctx):
+    def codegen(context, builder, signature, args):
+        counter = builder.module.declare_intrinsic("llvm.readcyclecounter", fnty=ir.FunctionType(ir.IntType(64), []))
+        return builder.call(counter, [])
+    return types.int64(), codegen
+
+
+@njit
+def _read_cycles():
+    return _cycles()
+
+
+def _ns_per_cycle() -> float:
+    first, started = _read_cycles(), time.perf_counter()
+    time.sleep(0.2)
+    return (time.perf_counter() - started) * 1e9 / (_read_cycles() - first)
+
+
+@dataclass
+class Site:
+    """A timed statement: the call `callee` in `function` at `line` of `path`."""
+
+    function: str
+    callee: str
+    line: int
+    path: str
+
+
+class _Instrumenter:
+    """Builds the timed copies: each model kernel reachable from ENTRIES gets an extra last argument
+    (the cycle totals), each statement calling a model kernel adds its cycles to its own total."""
+
+    def __init__(self):
+        self.sites: list[Site] = []
+        self.copies: dict[str, CPUDispatcher] = {}
+        self._namespaces: list[dict] = []
+
+    def instrument(self, module_name: str, name: str) -> CPUDispatcher:
+        if name in self.copies:
+            return self.copies[name]
+        module = importlib.import_module(module_name)
+        kernel = getattr(module, name)
+        lines, first_line = inspect.getsourcelines(kernel.py_func)
+        tree = ast.parse(textwrap.dedent("".join(lines)))
+        ast.increment_lineno(tree, first_line - 1)  # the file's line numbers, in errors and in the table
+        function = tree.body[0]
+        function.decorator_list = []
+        function.args.args.append(ast.arg(arg="_T"))
+        callees = self._callees(function, kernel.py_func.__globals__)
+        self.copies[name] = None  # a recursion guard while the callees are built
+        for callee_module, callee in callees.values():
+            self.instrument(callee_module, callee)
+        function.body = self._timed(function.body, name, callees, module.__file__)
+        namespace = dict(kernel.py_func.__globals__, _cycles=_cycles)
+        exec(compile(ast.fix_missing_locations(tree), module.__file__, "exec"), namespace)
+        self.copies[name] = njit(nogil=True)(namespace[name])
+        self._namespaces.append(namespace)
+        return self.copies[name]
+
+    def link(self) -> None:
+        """Point every copy's calls at the other copies (numba resolves them when it compiles)."""
+        for namespace in self._namespaces:
+            namespace.update({name: copy for name, copy in self.copies.items() if name in namespace})
+
+    @staticmethod
+    def _callees(function: ast.FunctionDef, module_globals: dict) -> dict[str, tuple[str, str]]:
+        found = {}
+        for node in ast.walk(function):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                target = module_globals.get(node.func.id)
+                if (isinstance(target, CPUDispatcher) and target.py_func.__module__.startswith("model.")
+                        and node.func.id not in UNTIMED):
+                    found[node.func.id] = (target.py_func.__module__, target.py_func.__name__)
+        return found
+
+    def _timed(self, body: list, function: str, callees: dict, path: str) -> list:
+        out = []
+        for statement in body:
+            if isinstance(statement, (ast.For, ast.While, ast.If)):  # their headers call no kernel here
+                statement.body = self._timed(statement.body, function, callees, path)
+                statement.orelse = self._timed(statement.orelse, function, callees, path)
+                out.append(statement)
+                continue
+            calls = [node for node in ast.walk(statement) if isinstance(node, ast.Call)
+                     and isinstance(node.func, ast.Name) and node.func.id in callees]
+            for call in calls:
+                call.args.append(ast.Name(id="_T", ctx=ast.Load()))
+            if not calls or isinstance(statement, ast.Return):
+                out.append(statement)
+                continue
+            index = len(self.sites)
+            self.sites.append(Site(function, calls[0].func.id, statement.lineno, path))
+            start = f"_c{index}"
+            out.append(ast.parse(f"{start} = _cycles()").body[0])
+            out.append(statement)
+            out.append(ast.parse(f"_T[{index}] += _cycles() - {start}").body[0])
+        return out
+
+
+def profile(scale: str = "province", runs: int = 4) -> dict:
+    """Run the baseline scenario `runs` times (after a warm-up run that compiles the copies) and
+    return each timed statement's nanoseconds per unit-week, with the run's total."""
+    from model.model import SupervisionModel
+    from model.simulate import release
+    from scenarios import load_scenario
+
+    scenario = load_scenario("baseline")
+    builder = _Instrumenter()
+    entries = {name: builder.instrument(module, name) for module, name in ENTRIES}
+    builder.link()
+    totals = np.zeros(COUNTERS, np.int64)
+    modules = {name: importlib.import_module(module) for module, name in ENTRIES}
+    originals = {name: getattr(modules[name], name) for name in modules}
+    entry_seconds = dict.fromkeys(entries, 0.0)
+
+    def timed_entry(name: str):
+        def call(*args):
+            started = time.perf_counter()
+            try:
+                return entries[name](*args, totals)
+            finally:
+                entry_seconds[name] += time.perf_counter() - started
+        return call
+
+    def run(seed: int):
+        model = SupervisionModel(scenario, seed, scale=scale, years=3, threads=1)
+        table = model.run()
+        release(model)
+        return model, table
+
+    plain = run(0)[1]
+    try:
+        for name, module in modules.items():
+            setattr(module, name, timed_entry(name))
+        timed = run(0)[1]  # the warm-up, which compiles the copies
+        if [list(year.values()) for year in timed] != [list(year.values()) for year in plain]:
+            raise RuntimeError("the instrumented kernels gave another table than the model's own")
+        totals[:] = 0
+        entry_seconds.update(dict.fromkeys(entries, 0.0))
+        started = time.perf_counter()
+        for seed in range(1, runs + 1):
+            last, _ = run(seed)
+        wall = time.perf_counter() - started
+    finally:
+        for name, module in modules.items():
+            setattr(module, name, originals[name])
+    unit_weeks = runs * last.units.work.size * last.total_weeks
+    scale_ns = _ns_per_cycle() / unit_weeks
+    sites = [{"function": site.function, "callee": site.callee, "where": f"{Path(site.path).name}:{site.line}",
+              "ns_per_unit_week": float(totals[i] * scale_ns)} for i, site in enumerate(builder.sites)]
+    return {"scale": scale, "runs": runs, "units": int(last.units.work.size),
+            "ns_per_unit_week": wall * 1e9 / unit_weeks, "sites": sites,
+            "entries": {name: seconds * 1e9 / unit_weeks for name, seconds in entry_seconds.items()}}
+
+
+def format_table(result: dict) -> str:
+    """Each kernel Python calls, then the statements inside it that call other kernels, nested
+    under the calls they belong to; the rest of a kernel's time is its own loops."""
+    total = result["ns_per_unit_week"]
+    by_function: dict[str, list[dict]] = {}
+    for site in result["sites"]:
+        by_function.setdefault(site["function"], []).append(site)
+    lines = [f"{result['scale']} ({result['units']:,} units), {result['runs']} runs of burn-in + 3 policy years, "
+             f"one thread: {total:.0f} ns per unit-week", f"{'':60s} {'ns/unit-week':>12s} {'share':>6s}"]
+
+    def row(label: str, ns: float) -> None:
+        lines.append(f"{label:60s} {ns:12.1f} {ns / total:6.1%}")
+
+    def walk(function: str, depth: int) -> None:
+        for site in by_function.get(function, []):  # in the order of the function's source
+            row(f"{'  ' * depth}{site['callee']} ({site['where']})", site["ns_per_unit_week"])
+            walk(site["callee"], depth + 1)
+
+    for entry, ns in result["entries"].items():
+        row(f"{entry} (called from Python, with the hand-over)", ns)
+        walk(entry, 1)
+    row("Python: year start and end, the plan's set-up, the model, the table", total - sum(result["entries"].values()))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.kernel_profile", description=__doc__.split("\n")[0])
+    parser.add_argument("--scale", default="province", choices=("county", "city", "province", "national"))
+    parser.add_argument("--runs", type=int, default=4)
+    parser.add_argument("--format", choices=("table", "json"), default="table")
+    args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error(f"--runs: {args.runs} is not allowed; allowed: a whole number of at least 1")
+    result = profile(args.scale, args.runs)
+    print(json.dumps(result, indent=1) if args.format == "json" else format_table(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
