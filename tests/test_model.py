@@ -13,7 +13,7 @@ from model import (LEVERS, METRICS, Department, GrassrootsUnit, SupervisionBody,
                    simulate)
 from model.inspection import INSPECTION_TOTALS
 from model.organisation import build_organisation
-from model.params import SCALES
+from model.params import SCALES, Schedule
 from scenarios import load_scenario
 
 SHARES = [m for m in METRICS if m.endswith(("_share", "_rate", "_months"))
@@ -181,3 +181,13 @@ def test_stepping_week_by_week_equals_running_a_year_per_call():
     whole = SupervisionModel(scenario, seed, scale="county", years=1)
     assert pd.DataFrame(whole.run()).equals(pd.DataFrame(stepped.yearly))
     assert whole.steps == stepped.steps == whole.total_weeks
+
+
+def test_a_lever_changed_at_a_year_start_takes_effect_that_year():
+    """Years with the same weekly lever values share their parameter tables; a changed lever must not."""
+    base = load_scenario("baseline")
+    phased = Schedule(((0, base.status_quo["data_sharing_rate"]), (52, 1.0)))  # all data shared from policy year 2
+    scenario = dataclasses.replace(base, levers={**base.levers, "data_sharing_rate": phased})
+    policy = simulate(scenario, 3, scale="city", years=2).query("phase == 'policy'")
+    waits = policy["data_acquisition_days"].to_numpy()
+    assert waits[0] > 1.0 and waits[1] == 0.5  # with every department's data shared, no request waits
