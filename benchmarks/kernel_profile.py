@@ -36,7 +36,6 @@ ENTRIES = (("model.schedule", "_run_weeks"), ("model.planning", "_issue_and_samp
            ("model.planning", "_schedule_visits"), ("model.planning", "_thin_join_merge"))
 # Called per element (per topic cell, per draw): timing each call would cost more than the call.
 UNTIMED = {"_lowest_bit", "_popcount", "binomial_prepared", "poisson", "loggam"}
-COUNTERS = 4096
 
 
 @intrinsic
@@ -150,7 +149,7 @@ def profile(scale: str = "province", runs: int = 4) -> dict:
     builder = _Instrumenter()
     entries = {name: builder.instrument(module, name) for module, name in ENTRIES}
     builder.link()
-    totals = np.zeros(COUNTERS, np.int64)
+    totals = np.zeros(len(builder.sites), np.int64)  # one per timed statement (numba does not check bounds)
     modules = {name: importlib.import_module(module) for module, name in ENTRIES}
     originals = {name: getattr(modules[name], name) for name in modules}
     entry_seconds = dict.fromkeys(entries, 0.0)
