@@ -1,4 +1,8 @@
 """Agent-based model of supervision and inspection policy (see docs/ODD.md)."""
+from .kernel_cache import clear_stale_kernels
+
+clear_stale_kernels()  # before any kernel is loaded from the cache
+
 from .agents import Department, GrassrootsUnit, SupervisionBody
 from .metrics import METRICS, SOFT_METRICS
 from .model import SupervisionModel

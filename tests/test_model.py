@@ -191,3 +191,24 @@ def test_a_lever_changed_at_a_year_start_takes_effect_that_year():
     policy = simulate(scenario, 3, scale="city", years=2).query("phase == 'policy'")
     waits = policy["data_acquisition_days"].to_numpy()
     assert waits[0] > 1.0 and waits[1] == 0.5  # with every department's data shared, no request waits
+
+
+def test_cached_kernels_are_cleared_when_any_model_source_changes(tmp_path, monkeypatch):
+    """numba checks a cached kernel against its own file only; a change to a kernel it calls in
+    another file must still recompile it."""
+    from model import kernel_cache
+
+    (tmp_path / "schedule.py").write_text("caller")
+    (tmp_path / "inspection.py").write_text("callee")
+    cache = tmp_path / "__pycache__"
+    monkeypatch.setattr(kernel_cache, "MODEL_DIR", tmp_path)
+    monkeypatch.setattr(kernel_cache, "CACHE_DIR", cache)
+    monkeypatch.setattr(kernel_cache, "STAMP", cache / "kernels.sha256")
+    kernel_cache.clear_stale_kernels()
+    compiled = cache / "schedule._run_weeks-1.py311.1.nbc"
+    compiled.write_bytes(b"machine code")
+    kernel_cache.clear_stale_kernels()
+    assert compiled.exists(), "unchanged sources keep the cache"
+    (tmp_path / "inspection.py").write_text("callee, changed")
+    kernel_cache.clear_stale_kernels()
+    assert not compiled.exists(), "a changed callee clears the caller's cached code"
