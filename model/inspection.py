@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from scipy.stats import binom
 
-from .draws import binomial_counts, binomial_prepared, uniforms
+from .draws import binomial_prepared, uniforms
 from .organisation import N_TOPICS
 from .params import WEEKS_PER_YEAR, weekly_columns
 from .planning import REMOTE, UNANNOUNCED, _lowest_bit
@@ -47,10 +48,20 @@ def inspection_tables(levers: dict, behaviour: dict) -> dict[str, np.ndarray]:
         "falsification_sanction": np.minimum(1.0, b["falsification_sanction_multiplier"]
                                              * np.asarray(levers["accountability_intensity"], dtype=float)),
         "tasks": weekly_columns(
-            b["data_departments"], 1 - levers["data_sharing_rate"], b["data_request_days"], b["reference_real_work"],
-            b["minimum_real_work"], b["task_processing_days"], 1 - levers["responsibility_clarity"],
-            b["task_data_need"]),
+            expected_data_days(b["data_departments"], 1 - levers["data_sharing_rate"], b["data_request_days"]),
+            b["reference_real_work"], b["minimum_real_work"], b["task_processing_days"],
+            1 - levers["responsibility_clarity"], b["task_data_need"]),
     }
+
+
+def expected_data_days(departments: int, p_unshared, request_days: float) -> np.ndarray:
+    """Mean data acquisition time of an inspection (ODD 7.7): the slowest of the unshared
+    departments' exponential request times, whose mean for k departments is request_days times
+    the k-th harmonic number; 0.5 day when all are shared. Over k ~ Binomial(departments,
+    p_unshared), for each value of p_unshared."""
+    k = np.arange(departments + 1)
+    days = np.concatenate(([0.5], request_days * np.cumsum(1.0 / k[1:])))
+    return binom.pmf(k, departments, np.asarray(p_unshared, dtype=float)[..., None]) @ days
 
 
 # What one week's inspections add to the year's counters (_inspect's totals, in this order).
@@ -69,8 +80,8 @@ def _inspect(rng, latent, materials, integrity, work, sanction_memory, falsified
              plan_special, plan_depth, plan_n_topics, plan_duplicate, plan_source, plan_mask, start, stop, rounds, detection, case_b, case_levers, catch_by_mode, falsification_sanction, tasks, now, totals,
              unit_visits, unit_duplicates, unit_useful, source_found, unit_sanctions, unit_unfair):
     """The week's inspections (plan positions start:stop; `unit` their units, numbered as the unit
-    arrays are), with their draws in this order: detection, case courses, falsified reports, data
-    and task times. Returns the consequences to schedule (event weeks and codes) and the
+    arrays are), with their draws in this order: detection, case courses, falsified reports; then
+    the data and task times (expectations, no draws). Returns the consequences to schedule (event weeks and codes) and the
     sanctions (weeks and units)."""
     mode = plan_mode[start:stop]
     for u in unit:
@@ -94,7 +105,7 @@ def _inspect(rng, latent, materials, integrity, work, sanction_memory, falsified
         totals[16] += caught.size
         sanction_week = np.concatenate((sanction_week, np.full(caught_sanctioned.size, now, dtype=np.int64)))
         sanction_unit = np.concatenate((sanction_unit, caught_sanctioned))
-    _data_and_task_days(rng, unit, work, tasks, totals)
+    _data_and_task_days(unit, work, tasks, totals)
     return event_week, event_code, sanction_week, sanction_unit
 
 
@@ -208,23 +219,19 @@ def _catch_falsification(rng, falsified, unit, mode, catch_by_mode):
 
 
 @njit(cache=True)
-def _data_and_task_days(rng, unit, work, tasks, totals):
-    """Data acquisition: the slowest of the unshared departments' requests; supervised tasks
-    take processing time (longer when real work is short), coordination when responsibility is
-    unclear, and data time when they need cross-department data."""
-    departments, p_unshared, request_days, reference_work, minimum_work, processing_days, p_unclear, \
-        data_need = tasks
+def _data_and_task_days(unit, work, tasks, totals):
+    """The week's data acquisition and task closing times, as their expectations given each visit's
+    unit (ODD 7.7). Nothing in the model reads them back: they feed two yearly means only, whose
+    expectations are the same as with drawn times and whose run-to-run noise is smaller; a draw
+    took five uniforms, a binomial and four transcendental functions per visit."""
+    data_days, reference_work, minimum_work, processing_days, p_unclear, data_need = tasks
     n = unit.size
-    draws = uniforms(rng, 4, n)
-    unshared = binomial_counts(rng, np.full(n, np.int64(departments)), p_unshared)
     for j in range(n):
-        # the slowest of the unshared departments' exponential request times (by inversion)
-        data_days = request_days * -np.log1p(-draws[0, j] ** (1.0 / unshared[j])) if unshared[j] > 0 else 0.5
         scarcity = reference_work / max(work[unit[j]], minimum_work)
-        processing = processing_days * np.sqrt(scarcity) * -np.log1p(-draws[1, j])
-        coordination = processing_days * -np.log1p(-draws[3, j]) if draws[2, j] < p_unclear else 0.0
-        totals[17] += data_days
-        totals[19] += processing + coordination + (rng.random() < data_need) * data_days
+        # processing Exp(mean processing_days sqrt(scarcity)), coordination Exp(processing_days)
+        # when responsibility is unclear, the data time when the task needs cross-department data
+        totals[19] += processing_days * (np.sqrt(scarcity) + p_unclear) + data_need * data_days
+    totals[17] += n * data_days
     totals[18] += n
     totals[20] += n
 

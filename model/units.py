@@ -159,23 +159,31 @@ def _allocate(intent, materials, work, hosting, sanction_memory, integrity, load
 def _arise_and_heal(rng, latent, unresolved, work, problems, erupted):
     """New problems arrive faster when real work is short; units fix some themselves; latent
     major problems may erupt as incidents (counted per unit in `erupted`; returns how many).
-    Four uniforms per unit (arrival, major or not, topic, self-fix), then one per fixing unit
-    (which problem: the k-th in column order, k uniform), then one per unit holding major problems."""
+    Two uniforms per unit: one decides arrival and, rescaled below the arrival chance (a uniform
+    again), major or not and the topic; the other decides a self-fix and, rescaled, which
+    problem (the k-th in column order). Then one per unit holding major problems."""
     arrival_rate, work_sensitivity, reference_work, major_share, self_fix_rate, eruption = problems
     n = work.size
-    draws = uniforms(rng, 4, n)
+    draws = uniforms(rng, 2, n)
     for u in range(n):
-        arrival = arrival_rate * np.exp(-work_sensitivity * (work[u] - reference_work))
-        if draws[0, u] < min(arrival, 0.95):
-            column = MAJOR if draws[1, u] < major_share else np.int64(draws[2, u] * N_TOPICS)
+        arrival = min(arrival_rate * np.exp(-work_sensitivity * (work[u] - reference_work)), 0.95)
+        if draws[0, u] < arrival:
+            kind = draws[0, u] / arrival
+            if kind < major_share:
+                column = MAJOR
+            else:
+                column = min(np.int64((kind - major_share) / (1.0 - major_share) * N_TOPICS), N_TOPICS - 1)
             latent[u, column] += 1
             unresolved[u, column] += 1
     for u in range(n):
         ordinary = 0
         for c in range(MAJOR):
             ordinary += latent[u, c]
-        if draws[3, u] < 1.0 - (1.0 - self_fix_rate * work[u]) ** ordinary:
-            pick = np.int64(rng.random() * ordinary)
+        if ordinary == 0:
+            continue
+        fix = 1.0 - (1.0 - self_fix_rate * work[u]) ** ordinary
+        if draws[1, u] < fix:
+            pick = min(np.int64(draws[1, u] / fix * ordinary), ordinary - 1)
             column, running = 0, latent[u, 0]
             while running <= pick and column < MAJOR - 1:
                 column += 1

@@ -193,6 +193,42 @@ def test_a_lever_changed_at_a_year_start_takes_effect_that_year():
     assert waits[0] > 1.0 and waits[1] == 0.5  # with every department's data shared, no request waits
 
 
+@settings(max_examples=15, deadline=None)
+@given(departments=st.integers(1, 12), p_unshared=st.floats(0, 1), request_days=st.floats(0.5, 20),
+       p_unclear=st.floats(0, 1), data_need=st.floats(0, 1), seed=st.integers(0, 2**32 - 1))
+def test_data_and_task_times_are_the_means_of_the_drawn_times(departments, p_unshared, request_days, p_unclear,
+                                                             data_need, seed):
+    """The model adds expected times (ODD 7.7); they must be the means of the times the ODD's draws
+    would give: the slowest of Binomial(departments, p) exponential requests (0.5 day when none),
+    processing Exp(mean days sqrt(scarcity)), coordination with chance p_unclear, data if needed."""
+    from model.inspection import _data_and_task_days, expected_data_days
+
+    rng = np.random.default_rng(seed)
+    work = np.array([0.2, 0.45, 0.7])
+    unit = np.array([0, 1, 2, 2])
+    reference_work, minimum_work, processing_days = 0.45, 0.05, 3.0
+    totals = np.zeros(len(INSPECTION_TOTALS))
+    tasks = (float(expected_data_days(departments, p_unshared, request_days)), reference_work, minimum_work,
+             processing_days, p_unclear, data_need)
+    _data_and_task_days(unit, work, tasks, totals)
+
+    draws = 200_000
+    unshared = rng.binomial(departments, p_unshared, draws)
+    slowest = request_days * -np.log1p(-rng.random(draws) ** (1.0 / np.maximum(unshared, 1)))
+    data_days = np.where(unshared > 0, slowest, 0.5)
+    scarcity = reference_work / np.maximum(work[unit], minimum_work)
+    mean_task = np.mean([processing_days * np.sqrt(s) * rng.exponential(1.0, draws).mean() for s in scarcity])
+    coordination = processing_days * rng.exponential(1.0, draws) * (rng.random(draws) < p_unclear)
+    task_days = mean_task + (coordination + (rng.random(draws) < data_need) * data_days).mean()
+    assert totals[INSPECTION_TOTALS.index("inspections_with_data")] == unit.size
+    assert totals[INSPECTION_TOTALS.index("tasks")] == unit.size
+    data_mean = totals[INSPECTION_TOTALS.index("data_days")] / unit.size
+    # 5 standard errors, and 0.2% for what the sample misses when a case is too rare to be drawn
+    assert data_mean == pytest.approx(data_days.mean(), abs=5 * data_days.std() / np.sqrt(draws), rel=2e-3)
+    task_mean = totals[INSPECTION_TOTALS.index("task_days")] / unit.size
+    assert task_mean == pytest.approx(task_days, rel=0.02)
+
+
 def test_cached_kernels_are_cleared_when_any_model_source_changes(tmp_path, monkeypatch):
     """numba checks a cached kernel against its own file only; a change to a kernel it calls in
     another file must still recompile it."""
