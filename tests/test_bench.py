@@ -60,3 +60,25 @@ def test_kernel_profile_times_every_rule_and_leaves_the_run_as_it_was():
     inside = sum(site["ns_per_unit_week"] for site in result["sites"] if site["function"] == "_inspect")
     assert inside <= inspect_site["ns_per_unit_week"]
     assert "_data_and_task_days (inspection.py:" in profile_table(result)
+
+
+def test_law_check_passes_the_same_law_and_flags_a_changed_metric(tmp_path):
+    """benchmarks.law: a record against itself flags nothing; a metric moved by half is flagged,
+    and only a metric named in --expect is excused."""
+    import pandas as pd
+
+    from benchmarks import law
+
+    path = law.record(tmp_path / "before", seeds=4, province_seeds=0, workers=1)
+    before = pd.read_parquet(path)
+    assert len(before) == 2 * 4 and set(before["scale"]) == {"city"}
+    assert not law.compare(before, before)["flagged"].any()
+    after = before.assign(hosting_time_share=before["hosting_time_share"] * 1.5)
+    (tmp_path / "after").mkdir()
+    after.to_parquet(tmp_path / "after" / law.FILE)
+    flagged = law.compare(before, after).query("flagged")
+    assert set(flagged["metric"]) == {"hosting_time_share"}
+    arguments = ["compare", str(tmp_path / "before"), str(tmp_path / "after")]
+    assert law.main(arguments) == 1
+    assert law.main([*arguments, "--expect", "hosting_time_share"]) == 0
+    assert law.main(["compare", str(tmp_path / "before"), str(tmp_path / "missing")]) == 2
