@@ -7,6 +7,7 @@ import pandas as pd
 
 from model import METRICS
 
+from .labels import fixed
 from .summary import Target, document_baselines, document_targets, paired_differences, summarise, target_attainment
 
 # Targets whose quantity is an input of the model rather than one of its outcomes.
@@ -95,5 +96,4 @@ def _fmt(value, signed: bool = False) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
     magnitude = abs(value)
-    digits = 3 if magnitude < 1 else (2 if magnitude < 10 else 1)
-    return f"{value:+.{digits}f}" if signed else f"{value:.{digits}f}"
+    return fixed(value, 3 if magnitude < 1 else (2 if magnitude < 10 else 1), signed)

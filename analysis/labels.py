@@ -190,11 +190,18 @@ def display_scale(metric: str) -> float:
     return 100.0 if value_kind(metric) in ("share", "change") else 1.0
 
 
+def fixed(value: float, decimals: int, signed: bool = False) -> str:
+    """Fixed-point text. A value that rounds to zero reads as zero: a difference of -1e-15 (float
+    rounding between two equal means) is '+0.000', not '-0.000'."""
+    value = round(value, decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
+    return f"{value:+.{decimals}f}" if signed else f"{value:.{decimals}f}"
+
+
 def format_number(value: float, signed: bool = False) -> str:
     """About three significant digits, fixed-point (values here are far from 1e4 and 1e-3)."""
     magnitude = abs(value)
     decimals = 0 if magnitude >= 100 else 1 if magnitude >= 10 else 2 if magnitude >= 1 else 3
-    return f"{value:+.{decimals}f}" if signed else f"{value:.{decimals}f}"
+    return fixed(value, decimals, signed)
 
 
 def _finite(value) -> bool:
@@ -207,9 +214,9 @@ def format_value(metric: str, value: float | None, signed: bool = False) -> str:
         return "n/a"
     kind = value_kind(metric)
     if kind in ("share", "change"):
-        return f"{100 * value:+.1f}%" if signed or kind == "change" else f"{100 * value:.1f}%"
+        return fixed(100 * value, 1, signed or kind == "change") + "%"
     if kind == "index":
-        return f"{value:+.3f}" if signed else f"{value:.3f}"
+        return fixed(value, 3, signed)
     return format_number(value, signed)
 
 
@@ -218,7 +225,7 @@ def format_difference(metric: str, value: float | None, lang: str) -> str:
     if not _finite(value):
         return "n/a"
     if value_kind(metric) in ("share", "change"):
-        return f"{100 * value:+.1f}" + pick("个百分点", " pp", lang)
+        return fixed(100 * value, 1, signed=True) + pick("个百分点", " pp", lang)
     return format_value(metric, value, signed=True)
 
 
@@ -227,7 +234,7 @@ def format_bounds(metric: str, low: float | None, high: float | None, difference
     if not (_finite(low) and _finite(high)):
         return "[n/a]"
     if difference and value_kind(metric) in ("share", "change"):
-        return f"[{100 * low:+.1f}, {100 * high:+.1f}]"
+        return f"[{fixed(100 * low, 1, signed=True)}, {fixed(100 * high, 1, signed=True)}]"
     return f"[{format_value(metric, low, signed=difference)}, {format_value(metric, high, signed=difference)}]"
 
 

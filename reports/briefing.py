@@ -9,7 +9,7 @@ from typing import Callable
 import pandas as pd
 
 from analysis.comparison import NOT_MODEL_OUTCOMES
-from analysis.labels import (display_scale, format_estimate, format_number, format_probability, format_value,
+from analysis.labels import (display_scale, fixed, format_estimate, format_number, format_probability, format_value,
                              lever_name, measure_name, metric_name, scale_name)
 from analysis.measures import HEADLINES
 from analysis.sensitivity import RANKING_INDEX, methods_and_outcomes, ranked_factors
@@ -485,7 +485,7 @@ def method_section(study: Study) -> Section:
                              Text("模型现状 [95%区间]", "Model status quo [95% interval]"),
                              Text("相对差", "Relative difference")],
                             [[say(lambda l, m=r.metric: metric_name(m, l)), format_value(r.metric, r.document),
-                              format_estimate(r.metric, r.mean, r.low, r.high), f"{100 * r.relative_gap:+.0f}%"]
+                              format_estimate(r.metric, r.mean, r.low, r.high), fixed(100 * r.relative_gap, 0, signed=True) + "%"]
                              for r in study.calibration.itertuples()]))
     return Section(Text("方法说明", "Method"), blocks)
 
@@ -518,7 +518,7 @@ def caveats_section(study: Study) -> Section:
             items.append(say(lambda l: (
                 f"现状与文件数据相差超过{100 * CALIBRATION_TOLERANCE:.0f}%的指标：" if l == "zh" else
                 f"The status quo differs from the documents' figure by more than {100 * CALIBRATION_TOLERANCE:.0f}% "
-                "for: ") + _join([f"{metric_name(r.metric, l)} ({100 * r.relative_gap:+.0f}%)"
+                "for: ") + _join([f"{metric_name(r.metric, l)} ({fixed(100 * r.relative_gap, 0, signed=True)}%)"
                                   for r in off.itertuples()], l) + ("；这些结果的水平需谨慎解读。" if l == "zh" else
                                                                     "; read their levels with care.")))
     weak = {name: b for name, b in load_document_figures()["baselines"].items() if b.get("quality")}

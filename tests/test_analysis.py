@@ -104,6 +104,16 @@ def test_values_are_written_in_display_units():
     assert format_estimate("rectification_days", 45.04, 42.1, 47.95) == "45.0 [42.1, 48.0]"
 
 
+def test_a_difference_that_rounds_to_zero_reads_as_zero_not_minus_zero():
+    """Two scenarios with the same expected data time differ by float rounding (about -1e-15)."""
+    assert format_estimate("data_acquisition_days", -1e-15, -2e-15, 1e-15, "en", difference=True) == \
+        "+0.000 [+0.000, +0.000]"
+    assert format_estimate("hosting_time_share", -1e-17, -1e-17, 0.0, "en", difference=True) == \
+        "+0.0 pp [+0.0, +0.0]"
+    assert format_value("formalism_index", -0.0) == "0.000"
+    assert format_difference("hosting_time_share", -0.0006, "en") == "-0.1 pp"
+
+
 # the study's tables ----------------------------------------------------------------------------
 
 def test_groups_reference_and_packages_come_from_the_manifest(study):
