@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     rec = commands.add_parser("record", help="run the seeds on this code and save their final-year metrics")
     rec.add_argument("directory", type=Path)
     rec.add_argument("--seeds", type=int, default=1000, help="seeds per scenario at city scale (default 1000)")
-    rec.add_argument("--province-seeds", type=int, default=200, help="seeds per scenario at province scale (default 200)")
+    rec.add_argument("--province-seeds", type=int, default=200,
+                     help="seeds per scenario at province scale (default 200)")
     rec.add_argument("--workers", type=int, default=None)
     cmp = commands.add_parser("compare", help="compare two records")
     cmp.add_argument("before", type=Path)
@@ -110,8 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\nmetrics expected to change:")
         print(expected.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     unexpected = result[result["flagged"] & ~result["metric"].isin(args.expect)]
-    print(f"\n{len(unexpected)} unexpected flagged comparisons"
-          + (": " + ", ".join(f"{r.scenario}/{r.scale}/{r.metric}" for r in unexpected.itertuples()) if len(unexpected) else ""))
+    named = ", ".join(f"{r.scenario}/{r.scale}/{r.metric}" for r in unexpected.itertuples())
+    print(f"\n{len(unexpected)} unexpected flagged comparisons" + (f": {named}" if named else ""))
     return 1 if len(unexpected) else 0
 
 

@@ -81,8 +81,8 @@ def _inspect(rng, latent, materials, integrity, work, sanction_memory, falsified
              unit_visits, unit_duplicates, unit_useful, source_found, unit_sanctions, unit_unfair):
     """The week's inspections (plan positions start:stop; `unit` their units, numbered as the unit
     arrays are), with their draws in this order: detection, case courses, falsified reports; then
-    the data and task times (expectations, no draws). Returns the consequences to schedule (event weeks and codes) and the
-    sanctions (weeks and units)."""
+    the data and task times (expectations, no draws). Returns the consequences to schedule (event
+    weeks and codes) and the sanctions (weeks and units)."""
     mode = plan_mode[start:stop]
     for u in unit:
         visited[u] = True
