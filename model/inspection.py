@@ -123,8 +123,7 @@ def _detect(rng, latent, materials, integrity, unit, mode, special, depth, n_top
         major_visibility = detection
     n = unit.size
     d = np.empty(n)
-    d_low = np.empty(n)  # min(d, 1 - d) and log(1 - d_low): what each binomial draw of d needs
-    log_q = np.empty(n)
+    d_low = np.empty(n)  # min(d, 1 - d): what each binomial draw of d needs
     log_miss = np.log1p(-detection_base)
     for v in range(n):
         intensity = depth[v] * (special_depth if special[v] else 1.0) * professional
@@ -136,7 +135,6 @@ def _detect(rng, latent, materials, integrity, unit, mode, special, depth, n_top
         else:
             d[v] = skill * (1 - hidden * (unannounced_factor if mode[v] == UNANNOUNCED else 1.0))
         d_low[v] = min(d[v], 1.0 - d[v])
-        log_q[v] = np.log(1.0 - d_low[v])
     scope = np.zeros(n, dtype=np.int64)
     found = np.zeros(n, dtype=np.int64)
     majors_in_scope = np.zeros(n, dtype=np.int64)
@@ -160,7 +158,7 @@ def _detect(rng, latent, materials, integrity, unit, mode, special, depth, n_top
                 topics &= topics - 1
                 count = latent[cell]
                 if count:
-                    hits = binomial_prepared(rng, count, d[v], d_low[v], log_q[v])
+                    hits = binomial_prepared(rng, count, d[v], d_low[v])
                     latent[cell] -= hits
                     scope[v] += count
                     found[v] += hits
