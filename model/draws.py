@@ -24,6 +24,17 @@ def uniforms(rng, rows: int, n: int) -> np.ndarray:
 
 
 @njit(cache=True)
+def chance(rng, p) -> bool:
+    """A trial with chance p that draws a uniform only when its outcome is uncertain: p <= 0 and
+    p >= 1 decide without one (rng.random() < p would decide the same, at a draw's cost)."""
+    if p <= 0.0:
+        return False
+    if p >= 1.0:
+        return True
+    return rng.random() < p
+
+
+@njit(cache=True)
 def poisson(rng, lam):
     """One draw as numpy's rng.poisson(lam) makes it (numba's own differs: it truncates where numpy
     floors): products of uniforms below 10, else PTRS (transformed rejection with squeeze)."""

@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 from scipy.stats import binom
 
-from .draws import binomial_prepared, uniforms
+from .draws import binomial_prepared, chance, uniforms
 from .organisation import N_TOPICS
 from .params import WEEKS_PER_YEAR, weekly_columns
 from .planning import REMOTE, UNANNOUNCED, _lowest_bit
@@ -97,7 +97,7 @@ def _inspect(rng, latent, materials, integrity, work, sanction_memory, falsified
     if caught.size:
         sanctioned = np.empty(caught.size, dtype=np.bool_)
         for i in range(caught.size):
-            sanctioned[i] = rng.random() < falsification_sanction
+            sanctioned[i] = chance(rng, falsification_sanction)
         caught_sanctioned = caught[sanctioned]
         for u in caught_sanctioned:
             unit_sanctions[u] += 1
@@ -197,7 +197,7 @@ def _detect(rng, latent, materials, integrity, unit, mode, special, depth, n_top
 @njit(cache=True)
 def _catch_falsification(rng, falsified, unit, mode, catch_by_mode):
     """Visits may uncover a falsified report (chance by mode). No draw unless a visited unit
-    lied; then one uniform per visit. Returns the caught units, sorted, each once."""
+    lied; then one trial per visit to a liar. Returns the caught units, sorted, each once."""
     n = unit.size
     liars = np.empty(n, dtype=np.bool_)
     for v in range(n):
@@ -207,7 +207,7 @@ def _catch_falsification(rng, falsified, unit, mode, catch_by_mode):
     caught = np.empty(n, dtype=np.int64)
     n_caught = 0
     for v in range(n):
-        if rng.random() < catch_by_mode[mode[v]] and liars[v]:
+        if liars[v] and chance(rng, catch_by_mode[mode[v]]):
             caught[n_caught] = unit[v]
             n_caught += 1
     caught = np.unique(caught[:n_caught])

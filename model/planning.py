@@ -18,7 +18,7 @@ from .organisation import (
     BODY_KINDS, BODY_ITEMS_PER_YEAR, COVERAGE_BY_LEVEL, DEPARTMENT_ITEMS_PER_YEAR, DEPARTMENT_KINDS,
     N_TOPICS, TOPICS_PER_DEPARTMENT, UNNECESSARY_SHARE_BODY, UNNECESSARY_SHARE_DEPARTMENT, Organisation,
 )
-from .draws import binomial_counts, poisson
+from .draws import binomial_counts, chance, poisson
 from .params import WEEKS_PER_YEAR
 from .threads import map_in_threads
 
@@ -344,15 +344,15 @@ def _issue_and_sample(rng, level_sources, level_source_start, level_rate, is_bod
 
 @njit(cache=True)
 def _negative_list_keep(rng, source, week, unnecessary_share, negative_list_share):
-    """Items the negative list leaves: all 'unnecessary' draws come first, then all strike draws."""
+    """Items the negative list leaves: an item is struck if it is 'unnecessary' and the list covers
+    it that week. All 'unnecessary' trials come first, then the strike trials of unnecessary items."""
     n = source.size
     unnecessary = np.empty(n, np.bool_)
     for i in range(n):
-        unnecessary[i] = rng.random() < unnecessary_share[source[i]]
+        unnecessary[i] = chance(rng, unnecessary_share[source[i]])
     keep = np.empty(n, np.bool_)
     for i in range(n):
-        strike = rng.random() < negative_list_share[week[i]]
-        keep[i] = not (unnecessary[i] and strike)
+        keep[i] = not (unnecessary[i] and chance(rng, negative_list_share[week[i]]))
     return keep
 
 
@@ -402,7 +402,7 @@ def _relay_pairs(rng, source, jurisdiction, week, relay_target, child_start, chi
     for i in range(source.size):
         if relay_target[source[i]] >= 0:
             for c in range(child_count[jurisdiction[i]]):
-                if rng.random() < probability:
+                if chance(rng, probability):
                     parent[at], child[at] = i, child_start[jurisdiction[i]] + c
                     at += 1
     lag = rng.integers(0, RELAY_LAG_WEEKS + 1, at)
@@ -424,14 +424,13 @@ def _schedule_visits(rng, item, unit, item_source, item_special, item_week, remo
         week[v] = (item_week[item[v]] + lag[v]) % WEEKS_PER_YEAR
     remote = np.empty(n, np.bool_)
     for v in range(n):
-        remote[v] = rng.random() < remote_share[week[v]]
+        remote[v] = chance(rng, remote_share[week[v]])
     mode = np.empty(n, np.int8)
     key = np.empty(n, np.int64)
     days = np.empty(n)
     demand = np.zeros(n_keys)
     for v in range(n):
-        unannounced = rng.random() < unannounced_share[week[v]]
-        mode[v] = REMOTE if remote[v] else (UNANNOUNCED if unannounced else ANNOUNCED)
+        mode[v] = REMOTE if remote[v] else (UNANNOUNCED if chance(rng, unannounced_share[week[v]]) else ANNOUNCED)
         source = item_source[item[v]]
         key[v] = key_offset[source] + unit_jurisdiction[level_of_source[source], unit[v]]
         days[v] = inspector_days[2] if remote[v] else inspector_days[1] if item_special[item[v]] else inspector_days[0]
@@ -445,15 +444,16 @@ def _thin_join_merge(rng, keep_probability, item, unit, week, mode, key, days, i
     """Thin visits to capacity, fold joint visits into their group's leader, fold or mark visits
     whose topics were all inspected at the unit before, and return the rest in round order.
 
-    Draws go in plan order; the scans run on copies in (week, plan position) order, the order
-    the joint groups, the merge scan and the rounds all follow for each unit's own visits."""
+    Keep and joint trials go in plan order; the scans run on copies in (week, plan position) order,
+    the order the joint groups, the merge scan (with its merge trial for each covered visit) and
+    the rounds all follow for each unit's own visits. A trial whose outcome is certain draws nothing."""
     n = unit.size
     kept = np.empty(n, np.bool_)
     planned_days = np.zeros(n_keys)
     items_per_unit = np.zeros(n_units)
     start = np.zeros(WEEKS_PER_YEAR + 1, np.int64)
     for v in range(n):
-        kept[v] = rng.random() < keep_probability[key[v]]
+        kept[v] = chance(rng, keep_probability[key[v]])
         if kept[v]:
             planned_days[key[v]] += days[v]
             items_per_unit[unit[v]] += 1.0
@@ -473,7 +473,7 @@ def _thin_join_merge(rng, keep_probability, item, unit, week, mode, key, days, i
     joinable_w = np.empty(m, np.bool_)
     for v in range(n):
         if kept[v]:
-            joinable = rng.random() < joint_share[week[v]] and mode[v] != REMOTE
+            joinable = mode[v] != REMOTE and chance(rng, joint_share[week[v]])
             i = start[week[v]]
             start[week[v]] += 1
             at[i], unit_w[i], week_w[i], mode_w[i], key_w[i] = v, unit[v], week[v], mode[v], key[v]
@@ -507,10 +507,6 @@ def _thin_join_merge(rng, keep_probability, item, unit, week, mode, key, days, i
     # Merging: scan the year in order; a visit whose topics were all inspected before at the unit
     # is folded into the earlier item with probability merge_rate, or always when its body is in
     # the joint system (results are shared and recognised), else it is a duplicate.
-    merge = np.zeros(n, np.bool_)
-    for v in range(n):
-        if kept[v] and not joined[v]:
-            merge[v] = rng.random() < merge_rate[week[v]]
     seen = np.zeros(n_units, np.int64)
     covered_w = np.zeros(m, np.bool_)
     final_w = np.empty(m, np.int64)
@@ -521,7 +517,7 @@ def _thin_join_merge(rng, keep_probability, item, unit, week, mode, key, days, i
             u = unit_w[i]
             covered_w[i] = (seen[u] & mask_w[i]) == mask_w[i]
             seen[u] |= mask_w[i]
-            if covered_w[i] and (merge[at[i]] or joinable_w[i]):
+            if covered_w[i] and (joinable_w[i] or chance(rng, merge_rate[week_w[i]])):
                 merged[at[i]] = True
             else:
                 final_w[n_final] = i

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model.draws import binomial_counts, binomial_prepared, poisson, uniforms
+from model.draws import binomial_counts, binomial_prepared, chance, poisson, uniforms
 
 SEEDS = st.integers(0, 2**32 - 1)
 PROBABILITIES = st.one_of(st.sampled_from([0.0, 0.5, 1.0, 1e-9, 1 - 1e-9]), st.floats(0.0, 1.0))
@@ -45,3 +45,16 @@ def test_prepared_binomial_is_numpys_binomial(seed, trials, p):
 def test_poisson_is_numpys_poisson(seed, lam, size):
     same_stream(seed, lambda rng: np.array([poisson(rng, lam) for _ in range(size)]),
                 lambda rng: rng.poisson(lam, size))
+
+
+@settings(max_examples=60, deadline=None)
+@given(SEEDS, st.lists(st.one_of(st.sampled_from([-0.5, 0.0, 1.0, 1.5]), st.floats(0.0, 1.0)), min_size=1,
+                       max_size=40))
+def test_a_trial_draws_only_when_its_outcome_is_uncertain(seed, chances):
+    """chance(p) decides p <= 0 and p >= 1 without a draw, and is rng.random() < p otherwise."""
+    uncertain = [p for p in chances if 0.0 < p < 1.0]
+    a, b = np.random.default_rng(seed), np.random.default_rng(seed)
+    outcomes = [chance(a, p) for p in chances]
+    draws = iter(b.random(len(uncertain)))
+    assert outcomes == [p >= 1.0 if not 0.0 < p < 1.0 else bool(next(draws) < p) for p in chances]
+    assert a.bit_generator.state == b.bit_generator.state
