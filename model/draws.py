@@ -1,4 +1,6 @@
-"""Random draws inside compiled kernels, each the same numbers numpy's Generator would give.
+"""Random draws inside compiled kernels, each numpy's Generator's numbers (two exceptions, equal
+in law and said where they are: `chance` skips the draw of a certain trial, `binomial_prepared`
+takes q^n by multiplication for small n).
 
 A kernel handed the run's Generator draws element by element in the order the vectorised numpy
 calls did (rng.random(n) gives what n calls of rng.random() give), so a seed keeps its stream
