@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import gc
 import pickle
+from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -39,6 +40,27 @@ def _collector_paused():
     finally:
         if enabled:
             gc.enable()
+
+
+def year_tables(levers: dict[str, np.ndarray], behaviour: dict, key: tuple) -> dict[str, np.ndarray]:
+    """The weekly parameter tables of a year with these levers (52 weekly values each) and this
+    behaviour; `key` identifies both. Kept per process, read-only, for the last few keys: the
+    burn-in years share them, as do a constant scenario's years and the runs of a study's seeds."""
+    tables = _YEAR_TABLES.pop(key, None)
+    if tables is None:
+        phi = observability(levers, behaviour)
+        tables = {"phi": phi, "sanction_severity": levers["sanction_severity"],
+                  **unit_tables(levers, behaviour, phi), **inspection_tables(levers, behaviour)}
+        for table in tables.values():
+            table.setflags(write=False)
+    _YEAR_TABLES[key] = tables  # most recently used last
+    while len(_YEAR_TABLES) > YEAR_TABLES_KEPT:
+        _YEAR_TABLES.popitem(last=False)
+    return tables
+
+
+YEAR_TABLES_KEPT = 16
+_YEAR_TABLES: OrderedDict = OrderedDict()
 
 
 @dataclass(frozen=True)
@@ -83,7 +105,7 @@ class SupervisionModel(mesa.Model):
         self.provinces = provinces(self.organisation, self.rng, seed_sequence, self.total_weeks)
         self.week = 0
         self.plan: YearPlan | None = None
-        self._tables_levers: dict[str, np.ndarray] | None = None
+        self._behaviour_key = tuple(sorted(self.behaviour.items()))
         self.accumulator = YearAccumulator(n, len(self.planner.sources))
         self.reference_found: float | None = None
         self.yearly: list[dict] = []
@@ -169,21 +191,12 @@ class SupervisionModel(mesa.Model):
     def _start_year(self) -> None:
         first_policy_week = self.week - self.burn_in_weeks
         levers = self.scenario.lever_weeks(first_policy_week, WEEKS_PER_YEAR)
-        if not self._same_levers(levers):  # the burn-in years share them, as do a constant scenario's
-            phi = observability(levers, self.behaviour)
-            self._tables = {"phi": phi, "sanction_severity": levers["sanction_severity"],
-                            **unit_tables(levers, self.behaviour, phi), **inspection_tables(levers, self.behaviour)}
-            self._tables_levers = levers
+        lever_values = self.scenario.lever_table(first_policy_week, WEEKS_PER_YEAR).tobytes()
+        self._tables = year_tables(levers, self.behaviour, (lever_values, self._behaviour_key))
         risk = self._risk_signal(float(levers["data_sharing_rate"][0]))
         self.accumulator = YearAccumulator(self.units.work.size, len(self.planner.sources))
         self.plan = self.planner.plan_year(self.rng, levers, risk, [p.rng for p in self.provinces], self.threads)
         set_item_load(self.units, self.plan.item_load, self.behaviour["item_load_elasticity"])
-
-    def _same_levers(self, levers: dict[str, np.ndarray]) -> bool:
-        """Whether this year's weekly lever values are those the parameter tables were built from
-        (the tables depend on nothing else that changes during a run)."""
-        built = self._tables_levers
-        return built is not None and all(np.array_equal(values, built[name]) for name, values in levers.items())
 
     def _risk_signal(self, data_sharing: float) -> np.ndarray:
         """What risk-based targeting sees: last year's findings and, through shared data, anomalies."""

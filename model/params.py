@@ -208,13 +208,33 @@ class Scenario:
     start_year: int = 2024
     description: str = ""
     notes: Mapping[str, str] = field(default_factory=dict)
+    _lever_tables: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def lever_weeks(self, first_policy_week: int, weeks: int) -> dict[str, np.ndarray]:
-        """Each lever's values in force over `weeks` weeks; negative weeks are the burn-in, at the status quo."""
-        week = np.arange(first_policy_week, first_policy_week + weeks)
-        burn_in = week < 0
-        return {name: np.where(burn_in, self.status_quo[name], schedule.values_at(week))
-                for name, schedule in self.levers.items()}
+        """Each lever's values in force over `weeks` weeks; negative weeks are the burn-in, at the status quo.
+        The values are rows of one read-only table (lever_table), so a year's levers compare and
+        hash as one block of bytes."""
+        table = self.lever_table(first_policy_week, weeks)
+        return dict(zip(self.levers, table))
+
+    def lever_table(self, first_policy_week: int, weeks: int) -> np.ndarray:
+        """The levers' weekly values, one row per lever in the order of `levers`, read-only; kept
+        with the scenario (a run asks for each of its years)."""
+        key = (first_policy_week, weeks)
+        if key not in self._lever_tables:
+            self._lever_tables[key] = self._build_lever_table(first_policy_week, weeks)
+        return self._lever_tables[key]
+
+    def _build_lever_table(self, first_policy_week: int, weeks: int) -> np.ndarray:
+        table = np.empty((len(self.levers), weeks))
+        policy_from = min(max(-first_policy_week, 0), weeks)  # the window's first policy week
+        for row, (name, schedule) in zip(table, self.levers.items()):
+            row[:policy_from] = self.status_quo[name]
+            row[policy_from:] = schedule.steps[0][1]
+            for start, value in schedule.steps:
+                row[min(max(start - first_policy_week, policy_from), weeks):] = value
+        table.setflags(write=False)
+        return table
 
 
 def default_scenario(**changes) -> Scenario:

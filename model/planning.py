@@ -9,7 +9,8 @@ topics were already inspected at the unit, and what repeats earlier topics is a 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
+from types import SimpleNamespace
 
 import numpy as np
 from numba import njit
@@ -17,6 +18,7 @@ from numba import njit
 from .organisation import (
     BODY_KINDS, BODY_ITEMS_PER_YEAR, COVERAGE_BY_LEVEL, DEPARTMENT_ITEMS_PER_YEAR, DEPARTMENT_KINDS,
     N_TOPICS, TOPICS_PER_DEPARTMENT, UNNECESSARY_SHARE_BODY, UNNECESSARY_SHARE_DEPARTMENT, Organisation,
+    build_organisation,
 )
 from .draws import binomial_counts, chance, poisson
 from .params import WEEKS_PER_YEAR
@@ -103,6 +105,64 @@ class YearPlan:
         return np.concatenate([p.source for p in self.provinces])
 
 
+@lru_cache(maxsize=None)
+def _planner_tables(scale: str, topic_concentration: float) -> dict:
+    """What a Planner reads and never changes: the issuers and the organisation's index tables,
+    built once per process for a scale and topic concentration (read-only arrays, shared by the
+    process's models)."""
+    organisation = build_organisation(scale)
+    t = SimpleNamespace()
+    t.sources = build_sources()
+    rank = np.arange(1, N_TOPICS + 1, dtype=float)
+    weights = rank ** -topic_concentration
+    t.topic_weights = weights / weights.sum()
+    t._topic_cdf = t.topic_weights.cumsum()  # what rng.choice(p=topic_weights) searches
+    t._topic_cdf /= t._topic_cdf[-1]
+    t._topic_table = np.zeros((len(t.sources), max(len(s.topics) for s in t.sources)), np.int64)
+    for s in t.sources:  # departments' own topics, row by issuer
+        t._topic_table[s.index, :len(s.topics)] = s.topics
+    # each jurisdiction's children at the level below (first, count), levels but the last, flattened
+    levels = range(len(organisation.n_jurisdictions))
+    child_start, child_count = [], []
+    for level in levels[:-1]:
+        count = np.bincount(organisation.jurisdiction_parent[level + 1],
+                            minlength=organisation.n_jurisdictions[level])
+        child_start.append(np.concatenate(([0], np.cumsum(count)[:-1])))
+        child_count.append(count)
+    t._child_start = np.concatenate(child_start).astype(np.int64)
+    t._child_count = np.concatenate(child_count).astype(np.int64)
+    index_of = {(source.name, source.level): source.index for source in t.sources}
+    t._relay_target = np.array([index_of.get((source.name, source.level + 1), -1) for source in t.sources],
+                               dtype=np.int16)  # the same issuer one level down, if any
+    t._unnecessary_share = np.array([s.unnecessary_share for s in t.sources])
+    t._items_per_year = np.array([s.items_per_year for s in t.sources])
+    t._is_body = np.array([s.is_body for s in t.sources])
+    t._n_source_topics = np.array([len(s.topics) for s in t.sources])
+    sources_at = [np.array([s.index for s in t.sources if s.level == level], np.int64) for level in levels]
+    # Per-level tables flattened for the compiled level loop: level l's rows start at its offset.
+    t._level_source_start = np.cumsum([0] + [a.size for a in sources_at]).astype(np.int64)
+    t._level_sources = np.concatenate(sources_at)
+    t._jurisdiction_offset = np.cumsum((0, *organisation.n_jurisdictions)).astype(np.int64)
+    t._jurisdiction_start = np.concatenate(organisation.jurisdiction_start)
+    t._jurisdiction_size = np.concatenate(organisation.jurisdiction_size)
+    t._risk_levels = sorted({s.risk_targeting for s in t.sources})
+    t._risk_level_of_source = np.array([t._risk_levels.index(s.risk_targeting) for s in t.sources])
+    t._level_of_source = np.array([s.level for s in t.sources])
+    t._key_offset = np.concatenate(
+        ([0], np.cumsum([organisation.n_jurisdictions[s.level] for s in t.sources])[:-1])).astype(np.int64)
+    t._key_source = np.concatenate(
+        [np.full(organisation.n_jurisdictions[s.level], s.index) for s in t.sources])
+    t._key_units = np.concatenate(
+        [organisation.jurisdiction_size[s.level] for s in t.sources]).astype(float)
+    t._unit_jurisdiction = np.array(organisation.unit_jurisdiction)
+    t._unit_province = organisation.unit_jurisdiction[1].astype(np.int64)
+    t._inspector_days = np.array([INSPECTOR_DAYS[kind] for kind in ("comprehensive", "special", "remote")])
+    for value in vars(t).values():
+        if isinstance(value, np.ndarray):
+            value.setflags(write=False)
+    return vars(t)
+
+
 class Planner:
     """Builds each year's plan; holds the staffing fixed at the status quo (burn-in) workload.
 
@@ -115,52 +175,8 @@ class Planner:
     def __init__(self, organisation: Organisation, behaviour: dict):
         self.org = organisation
         self.behaviour = behaviour
-        self.sources = build_sources()
         self.staffing: np.ndarray | None = None  # inspector-days per unit of jurisdiction, per source
-        rank = np.arange(1, N_TOPICS + 1, dtype=float)
-        weights = rank ** -behaviour["topic_concentration"]
-        self.topic_weights = weights / weights.sum()
-        self._topic_cdf = self.topic_weights.cumsum()  # what rng.choice(p=topic_weights) searches
-        self._topic_cdf /= self._topic_cdf[-1]
-        self._topic_table = np.zeros((len(self.sources), max(len(s.topics) for s in self.sources)), np.int64)
-        for s in self.sources:  # departments' own topics, row by issuer
-            self._topic_table[s.index, :len(s.topics)] = s.topics
-        # each jurisdiction's children at the level below (first, count), levels but the last, flattened
-        levels = range(len(organisation.n_jurisdictions))
-        child_start, child_count = [], []
-        for level in levels[:-1]:
-            count = np.bincount(organisation.jurisdiction_parent[level + 1],
-                                minlength=organisation.n_jurisdictions[level])
-            child_start.append(np.concatenate(([0], np.cumsum(count)[:-1])))
-            child_count.append(count)
-        self._child_start = np.concatenate(child_start).astype(np.int64)
-        self._child_count = np.concatenate(child_count).astype(np.int64)
-        index_of = {(source.name, source.level): source.index for source in self.sources}
-        self._relay_target = np.array([index_of.get((source.name, source.level + 1), -1) for source in self.sources],
-                                      dtype=np.int16)  # the same issuer one level down, if any
-        self._unnecessary_share = np.array([s.unnecessary_share for s in self.sources])
-        self._items_per_year = np.array([s.items_per_year for s in self.sources])
-        self._is_body = np.array([s.is_body for s in self.sources])
-        self._n_source_topics = np.array([len(s.topics) for s in self.sources])
-        sources_at = [np.array([s.index for s in self.sources if s.level == level], np.int64) for level in levels]
-        # Per-level tables flattened for the compiled level loop: level l's rows start at its offset.
-        self._level_source_start = np.cumsum([0] + [a.size for a in sources_at]).astype(np.int64)
-        self._level_sources = np.concatenate(sources_at)
-        self._jurisdiction_offset = np.cumsum((0, *organisation.n_jurisdictions)).astype(np.int64)
-        self._jurisdiction_start = np.concatenate(organisation.jurisdiction_start)
-        self._jurisdiction_size = np.concatenate(organisation.jurisdiction_size)
-        self._risk_levels = sorted({s.risk_targeting for s in self.sources})
-        self._risk_level_of_source = np.array([self._risk_levels.index(s.risk_targeting) for s in self.sources])
-        self._level_of_source = np.array([s.level for s in self.sources])
-        self._key_offset = np.concatenate(
-            ([0], np.cumsum([organisation.n_jurisdictions[s.level] for s in self.sources])[:-1])).astype(np.int64)
-        self._key_source = np.concatenate(
-            [np.full(organisation.n_jurisdictions[s.level], s.index) for s in self.sources])
-        self._key_units = np.concatenate(
-            [organisation.jurisdiction_size[s.level] for s in self.sources]).astype(float)
-        self._unit_jurisdiction = np.array(organisation.unit_jurisdiction)
-        self._unit_province = organisation.unit_jurisdiction[1].astype(np.int64)
-        self._inspector_days = np.array([INSPECTOR_DAYS[kind] for kind in ("comprehensive", "special", "remote")])
+        vars(self).update(_planner_tables(organisation.scale, behaviour["topic_concentration"]))
 
     # -- the plan ---------------------------------------------------------------------------
     def plan_year(self, rng, levers_week: dict[str, np.ndarray], risk: np.ndarray, province_rngs: list,

@@ -40,7 +40,7 @@ class EventQueue:
 
     def __init__(self, horizon: int):
         self.fill = np.zeros(horizon, dtype=np.int64)
-        self.codes = np.zeros((horizon, 64), dtype=np.int64)
+        self.codes = np.zeros((horizon, 8), dtype=np.int64)  # widened as rows fill (_calendar_push)
 
 
 @dataclass

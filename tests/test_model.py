@@ -193,6 +193,19 @@ def test_a_lever_changed_at_a_year_start_takes_effect_that_year():
     assert waits[0] > 1.0 and waits[1] == 0.5  # with every department's data shared, no request waits
 
 
+def test_parameter_tables_are_shared_read_only_and_follow_the_behaviour():
+    """A process keeps a year's tables for the runs that share its levers and behaviour; nothing may
+    write to them, and other behaviour gets its own."""
+    base = load_scenario("baseline")
+    first, second = SupervisionModel(base, 1, scale="county"), SupervisionModel(base, 2, scale="county")
+    first.step(), second.step()
+    assert first._tables is second._tables and not first._tables["detection"].flags.writeable
+    other = dataclasses.replace(base, behaviour={**base.behaviour, "detection_base": 0.5})
+    changed = SupervisionModel(other, 1, scale="county")
+    changed.step()
+    assert changed._tables["detection"][0, 2] == 0.5 != first._tables["detection"][0, 2]
+
+
 @settings(max_examples=15, deadline=None)
 @given(departments=st.integers(1, 12), p_unshared=st.floats(0, 1), request_days=st.floats(0.5, 20),
        p_unclear=st.floats(0, 1), data_need=st.floats(0, 1), seed=st.integers(0, 2**32 - 1))

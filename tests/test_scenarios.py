@@ -1,10 +1,12 @@
 """Scenario files load, cite their documents, and bad input gets one clear line."""
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -51,6 +53,22 @@ def test_reform_package_follows_the_d1_phases():
     burn_in = package.lever_weeks(-2, 3)  # two burn-in weeks at the status quo, then the first policy week
     assert {name: values[0] for name, values in burn_in.items()} == package.status_quo
     assert burn_in["merge_rate"][2] == package.levers["merge_rate"].value_at(0) != package.status_quo["merge_rate"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 300), st.floats(0, 1)), min_size=1, max_size=4),
+       st.integers(-160, 300), st.integers(1, 120))
+def test_a_lever_table_holds_the_value_in_force_each_week(steps, first_week, weeks):
+    """The weekly table the model reads is each week's value of the schedule: the status quo in
+    the burn-in (negative weeks), then the last step started; it is kept and read-only."""
+    schedule = Schedule(tuple(sorted(steps, key=lambda step: step[0])))
+    base = load_scenario("baseline")
+    scenario = dataclasses.replace(base, levers={**base.levers, "merge_rate": schedule})
+    week = np.arange(first_week, first_week + weeks)
+    expected = np.where(week < 0, scenario.status_quo["merge_rate"], [schedule.value_at(w) for w in week])
+    table = scenario.lever_table(first_week, weeks)
+    assert np.array_equal(table[list(scenario.levers).index("merge_rate")], expected)
+    assert scenario.lever_table(first_week, weeks) is table and not table.flags.writeable
 
 
 @pytest.mark.parametrize("text, field", [
