@@ -19,10 +19,16 @@ from numba import njit
 def uniforms(rng, rows: int, n: int) -> np.ndarray:
     """rng.random((rows, n)) in compiled code: the same numbers, row after row."""
     draws = np.empty((rows, n))
-    for i in range(rows):
-        for j in range(n):
-            draws[i, j] = rng.random()
+    fill_uniforms(rng, draws)
     return draws
+
+
+@njit(cache=True)
+def fill_uniforms(rng, out) -> None:
+    """out[:] = rng.random(out.shape), into an array the caller already has (rows of a scratch table)."""
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = rng.random()
 
 
 @njit(cache=True)

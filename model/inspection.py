@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 from scipy.stats import binom
 
-from .draws import binomial_prepared, chance, uniforms
+from .draws import binomial_prepared, chance, fill_uniforms
 from .organisation import N_TOPICS
 from .params import WEEKS_PER_YEAR, weekly_columns
 from .planning import REMOTE, UNANNOUNCED, _lowest_bit
@@ -255,39 +255,41 @@ def _case_courses(rng, unit, column, now, work, integrity, sanction_memory, b, l
     """The course of each case, drawn when it opens: surface or genuine fix (the unit's choice), its
     duration, acceptance, follow-up, recheck, rebound, sanctions. The draws come block by block
     (eight uniforms per case, the durations, the rebounds, the redo times, three sanction
-    uniforms per case); the consequences are listed kind by kind, cases in order within each."""
+    uniforms per case); the consequences are listed kind by kind, cases in order within each.
+    Per-case values wait between blocks in three scratch tables: a county week has one or two
+    cases, and an array each cost more than the cases."""
     (reference_work, minimum_work, major_multiplier, recheck_catch, surface_cost_ratio, genuine_fix_cost,
      surface_multiplier, sanction_cost, intrinsic_weight, choice_noise, exogenous_share, genuine_fix_weeks,
      unclear_delay, deadline, quality_failure, rebound_surface, rebound_genuine) = b
     accountability, severity, closed_loop, clarity, tolerance, catch_at_acceptance = levers
     n = unit.size
+    if n == 0:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64)
     catch_total = 1 - (1 - catch_at_acceptance) * (1 - closed_loop * recheck_catch)
-    draws = uniforms(rng, 8, n)
-    major = np.empty(n, dtype=np.bool_)
-    scarcity = np.empty(n)
-    genuine_weeks = np.empty(n)
+    real = np.empty((13, n))  # rows 0-7 the uniforms, 8-10 the sanction uniforms, scarcity, genuine weeks
+    draws, sanction_draws, scarcity, genuine_weeks = real[:8], real[8:11], real[11], real[12]
+    whole = np.empty((4, n), dtype=np.int64)
+    redo_weeks, check_at, rebound_after, recheck_redo = whole[0], whole[1], whole[2], whole[3]
+    flags = np.empty((4, n), dtype=np.bool_)
+    surface, passed, caught_surface, hidden = flags[0], flags[1], flags[2], flags[3]
+
+    fill_uniforms(rng, draws)
     for j in range(n):
-        major[j] = column[j] == MAJOR
         scarcity[j] = reference_work / max(work[unit[j]], minimum_work)
-        genuine_weeks[j] = rng.gamma(2.0, genuine_fix_weeks * np.sqrt(scarcity[j]) * (1.5 if major[j] else 1.0) / 2.0)
+        major_factor = 1.5 if column[j] == MAJOR else 1.0
+        genuine_weeks[j] = rng.gamma(2.0, genuine_fix_weeks * np.sqrt(scarcity[j]) * major_factor / 2.0)
     for j in range(n):
         genuine_weeks[j] += (draws[1, j] < 1 - clarity) * rng.exponential(unclear_delay)
-    redo_weeks = np.empty(n, dtype=np.int64)
     for j in range(n):
         redo_weeks[j] = np.int64(np.ceil(rng.gamma(2.0, genuine_fix_weeks / 2.0)))
 
-    surface = np.empty(n, dtype=np.bool_)
-    passed = np.empty(n, dtype=np.bool_)
-    caught_surface = np.empty(n, dtype=np.bool_)
-    check_at = np.empty(n, dtype=np.int64)
-    hidden = np.empty(n, dtype=np.bool_)
-    rebound_after = np.empty(n, dtype=np.int64)
     for j in range(n):
-        severity_factor = major_multiplier if major[j] else 1.0
+        major = column[j] == MAJOR
+        severity_factor = major_multiplier if major else 1.0
         # The unit's choice: a surface fix saves the genuine fix's cost unless it is caught (then it
         # must be redone), against the sanction it expects (raised by its own past sanctions).
         saving = (1 - catch_total) - 1 / surface_cost_ratio
-        benefit = genuine_fix_cost * saving * scarcity[j] * (2.0 if major[j] else 1.0)
+        benefit = genuine_fix_cost * saving * scarcity[j] * (2.0 if major else 1.0)
         expected_sanction = min(1.0, surface_multiplier * severity_factor
                                 * (accountability * (1.0 + sanction_memory[unit[j]])))
         penalty = catch_total * expected_sanction * severity * sanction_cost
@@ -302,17 +304,15 @@ def _case_courses(rng, unit, column, now, work, integrity, sanction_memory, b, l
         passed[j] = on_time and not caught_surface[j] and not quality_fail
         hidden[j] = surface[j] and passed[j]
         rebound_after[j] = rng.geometric(rebound_surface if hidden[j] else rebound_genuine)
-    recheck_redo = np.empty(n, dtype=np.int64)
     for j in range(n):
         recheck_redo[j] = np.int64(np.ceil(rng.gamma(2.0, genuine_fix_weeks / 2.0)))
-    sanction_draws = uniforms(rng, 3, n)
+    fill_uniforms(rng, sanction_draws)
 
-    event_week = np.empty((5, n), dtype=np.int64)
-    event_on = np.zeros((5, n), dtype=np.bool_)
+    event_week = np.full((5, n), -1, dtype=np.int64)  # -1: the case has no such consequence
     sanction_week = np.empty(n, dtype=np.int64)
     sanction_unit = np.empty(n, dtype=np.int64)
-    n_sanctioned = 0
-    completed = within_6_months = accepted_count = rebounded = 0
+    n_sanctioned = n_events = 0
+    n_surface = n_passed = completed = within_6_months = accepted_count = rebounded = 0
     days_to_accept = 0.0
     for j in range(n):
         follow_up = not passed[j] and draws[3, j] < closed_loop
@@ -323,7 +323,7 @@ def _case_courses(rng, unit, column, now, work, integrity, sanction_memory, b, l
         # A problem recurring more than a year after acceptance counts as a new problem, not a rebound.
         rebounds = accepted and not caught_recheck and rebound_after[j] <= REBOUND_WINDOW_WEEKS
         # Sanctions: at finding, at a failed acceptance, at a recheck that catches a surface fix.
-        severity_factor = major_multiplier if major[j] else 1.0
+        severity_factor = major_multiplier if column[j] == MAJOR else 1.0
         exogenous = draws[6, j] < exogenous_share
         surface_sanction = min(1.0, surface_multiplier * accountability * severity_factor)
         waived = 1 - tolerance if exogenous else 1.0
@@ -345,35 +345,44 @@ def _case_courses(rng, unit, column, now, work, integrity, sanction_memory, b, l
                 unit_unfair[unit[j]] += 1
         # Consequences for the unit's problem.
         fix_week = now + accepted_at
-        event_on[FIXED, j] = accepted and not hidden[j]
-        event_on[GENUINE_REBOUND, j] = event_on[FIXED, j] and rebounds
-        event_on[DROPPED, j] = not accepted
-        event_on[SURFACE_REBOUND, j] = hidden[j] and rebounds
-        event_on[RECHECK_FIX, j] = caught_recheck
-        event_week[FIXED, j] = fix_week
-        event_week[GENUINE_REBOUND, j] = fix_week + rebound_after[j]
-        event_week[DROPPED, j] = now + check_at[j]
-        event_week[SURFACE_REBOUND, j] = fix_week + rebound_after[j]
-        event_week[RECHECK_FIX, j] = fix_week + RECHECK_WEEKS + recheck_redo[j]
+        fixed = accepted and not hidden[j]
+        if fixed:
+            event_week[FIXED, j] = fix_week
+        if fixed and rebounds:
+            event_week[GENUINE_REBOUND, j] = fix_week + rebound_after[j]
+        if not accepted:
+            event_week[DROPPED, j] = now + check_at[j]
+        if hidden[j] and rebounds:
+            event_week[SURFACE_REBOUND, j] = fix_week + rebound_after[j]
+        if caught_recheck:
+            event_week[RECHECK_FIX, j] = fix_week + RECHECK_WEEKS + recheck_redo[j]
+        n_events += fixed + (fixed and rebounds) + (not accepted) + (hidden[j] and rebounds) + caught_recheck
+        n_surface += surface[j]
+        n_passed += passed[j]
         if accepted:
             accepted_count += 1
             days_to_accept += accepted_at * DAYS_PER_WEEK
             completed += accepted_at <= WEEKS_PER_YEAR
             within_6_months += accepted_at <= 26
         rebounded += rebounds
-    n_events = np.count_nonzero(event_on)
     weeks = np.empty(n_events, dtype=np.int64)
     codes = np.empty(n_events, dtype=np.int64)
     e = 0
     for kind in range(5):
         for j in range(n):
-            if event_on[kind, j]:
+            if event_week[kind, j] >= 0:
                 weeks[e] = event_week[kind, j]
                 codes[e] = (np.int64(unit[j]) * WIDTH + column[j]) * EVENT_KINDS + kind
                 e += 1
-    counts = np.array([n, np.count_nonzero(surface), np.count_nonzero(passed), completed, within_6_months,
-                       accepted_count, rebounded, days_to_accept, n_sanctioned], dtype=np.float64)
-    totals[7:16] += counts
+    totals[7] += n
+    totals[8] += n_surface
+    totals[9] += n_passed
+    totals[10] += completed
+    totals[11] += within_6_months
+    totals[12] += accepted_count
+    totals[13] += rebounded
+    totals[14] += days_to_accept
+    totals[15] += n_sanctioned
     return weeks, codes, sanction_week[:n_sanctioned], sanction_unit[:n_sanctioned]
 
 
