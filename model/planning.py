@@ -135,13 +135,16 @@ def _planner_tables(scale: str, topic_concentration: float) -> dict:
     t._relay_target = np.array([index_of.get((source.name, source.level + 1), -1) for source in t.sources],
                                dtype=np.int16)  # the same issuer one level down, if any
     t._unnecessary_share = np.array([s.unnecessary_share for s in t.sources])
-    t._items_per_year = np.array([s.items_per_year for s in t.sources])
+    items_per_year = np.array([s.items_per_year for s in t.sources])
     t._is_body = np.array([s.is_body for s in t.sources])
     t._n_source_topics = np.array([len(s.topics) for s in t.sources])
     sources_at = [np.array([s.index for s in t.sources if s.level == level], np.int64) for level in levels]
     # Per-level tables flattened for the compiled level loop: level l's rows start at its offset.
     t._level_source_start = np.cumsum([0] + [a.size for a in sources_at]).astype(np.int64)
     t._level_sources = np.concatenate(sources_at)
+    t._level_items_per_year = items_per_year[t._level_sources]
+    level = np.repeat(np.arange(len(organisation.n_jurisdictions)), np.diff(t._level_source_start))
+    t._levels_below_province = np.maximum(level - 1, 0)  # the escalation's exponent, per row
     t._jurisdiction_offset = np.cumsum((0, *organisation.n_jurisdictions)).astype(np.int64)
     t._jurisdiction_start = np.concatenate(organisation.jurisdiction_start)
     t._jurisdiction_size = np.concatenate(organisation.jurisdiction_size)
@@ -186,13 +189,13 @@ class Planner:
         levers_week = {name: np.asarray(values, dtype=np.float64)  # one signature per kernel
                        for name, values in levers_week.items()}
         escalation = float(levers_week["escalation_per_level"].mean())
-        mean_risk = risk.mean() if risk.mean() > 0 else 1.0
+        mean_risk = risk.mean()
+        mean_risk = mean_risk if mean_risk > 0 else 1.0
         risk_cumulative = np.array([np.concatenate(([0.0], np.cumsum((1 - rho) + rho * risk / mean_risk)))
                                     for rho in self._risk_levels])
 
-        level = np.repeat(np.arange(len(self.org.n_jurisdictions)), np.diff(self._level_source_start))
-        level_rate = (self._items_per_year[self._level_sources] * self.behaviour["items_scale"]
-                      * (1 + escalation) ** np.maximum(level - 1, 0))
+        level_rate = (self._level_items_per_year * self.behaviour["items_scale"]
+                      * (1 + escalation) ** self._levels_below_province)
         source, item_mask, item_special, item_week, item, unit, struck_total = _issue_and_sample(
             rng, self._level_sources, self._level_source_start, level_rate, self._is_body, self._topic_table,
             self._n_source_topics, levers_week["special_inspection_share"], self._topic_cdf, self._unnecessary_share,

@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
+import sys
+import weakref
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -204,6 +208,28 @@ def test_parameter_tables_are_shared_read_only_and_follow_the_behaviour():
     changed = SupervisionModel(other, 1, scale="county")
     changed.step()
     assert changed._tables["detection"][0, 2] == 0.5 != first._tables["detection"][0, 2]
+
+
+def test_setting_long_lived_objects_aside_collects_garbage_first(monkeypatch):
+    """After a process's first run, what exists is set aside from the cyclic collector once; what
+    is garbage by then (the first run's model, which Mesa's agents keep in cycles) is freed first,
+    never set aside for good."""
+    simulate_module = sys.modules["model.simulate"]
+    monkeypatch.setattr(simulate_module, "_FROZEN", False)
+
+    class Cycle:
+        pass
+
+    garbage = Cycle()
+    garbage.self = garbage
+    alive_until_collected = weakref.ref(garbage)
+    del garbage
+    frozen_before = gc.get_freeze_count()
+    simulate_module._freeze_long_lived_objects_once()
+    assert alive_until_collected() is None and gc.get_freeze_count() > frozen_before
+    frozen_after = gc.get_freeze_count()
+    simulate_module._freeze_long_lived_objects_once()
+    assert gc.get_freeze_count() == frozen_after  # once per process
 
 
 @settings(max_examples=15, deadline=None)
