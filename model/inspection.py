@@ -197,23 +197,24 @@ def _detect(rng, latent, materials, integrity, unit, mode, special, depth, n_top
 @njit(cache=True)
 def _catch_falsification(rng, falsified, unit, mode, catch_by_mode):
     """Visits may uncover a falsified report (chance by mode). No draw unless a visited unit
-    lied; then one trial per visit to a liar. Returns the caught units, sorted, each once."""
-    n = unit.size
-    liars = np.empty(n, dtype=np.bool_)
-    for v in range(n):
-        liars[v] = falsified[unit[v]]
-    if not liars.any():
-        return np.empty(0, dtype=np.int64)
-    caught = np.empty(n, dtype=np.int64)
+    lied; then one trial per visit to a liar. Returns the caught units, sorted, each once (kept
+    sorted as they are caught: a week catches a few)."""
+    caught = np.empty(unit.size, dtype=np.int64)
     n_caught = 0
-    for v in range(n):
-        if liars[v] and chance(rng, catch_by_mode[mode[v]]):
-            caught[n_caught] = unit[v]
-            n_caught += 1
-    caught = np.unique(caught[:n_caught])
-    for u in caught:
+    for v in range(unit.size):
+        u = unit[v]
+        if falsified[u] and chance(rng, catch_by_mode[mode[v]]):
+            at = n_caught
+            while at > 0 and caught[at - 1] > u:
+                at -= 1
+            if at == 0 or caught[at - 1] != u:
+                for k in range(n_caught, at, -1):
+                    caught[k] = caught[k - 1]
+                caught[at] = u
+                n_caught += 1
+    for u in caught[:n_caught]:
         falsified[u] = False
-    return caught
+    return caught[:n_caught]
 
 
 @njit(cache=True)

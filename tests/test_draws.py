@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from model.draws import binomial_counts, binomial_prepared, chance, poisson, uniforms
+from model.inspection import _catch_falsification
 
 SEEDS = st.integers(0, 2**32 - 1)
 PROBABILITIES = st.one_of(st.sampled_from([0.0, 0.5, 1.0, 1e-9, 1 - 1e-9]), st.floats(0.0, 1.0))
@@ -58,3 +59,24 @@ def test_a_trial_draws_only_when_its_outcome_is_uncertain(seed, chances):
     draws = iter(b.random(len(uncertain)))
     assert outcomes == [p >= 1.0 if not 0.0 < p < 1.0 else bool(next(draws) < p) for p in chances]
     assert a.bit_generator.state == b.bit_generator.state
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.lists(st.integers(0, 9), max_size=30), st.lists(st.booleans(), min_size=10,
+       max_size=10), st.lists(st.sampled_from([0.0, 0.3, 0.7, 1.0]), min_size=3, max_size=3))
+def test_falsified_reports_are_caught_one_trial_per_visit_to_a_liar(seed, units, lied, catch_by_mode):
+    """Each visit to a unit that lied is one trial at its mode's chance, in visit order; the caught
+    units come back sorted and once each, and their reports count as true again."""
+    unit = np.array(units, dtype=np.int64)
+    mode = (np.arange(unit.size) % 3).astype(np.int8)
+    falsified = np.array(lied)
+    reference_rng, rng = np.random.default_rng(seed), np.random.default_rng(seed)
+    expected = set()
+    for v, u in enumerate(units):
+        p = catch_by_mode[mode[v]]
+        if lied[u] and (p >= 1.0 or (p > 0.0 and reference_rng.random() < p)):
+            expected.add(u)
+    caught = _catch_falsification(rng, falsified, unit, mode, np.array(catch_by_mode))
+    assert caught.tolist() == sorted(expected)
+    assert falsified.tolist() == [bool(lied[u]) and u not in expected for u in range(10)]
+    assert rng.bit_generator.state == reference_rng.bit_generator.state
