@@ -67,7 +67,7 @@ class BenchConfig:
 
 
 FULL = BenchConfig(
-    county=ScaleRuns("county", 3, 9),
+    county=ScaleRuns("county", 3, 60, warmup=5),  # a county run takes 4 ms: 9 runs were too few for a steady median
     province=ScaleRuns("province", 3, 5),
     national=ScaleRuns("national", 3, 3),
     boltzmann_steps=100,
