@@ -48,12 +48,13 @@ class UnitState:
 
     @classmethod
     def initial(cls, n: int, rng: np.random.Generator, behaviour: dict, initial_problems: float) -> "UnitState":
-        latent = np.zeros((n, N_TOPICS + 1), dtype=np.int16)  # counts stay small; half the memory traffic of int32
         counts = rng.poisson(initial_problems, n)
         unit = np.repeat(np.arange(n), counts)
         major = rng.random(unit.size) < behaviour["major_share"]
         column = np.where(major, MAJOR, rng.integers(0, N_TOPICS, unit.size))
-        np.add.at(latent, (unit, column), 1)
+        # counts per cell (a bincount: np.add.at took 0.8 ms for a province's 17,000 problems); int16,
+        # as counts stay small: half the memory traffic of int32
+        latent = np.bincount(unit * WIDTH + column, minlength=n * WIDTH).astype(np.int16).reshape(n, WIDTH)
         work = np.full(n, behaviour["reference_real_work"])
         return cls(
             integrity=rng.beta(behaviour["integrity_a"], behaviour["integrity_b"], n),
