@@ -76,8 +76,9 @@ INSPECTION_TOTALS = (
 
 
 @njit(cache=True)
-def _inspect(rng, latent, materials, integrity, work, sanction_memory, falsified, visited, unit, plan_mode,
-             plan_special, plan_depth, plan_n_topics, plan_duplicate, plan_source, plan_mask, start, stop, rounds, detection, case_b, case_levers, catch_by_mode, falsification_sanction, tasks, now, totals,
+def _inspect(rng, latent, latent_ordinary, materials, integrity, work, sanction_memory, falsified, visited, unit,
+             plan_mode, plan_special, plan_depth, plan_n_topics, plan_duplicate, plan_source, plan_mask, start, stop,
+             rounds, detection, case_b, case_levers, catch_by_mode, falsification_sanction, tasks, now, totals,
              unit_visits, unit_duplicates, unit_useful, source_found, unit_sanctions, unit_unfair):
     """The week's inspections (plan positions start:stop; `unit` their units, numbered as the unit
     arrays are), with their draws in this order: detection, case courses, falsified reports; then
@@ -86,7 +87,7 @@ def _inspect(rng, latent, materials, integrity, work, sanction_memory, falsified
     mode = plan_mode[start:stop]
     for u in unit:
         visited[u] = True
-    case_cells = _detect(rng, latent, materials, integrity, unit, mode, plan_special[start:stop],
+    case_cells = _detect(rng, latent, latent_ordinary, materials, integrity, unit, mode, plan_special[start:stop],
                          plan_depth[start:stop], plan_n_topics[start:stop], plan_duplicate[start:stop],
                          plan_source[start:stop], plan_mask[start:stop], rounds - start, detection, totals,
                          unit_visits, unit_duplicates, unit_useful, source_found)
@@ -110,8 +111,8 @@ def _inspect(rng, latent, materials, integrity, work, sanction_memory, falsified
 
 
 @njit(cache=True)
-def _detect(rng, latent, materials, integrity, unit, mode, special, depth, n_topics, duplicate, source, mask,
-            rounds, detection, totals, unit_visits, unit_duplicates, unit_useful, source_found):
+def _detect(rng, latent, latent_ordinary, materials, integrity, unit, mode, special, depth, n_topics, duplicate,
+            source, mask, rounds, detection, totals, unit_visits, unit_duplicates, unit_useful, source_found):
     """Detection, round by round, on the flat problem matrix (cell = unit * WIDTH + column).
 
     A visit finds each in-scope problem with a chance set by its depth, focus, the inspectors'
@@ -160,6 +161,7 @@ def _detect(rng, latent, materials, integrity, unit, mode, special, depth, n_top
                 if count:
                     hits = binomial_prepared(rng, count, d[v], d_low[v])
                     latent[cell] -= hits
+                    latent_ordinary[unit[v]] -= hits
                     scope[v] += count
                     found[v] += hits
                     cases[n_cases:n_cases + hits] = cell
@@ -388,10 +390,12 @@ def _case_courses(rng, unit, column, now, work, integrity, sanction_memory, b, l
 
 
 @njit(cache=True)
-def _apply_events(latent, unresolved, codes):
+def _apply_events(latent, latent_ordinary, unresolved, codes):
     for code in codes:
         cell, kind = divmod(code, EVENT_KINDS)
         latent[cell] += CONSEQUENCE_D_LATENT[kind]
+        if cell % WIDTH != MAJOR:
+            latent_ordinary[cell // WIDTH] += CONSEQUENCE_D_LATENT[kind]
         unresolved[cell] += CONSEQUENCE_D_UNRESOLVED[kind]
 
 

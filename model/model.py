@@ -25,7 +25,7 @@ from .params import WEEKS_PER_YEAR, Scenario
 from .planning import Planner, YearPlan
 from .schedule import provinces, run_weeks
 from .threads import default_threads
-from .units import MAJOR, UnitState, observability, set_item_load, unit_tables
+from .units import UnitState, observability, set_item_load, unit_tables
 
 
 @contextmanager
@@ -200,7 +200,7 @@ class SupervisionModel(mesa.Model):
 
     def _risk_signal(self, data_sharing: float) -> np.ndarray:
         """What risk-based targeting sees: last year's findings and, through shared data, anomalies."""
-        anomalies = data_sharing * self.behaviour["quantifiable_share"] * self.units.latent[:, :MAJOR].sum(axis=1)
+        anomalies = data_sharing * self.behaviour["quantifiable_share"] * self.units.latent_ordinary
         return 1.0 + self.accumulator.unit_useful + anomalies
 
     def _end_year(self) -> None:

@@ -102,8 +102,9 @@ def _run_province(p: Province, now: int, weeks: int, units, plan, tables: dict, 
         p.rng, now, week_of_year, weeks,
         (units.hosting_backlog[part], units.hosting[part], units.material_intent[part], units.materials[part],
          units.work[part], units.sanction_memory[part], units.integrity[part], units.load_factor[part],
-         units.latent[part], units.unresolved[part], units.falsified[part], units.visited_this_quarter[part],
-         units.implementation[part], units.documented[part], units.score[part], units.belief_inspected[part]),
+         units.latent[part], units.latent_ordinary[part], units.unresolved[part], units.falsified[part],
+         units.visited_this_quarter[part], units.implementation[part], units.documented[part], units.score[part],
+         units.belief_inspected[part]),
         (visits.unit, visits.mode, visits.members, visits.duplicate, visits.special, visits.depth, visits.n_topics,
          visits.source, visits.mask, visits.round_bounds, visits.block_start, visits.block_stop, visits.round_first,
          visits.round_last),
@@ -120,8 +121,8 @@ def _run_province(p: Province, now: int, weeks: int, units, plan, tables: dict, 
 def _run_weeks(rng, now, week_of_year, weeks, units, plan, tables, constants, calendars, acc):
     """One province's weeks. Returns its event and sanction calendars' code tables (new ones when a
     row had to widen)."""
-    (backlog, hosting, intent, materials, work, sanction_memory, integrity, load_factor, latent, unresolved,
-     falsified, visited, implementation, documented, score, belief) = units
+    (backlog, hosting, intent, materials, work, sanction_memory, integrity, load_factor, latent, latent_ordinary,
+     unresolved, falsified, visited, implementation, documented, score, belief) = units
     (plan_unit, mode, members, duplicate, special, depth, n_topics, source, mask, round_bounds, block_start,
      block_stop, round_first, round_last) = plan
     (load_by_mode, allocation, problems, detection, case_behaviour, case_levers, catch_by_mode,
@@ -135,19 +136,19 @@ def _run_weeks(rng, now, week_of_year, weeks, units, plan, tables, constants, ca
         start, stop = block_start[w], block_stop[w]
         unit = plan_unit[start:stop]
         _unit_week(rng, backlog, hosting, intent, materials, work, sanction_memory, integrity, load_factor, latent,
-                   unresolved, unit, mode[start:stop], members[start:stop], duplicate[start:stop],
+                   latent_ordinary, unresolved, unit, mode[start:stop], members[start:stop], duplicate[start:stop],
                    load_by_mode[w], joint_member_load, max_hosting, allocation[w], problems, material_need,
                    unit_week_totals, supervision_share, erupted)
         if stop > start:
             event_week, event_code, sanction_week, sanction_unit = _inspect(
-                rng, latent_cells, materials, integrity, work, sanction_memory, falsified, visited, unit, mode,
-                special, depth, n_topics, duplicate, source, mask, start, stop,
+                rng, latent_cells, latent_ordinary, materials, integrity, work, sanction_memory, falsified, visited,
+                unit, mode, special, depth, n_topics, duplicate, source, mask, start, stop,
                 round_bounds[round_first[w]:round_last[w]], detection[w], case_behaviour, case_levers[w],
                 catch_by_mode[w], falsification_sanction[w], tasks[w], now, inspection_totals, unit_visits,
                 unit_duplicates, unit_useful, source_found, unit_sanctions, unit_unfair)
             event_codes = _calendar_push(event_codes, event_fill, event_week, event_code)
             sanction_codes = _calendar_push(sanction_codes, sanction_fill, sanction_week, sanction_unit)
-        _apply_events(latent_cells, unresolved_cells, event_codes[now, :event_fill[now]])
+        _apply_events(latent_cells, latent_ordinary, unresolved_cells, event_codes[now, :event_fill[now]])
         event_fill[now] = 0
         _apply_sanctions(sanction_memory, sanction_codes[now, :sanction_fill[now]], sanction_severity[w])
         sanction_fill[now] = 0

@@ -36,6 +36,7 @@ class UnitState:
     hosting_backlog: np.ndarray  # unit-weeks of hosting still owed to announced visits
     sanction_memory: np.ndarray
     latent: np.ndarray  # (n, topics + 1) problems not yet found
+    latent_ordinary: np.ndarray  # row sums of latent's topic columns, kept by every rule that changes latent
     unresolved: np.ndarray  # (n, topics + 1) problems not genuinely fixed (latent, in rectification, hidden)
     falsified: np.ndarray  # last report inflated
     implementation: np.ndarray  # true share of policy tasks implemented as intended
@@ -61,7 +62,7 @@ class UnitState:
             belief_inspected=np.full(n, 0.9),
             hosting=np.zeros(n), material_intent=np.full(n, 0.3), materials=np.full(n, 0.3), work=work,
             hosting_backlog=np.zeros(n), sanction_memory=np.zeros(n),
-            latent=latent, unresolved=latent.copy(),
+            latent=latent, latent_ordinary=latent[:, :MAJOR].sum(axis=1, dtype=np.int64), unresolved=latent.copy(),
             falsified=np.zeros(n, dtype=bool), implementation=np.ones(n), documented=np.ones(n),
             score=np.zeros(n), item_load=np.full(n, REFERENCE_ITEM_LOAD), load_factor=np.ones(n),
             visited_this_quarter=np.zeros(n, dtype=bool), risk_signal=np.ones(n),
@@ -105,7 +106,7 @@ UNIT_WEEK_TOTALS = ("hosting", "materials", "excess", "unit_weeks", "major_erupt
 
 @njit(cache=True)
 def _unit_week(rng, backlog, hosting, intent, materials, work, sanction_memory, integrity, load_factor, latent,
-               unresolved, visit_unit, visit_mode, visit_members, visit_duplicate, load_by_mode,
+               latent_ordinary, unresolved, visit_unit, visit_mode, visit_members, visit_duplicate, load_by_mode,
                joint_member_load, max_hosting, allocation, problems, material_need, totals, supervision_share,
                erupted):
     """A week of the units' own rules, in order: this week's visits add hosting, units allocate
@@ -118,7 +119,7 @@ def _unit_week(rng, backlog, hosting, intent, materials, work, sanction_memory, 
         totals[2] += max(materials[u] - material_need, 0.0)
         supervision_share[u] += hosting[u] + materials[u]
     totals[3] += work.size
-    totals[4] += _arise_and_heal(rng, latent, unresolved, work, problems, erupted)
+    totals[4] += _arise_and_heal(rng, latent, latent_ordinary, unresolved, work, problems, erupted)
     for v in range(visit_unit.size):
         totals[6 if visit_mode[v] == REMOTE else 5] += 1
         totals[7] += visit_duplicate[v]
@@ -157,12 +158,14 @@ def _allocate(intent, materials, work, hosting, sanction_memory, integrity, load
 
 
 @njit(cache=True)
-def _arise_and_heal(rng, latent, unresolved, work, problems, erupted):
+def _arise_and_heal(rng, latent, latent_ordinary, unresolved, work, problems, erupted):
     """New problems arrive faster when real work is short; units fix some themselves; latent
     major problems may erupt as incidents (counted per unit in `erupted`; returns how many).
     Two uniforms per unit: one decides arrival and, rescaled below the arrival chance (a uniform
     again), major or not and the topic; the other decides a self-fix and, rescaled, which
-    problem (the k-th in column order). Then one per unit holding major problems."""
+    problem (the k-th in column order). Then one per unit holding major problems. The fix chance
+    needs each unit's ordinary problems: latent_ordinary keeps them (a 48-column row sum was a
+    quarter of this rule's time)."""
     arrival_rate, work_sensitivity, reference_work, major_share, self_fix_rate, eruption = problems
     n = work.size
     draws = uniforms(rng, 2, n)
@@ -176,10 +179,10 @@ def _arise_and_heal(rng, latent, unresolved, work, problems, erupted):
                 column = min(np.int64((kind - major_share) / (1.0 - major_share) * N_TOPICS), N_TOPICS - 1)
             latent[u, column] += 1
             unresolved[u, column] += 1
+            if column != MAJOR:
+                latent_ordinary[u] += 1
     for u in range(n):
-        ordinary = 0
-        for c in range(MAJOR):
-            ordinary += latent[u, c]
+        ordinary = latent_ordinary[u]
         if ordinary == 0:
             continue
         fix = 1.0 - (1.0 - self_fix_rate * work[u]) ** ordinary
@@ -190,6 +193,7 @@ def _arise_and_heal(rng, latent, unresolved, work, problems, erupted):
                 column += 1
                 running += latent[u, column]
             latent[u, column] -= 1
+            latent_ordinary[u] -= 1
             unresolved[u, column] -= 1
     n_erupted = 0
     for u in range(n):

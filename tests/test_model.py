@@ -18,6 +18,7 @@ from model import (LEVERS, METRICS, Department, GrassrootsUnit, SupervisionBody,
 from model.inspection import INSPECTION_TOTALS
 from model.organisation import build_organisation
 from model.params import SCALES, Schedule
+from model.units import MAJOR
 from scenarios import load_scenario
 
 SHARES = [m for m in METRICS if m.endswith(("_share", "_rate", "_months"))
@@ -34,6 +35,7 @@ def step_checking_invariants(model: SupervisionModel, weeks: int) -> None:
             assert share.min() >= -1e-12 and share.max() <= 1 + 1e-12
         assert u.latent.min() >= 0
         assert (u.unresolved >= u.latent).all(), "a latent problem is always unresolved"
+        assert (u.latent_ordinary == u.latent[:, :MAJOR].sum(axis=1)).all(), "the kept count is the row sum"
 
 
 def test_weekly_invariants_hold_at_baseline():
