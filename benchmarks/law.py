@@ -1,13 +1,15 @@
 """Law check for changes that move the random streams: many seeds before and after, as distributions.
 
-    python -m benchmarks.law record DIR [--seeds 1000] [--province-seeds 200]   # on the code before
+    python -m benchmarks.law record DIR [--seeds 1000] [--province-seeds 200] [--provinces-seeds 300]
     python -m benchmarks.law record DIR2 ...                                      # on the code after
     python -m benchmarks.law compare DIR DIR2 [--expect METRIC ...]
 
 A change that draws the same law from fewer or other random numbers (round 6 in
 docs/PERFORMANCE.md) cannot pass the run-by-run identity check, and the equivalence guard's 20
 seeds have little power. This runs the reference scenarios (benchmarks.reference) at city and
-province scale, burn-in + 2 policy years, the same seeds on both sides, and compares each
+province scale and at a small scale of several provinces (PROVINCES_SCALE: the paths a national
+run takes, where each province draws from its own stream), burn-in + 2 policy years, the same
+seeds on both sides, and compares each
 scenario, scale and metric's final-year values with Welch's t-test and Kolmogorov-Smirnov.
 A comparison is flagged when a p-value is below 0.05 divided by the number of tests
 (Bonferroni), so an unchanged law is flagged about once in 20 comparisons of two records.
@@ -26,22 +28,38 @@ import pandas as pd
 
 from benchmarks.reference import REFERENCE_SCENARIOS, compare_distributions
 
+PROVINCES_SCALE = "law_four_provinces"
+PROVINCES_SHAPE = (4, 3, 3, 10)  # provinces, cities, counties, units per county: 360 units
+
 YEARS = 2
 LAW_ROOT_SEED = 31337  # a root of its own, so these seeds are not those of the reference or of a study
 FAMILY_ALPHA = 0.05
 FILE = "law.parquet"
 
 
-def record(directory: Path, seeds: int, province_seeds: int, workers: int | None) -> Path:
+def record(directory: Path, seeds: int, province_seeds: int, provinces_seeds: int, workers: int | None) -> Path:
     from experiments.runner import RunSpec, replication_seeds, run_all
     from model import METRICS, code_version
+    from model.params import SCALES
     from scenarios import load_scenario
 
-    specs = [RunSpec(load_scenario(name), seed, scale, YEARS, (("scenario_name", name),))
-             for name in REFERENCE_SCENARIOS
-             for scale, count in (("city", seeds), ("province", province_seeds))
-             for seed in replication_seeds(count, root=LAW_ROOT_SEED)]
-    table = run_all(specs, workers=workers, description="law runs")
+    def specs(counts: tuple) -> list:
+        return [RunSpec(load_scenario(name), seed, scale, YEARS, (("scenario_name", name),))
+                for name in REFERENCE_SCENARIOS for scale, count in counts
+                for seed in replication_seeds(count, root=LAW_ROOT_SEED)]
+
+    tables = []
+    if seeds or province_seeds:
+        tables.append(run_all(specs((("city", seeds), ("province", province_seeds))), workers=workers,
+                              description="law runs"))
+    if provinces_seeds:  # a scale of its own, known to this process only: its runs stay in it
+        SCALES[PROVINCES_SCALE] = PROVINCES_SHAPE
+        try:
+            tables.append(run_all(specs(((PROVINCES_SCALE, provinces_seeds),)), workers=1,
+                                  description=f"law runs at {PROVINCES_SCALE}"))
+        finally:
+            del SCALES[PROVINCES_SCALE]
+    table = pd.concat(tables, ignore_index=True)
     final = table[table["year"] == table.groupby(["scenario_name", "scale", "seed"])["year"].transform("max")]
     final = final[["scenario_name", "scale", "seed", *METRICS]].rename(columns={"scenario_name": "scenario"})
     directory.mkdir(parents=True, exist_ok=True)
@@ -82,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     rec.add_argument("--seeds", type=int, default=1000, help="seeds per scenario at city scale (default 1000)")
     rec.add_argument("--province-seeds", type=int, default=200,
                      help="seeds per scenario at province scale (default 200)")
+    rec.add_argument("--provinces-seeds", type=int, default=300,
+                     help=f"seeds per scenario at {PROVINCES_SCALE} {PROVINCES_SHAPE} (default 300; 0: none)")
     rec.add_argument("--workers", type=int, default=None)
     cmp = commands.add_parser("compare", help="compare two records")
     cmp.add_argument("before", type=Path)
@@ -90,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.action == "record":
         started = time.perf_counter()
-        path = record(args.directory, args.seeds, args.province_seeds, args.workers)
+        path = record(args.directory, args.seeds, args.province_seeds, args.provinces_seeds, args.workers)
         print(f"recorded {path} ({time.perf_counter() - started:.0f} s)")
         return 0
     frames = []

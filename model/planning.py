@@ -159,11 +159,25 @@ def _planner_tables(scale: str, topic_concentration: float) -> dict:
         [organisation.jurisdiction_size[s.level] for s in t.sources]).astype(float)
     t._unit_jurisdiction = np.array(organisation.unit_jurisdiction)
     t._unit_province = organisation.unit_jurisdiction[1].astype(np.int64)
+    # the jurisdictions (first, stop) of each level that an issuing call covers: all of them, or a province's
+    t._all_jurisdictions = (np.zeros(len(levels), np.int64), np.array(organisation.n_jurisdictions, np.int64))
+    province_start = organisation.jurisdiction_start[1]
+    province_stop = np.append(province_start[1:], organisation.n_units)
+    t._province_jurisdictions = [
+        tuple(np.array([np.searchsorted(organisation.jurisdiction_start[level], bound) for level in levels])
+              for bound in (first_unit, stop_unit))
+        for first_unit, stop_unit in zip(province_start, province_stop)]
     t._inspector_days = np.array([INSPECTOR_DAYS[kind] for kind in ("comprehensive", "special", "remote")])
-    for value in vars(t).values():
-        if isinstance(value, np.ndarray):
-            value.setflags(write=False)
+    _read_only(vars(t))
     return vars(t)
+
+
+def _read_only(value) -> None:
+    if isinstance(value, np.ndarray):
+        value.setflags(write=False)
+    elif isinstance(value, (dict, list, tuple)):
+        for part in (value.values() if isinstance(value, dict) else value):
+            _read_only(part)
 
 
 class Planner:
@@ -172,8 +186,10 @@ class Planner:
     The hot loops are numba kernels that draw from the run's Generator themselves, each as numpy
     would have drawn it: numba's own poisson is not numpy's, so a port of numpy's is used (see
     model.draws). Bounded integers are drawn as arrays (rng.integers(low, high, n)): numba draws
-    them as numpy does, one by one much slower. Three compiled calls a year (issue and sample,
-    schedule, thin-join-merge): each hands over the Generator, about 9 microseconds."""
+    them as numpy does, one by one much slower. Three compiled calls a year in a single-province
+    run (issue and sample, schedule, thin-join-merge), each handing over the Generator (about 9
+    microseconds); a run of several provinces issues the central level's items first, then each
+    province's levels in its own call and stream."""
 
     def __init__(self, organisation: Organisation, behaviour: dict):
         self.org = organisation
@@ -196,26 +212,44 @@ class Planner:
 
         level_rate = (self._level_items_per_year * self.behaviour["items_scale"]
                       * (1 + escalation) ** self._levels_below_province)
-        source, item_mask, item_special, item_week, item, unit, struck_total = _issue_and_sample(
-            rng, self._level_sources, self._level_source_start, level_rate, self._is_body, self._topic_table,
-            self._n_source_topics, levers_week["special_inspection_share"], self._topic_cdf, self._unnecessary_share,
-            levers_week["negative_list_share"], self._jurisdiction_offset, self._jurisdiction_start,
-            self._jurisdiction_size, COVERAGE_BY_LEVEL, self._risk_level_of_source, risk_cumulative,
-            self._relay_target, self._child_start, self._child_count, self.behaviour["relay_probability"])
-        unit = unit.astype(np.int32)
+        tables = (self._level_sources, self._level_source_start, level_rate, self._is_body, self._topic_table,
+                  self._n_source_topics, levers_week["special_inspection_share"], self._topic_cdf,
+                  self._unnecessary_share, levers_week["negative_list_share"], self._jurisdiction_offset,
+                  self._jurisdiction_start, self._jurisdiction_size, COVERAGE_BY_LEVEL, self._risk_level_of_source,
+                  risk_cumulative, self._relay_target, self._child_start, self._child_count,
+                  self.behaviour["relay_probability"])
+        n_levels = self._jurisdiction_offset.size - 1
 
-        # Issuing and sampling span provinces (the run's stream); scheduling and thinning a
-        # province's visits are its own (its stream, in parallel threads when there are several).
+        def issue(stream, first_level: int, stop_level: int, jurisdictions: tuple, carried: tuple) -> tuple:
+            return _issue_and_sample(stream, first_level, stop_level, *jurisdictions, carried, *tables)
+
         n_keys, n_provinces = self._key_source.size, len(province_rngs)
         first_unit, province_units = self.org.jurisdiction_start[1], self.org.jurisdiction_size[1]
-        if n_provinces == 1:
-            candidates = [(item, unit)]
+        if n_provinces == 1:  # one stream: every level in one call
+            items, item, unit, struck_total, _ = issue(rng, 0, n_levels, self._all_jurisdictions, _NO_ITEMS)
+            issued = [(items, item, unit.astype(np.int32))]
         else:
-            item, unit, group = _group_by_province(item, unit, self._unit_province, n_provinces)
-            candidates = [(item[a:b], unit[a:b]) for a, b in zip(group[:-1], group[1:])]
+            # The central level's items sample units across provinces (the run's stream); what lies
+            # below, each province issues and samples from its own stream, in parallel threads.
+            central, central_item, central_unit, struck_total, relayed = issue(
+                rng, 0, 1, self._all_jurisdictions, _NO_ITEMS)
+            visits_to = _by_province(self._unit_province[central_unit], n_provinces)
+            relayed_to = _by_province(relayed[1], n_provinces)
+
+            def issue_below(p: int) -> tuple:
+                carried = tuple(column[relayed_to[p]] for column in relayed)
+                own, own_item, own_unit, struck, _ = issue(province_rngs[p], 1, n_levels,
+                                                           self._province_jurisdictions[p], carried)
+                items = tuple(np.concatenate(pair) for pair in zip(central, own))
+                item = np.concatenate((central_item[visits_to[p]], own_item + central[0].size))
+                unit = np.concatenate((central_unit[visits_to[p]], own_unit)).astype(np.int32)
+                return items, item, unit, struck
+
+            issued = map_in_threads(issue_below, range(n_provinces), threads)
+            struck_total += sum(struck for *_, struck in issued)  # in province order
 
         def schedule(p: int) -> tuple:
-            item_p, unit_p = candidates[p]
+            (source, _, item_special, item_week), item_p, unit_p = issued[p][:3]
             return _schedule_visits(
                 province_rngs[p], item_p, unit_p, source, item_special, item_week, levers_week["remote_share"],
                 levers_week["unannounced_share"], self._inspector_days, self._key_offset, self._level_of_source,
@@ -230,7 +264,8 @@ class Planner:
         keep_probability = np.minimum(1.0, capacity / np.maximum(demand, 1e-9))
 
         def thin(p: int) -> tuple:
-            (item_p, unit_p), (week, mode, key, days, _) = candidates[p], scheduled[p]
+            (source, item_mask, item_special, _), item_p, unit_p = issued[p][:3]
+            week, mode, key, days, _ = scheduled[p]
             return _thin_join_merge(
                 province_rngs[p], keep_probability, item_p, unit_p - np.int32(first_unit[p]), week, mode, key, days,
                 source, item_mask, item_special, levers_week["joint_inspection_share"], levers_week["merge_rate"],
@@ -264,13 +299,15 @@ class Planner:
 # did (rng.random(n) gives what n calls of rng.random() give), so a seed keeps its stream.
 
 @njit(cache=True)
-def _build_own_items(rng, rate, n_jur, source_index, is_body, topic_table, n_source_topics, special_share,
-                     topic_cdf):
-    """(source, jurisdiction, mask, special, week) of the issuers' items. Issuer s draws in turn as
-    numpy's rng.poisson(rate[s], n_jur) (its counts per jurisdiction), rng.integers(0, WEEKS_PER_YEAR,
+def _build_own_items(rng, rate, first_jurisdiction, stop_jurisdiction, source_index, is_body, topic_table,
+                     n_source_topics, special_share, topic_cdf):
+    """(source, jurisdiction, mask, special, week) of the issuers' items in jurisdictions
+    first_jurisdiction:stop_jurisdiction of their level. Issuer s draws in turn as numpy's
+    rng.poisson(rate[s], n_jur) (its counts per jurisdiction), rng.integers(0, WEEKS_PER_YEAR,
     total) and, for a body, rng.random((1 + COMPREHENSIVE_TOPIC_DRAWS) * total) (a uniform for special,
     then the topic uniforms per item, searched in the topic cdf as rng.choice would; special items keep
     the first), for a department rng.integers(0, its topic count, total)."""
+    n_jur = stop_jurisdiction - first_jurisdiction
     counts = np.empty((rate.size, n_jur), np.int64)
     weeks, uniforms, topic_draws = [], [], []
     for s in range(rate.size):
@@ -290,7 +327,7 @@ def _build_own_items(rng, rate, n_jur, source_index, is_body, topic_table, n_sou
     for s in range(rate.size):
         first_item = at
         for j in range(n_jur):
-            jurisdiction[at:at + counts[s, j]] = j
+            jurisdiction[at:at + counts[s, j]] = first_jurisdiction + j
             at += counts[s, j]
         n = at - first_item
         source[first_item:at] = source_index[s]
@@ -311,30 +348,32 @@ def _build_own_items(rng, rate, n_jur, source_index, is_body, topic_table, n_sou
     return source, jurisdiction, mask, special, week
 
 
-@njit(cache=True)
-def _issue_and_sample(rng, level_sources, level_source_start, level_rate, is_body, topic_table, n_source_topics,
-                      special_share, topic_cdf, unnecessary_share, negative_list_share, jurisdiction_offset,
-                      jurisdiction_start, jurisdiction_size, coverage, risk_level, risk_cumulative, relay_target,
-                      child_start, child_count, relay_probability):
-    """Items and their target units, level by level from the top: the level's issuers' own items
-    and the items relayed from above; the negative list strikes some; each item's units are
-    sampled; the level's items are relayed to the level below. Returns all levels' items (source,
-    mask, special, week), each visit's item and unit, and how many items were struck."""
+@njit(cache=True, nogil=True)
+def _issue_and_sample(rng, first_level, stop_level, jurisdiction_first, jurisdiction_stop, carried, level_sources,
+                      level_source_start, level_rate, is_body, topic_table, n_source_topics, special_share, topic_cdf,
+                      unnecessary_share, negative_list_share, jurisdiction_offset, jurisdiction_start,
+                      jurisdiction_size, coverage, risk_level, risk_cumulative, relay_target, child_start, child_count,
+                      relay_probability):
+    """Items and their target units, level by level from first_level down to stop_level (not
+    included), in each level's jurisdictions jurisdiction_first[level]:jurisdiction_stop[level]: the
+    level's issuers' own items and the items relayed from above (`carried`: source, jurisdiction,
+    mask, special, week); the negative list strikes some; each item's units are sampled; the level's
+    items are relayed to the level below. Returns the items (source, mask, special, week), each
+    visit's item and unit, how many items were struck, and the items relayed below stop_level."""
     source = np.empty(0, np.int16)
     mask = np.empty(0, np.int64)
     special = np.empty(0, np.bool_)
     week = np.empty(0, np.int16)
-    carried_source, carried_jurisdiction, carried_mask, carried_special, carried_week = (
-        source, np.empty(0, np.int32), mask, special, week)
+    carried_source, carried_jurisdiction, carried_mask, carried_special, carried_week = carried
     item, unit = np.empty(0, np.int64), np.empty(0, np.int64)
     struck = 0
-    for level in range(jurisdiction_offset.size - 1):
+    for level in range(first_level, stop_level):
         first, last = level_source_start[level], level_source_start[level + 1]
         sources = level_sources[first:last]
         j0 = jurisdiction_offset[level]
         own_source, own_jurisdiction, own_mask, own_special, own_week = _build_own_items(
-            rng, level_rate[first:last], jurisdiction_offset[level + 1] - j0, sources, is_body[sources], topic_table,
-            n_source_topics[sources], special_share, topic_cdf)
+            rng, level_rate[first:last], jurisdiction_first[level], jurisdiction_stop[level], sources,
+            is_body[sources], topic_table, n_source_topics[sources], special_share, topic_cdf)
         level_source = np.concatenate((own_source, carried_source))
         level_week = np.concatenate((own_week, carried_week))
         keep = _negative_list_keep(rng, level_source, level_week, unnecessary_share, negative_list_share)
@@ -358,7 +397,11 @@ def _issue_and_sample(rng, level_sources, level_source_start, level_rate, is_bod
                 relay_probability)
             carried_source = relay_target[level_source[parent]]
             carried_mask, carried_special = level_mask[parent], level_special[parent]
-    return source, mask, special, week, item, unit, struck
+        else:
+            carried_source, carried_jurisdiction, carried_mask, carried_special, carried_week = (
+                carried_source[:0], carried_jurisdiction[:0], carried_mask[:0], carried_special[:0], carried_week[:0])
+    return ((source, mask, special, week), item, unit, struck,
+            (carried_source, carried_jurisdiction, carried_mask, carried_special, carried_week))
 
 
 @njit(cache=True)
@@ -561,6 +604,18 @@ def _thin_join_merge(rng, keep_probability, item, unit, week, mode, key, days, i
                     m - n_survivors)
 
 
+# no items relayed from above (source, jurisdiction, mask, special, week), as _issue_and_sample takes them
+_NO_ITEMS = (np.empty(0, np.int16), np.empty(0, np.int32), np.empty(0, np.int64), np.empty(0, np.bool_),
+             np.empty(0, np.int16))
+
+
+def _by_province(province: np.ndarray, n_provinces: int) -> list[np.ndarray]:
+    """The positions of each province's entries, in their order."""
+    order = np.argsort(province, kind="stable")
+    bounds = np.searchsorted(province[order], np.arange(n_provinces + 1))
+    return [order[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
 def _province_plan(visits: tuple, depth_by_key: np.ndarray) -> ProvincePlan:
     """A province's plan from the visits _thin_join_merge returns, with each week's blocks and rounds."""
     unit, week, mode, special, mask, n_topics, members, duplicate, source, key, round_bounds = visits
@@ -572,24 +627,6 @@ def _province_plan(visits: tuple, depth_by_key: np.ndarray) -> ProvincePlan:
         block_start=block_start, block_stop=block_stop,
         round_first=np.searchsorted(round_bounds, block_start, side="left"),
         round_last=np.searchsorted(round_bounds, block_stop, side="right"))
-
-
-@njit(cache=True)
-def _group_by_province(item, unit, unit_province, n_provinces):
-    """Candidate visits grouped by their unit's province, in plan order within each (a counting
-    sort); and where each province's group starts (with the total at the end)."""
-    start = np.zeros(n_provinces + 1, np.int64)
-    for u in unit:
-        start[unit_province[u] + 1] += 1
-    for p in range(n_provinces):
-        start[p + 1] += start[p]
-    group = start.copy()
-    item_out, unit_out = np.empty_like(item), np.empty_like(unit)
-    for i in range(unit.size):
-        p = unit_province[unit[i]]
-        item_out[start[p]], unit_out[start[p]] = item[i], unit[i]
-        start[p] += 1
-    return item_out, unit_out, group
 
 
 @njit(cache=True)

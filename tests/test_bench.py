@@ -69,9 +69,12 @@ def test_law_check_passes_the_same_law_and_flags_a_changed_metric(tmp_path):
 
     from benchmarks import law
 
-    path = law.record(tmp_path / "before", seeds=4, province_seeds=0, workers=1)
+    from model.params import SCALES
+
+    path = law.record(tmp_path / "before", seeds=4, province_seeds=0, provinces_seeds=2, workers=1)
     before = pd.read_parquet(path)
-    assert len(before) == 2 * 4 and set(before["scale"]) == {"city"}
+    assert len(before) == 2 * (4 + 2) and set(before["scale"]) == {"city", law.PROVINCES_SCALE}
+    assert law.PROVINCES_SCALE not in SCALES, "the several-province scale is registered only while it runs"
     assert not law.compare(before, before)["flagged"].any()
     after = before.assign(hosting_time_share=before["hosting_time_share"] * 1.5)
     (tmp_path / "after").mkdir()
