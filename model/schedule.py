@@ -102,7 +102,8 @@ def _run_province(p: Province, now: int, weeks: int, units, plan, tables: dict, 
         p.rng, now, week_of_year, weeks,
         (units.hosting_backlog[part], units.hosting[part], units.material_intent[part], units.materials[part],
          units.work[part], units.sanction_memory[part], units.integrity[part], units.load_factor[part],
-         units.latent[part], units.latent_ordinary[part], units.unresolved[part], units.falsified[part],
+         units.latent[part], units.latent_ordinary[part], units.unresolved[part],
+         (units.arrival_clock[part], units.fix_clock[part], units.eruption_clock[part]), units.falsified[part],
          units.visited_this_quarter[part], units.implementation[part], units.documented[part], units.score[part],
          units.belief_inspected[part]),
         (visits.unit, visits.mode, visits.members, visits.duplicate, visits.special, visits.depth, visits.n_topics,
@@ -122,7 +123,7 @@ def _run_weeks(rng, now, week_of_year, weeks, units, plan, tables, constants, ca
     """One province's weeks. Returns its event and sanction calendars' code tables (new ones when a
     row had to widen)."""
     (backlog, hosting, intent, materials, work, sanction_memory, integrity, load_factor, latent, latent_ordinary,
-     unresolved, falsified, visited, implementation, documented, score, belief) = units
+     unresolved, clocks, falsified, visited, implementation, documented, score, belief) = units
     (plan_unit, mode, members, duplicate, special, depth, n_topics, source, mask, round_bounds, block_start,
      block_stop, round_first, round_last) = plan
     (load_by_mode, allocation, problems, detection, case_behaviour, case_levers, catch_by_mode,
@@ -136,7 +137,7 @@ def _run_weeks(rng, now, week_of_year, weeks, units, plan, tables, constants, ca
         start, stop = block_start[w], block_stop[w]
         unit = plan_unit[start:stop]
         _unit_week(rng, backlog, hosting, intent, materials, work, sanction_memory, integrity, load_factor, latent,
-                   latent_ordinary, unresolved, unit, mode[start:stop], members[start:stop], duplicate[start:stop],
+                   latent_ordinary, unresolved, clocks, unit, mode[start:stop], members[start:stop], duplicate[start:stop],
                    load_by_mode[w], joint_member_load, max_hosting, allocation[w], problems, material_need,
                    unit_week_totals, supervision_share, erupted)
         if stop > start:

@@ -37,6 +37,10 @@ class UnitState:
     sanction_memory: np.ndarray
     latent: np.ndarray  # (n, topics + 1) problems not yet found
     latent_ordinary: np.ndarray  # row sums of latent's topic columns, kept by every rule that changes latent
+    # the clocks of the units' own events (_arise_and_heal): a new problem, a self-fix, an eruption
+    arrival_clock: np.ndarray
+    fix_clock: np.ndarray
+    eruption_clock: np.ndarray
     unresolved: np.ndarray  # (n, topics + 1) problems not genuinely fixed (latent, in rectification, hidden)
     falsified: np.ndarray  # last report inflated
     implementation: np.ndarray  # true share of policy tasks implemented as intended
@@ -57,12 +61,14 @@ class UnitState:
         # as counts stay small: half the memory traffic of int32
         latent = np.bincount(unit * WIDTH + column, minlength=n * WIDTH).astype(np.int16).reshape(n, WIDTH)
         work = np.full(n, behaviour["reference_real_work"])
+        arrival_clock, fix_clock, eruption_clock = 1.0 / (1.0 - rng.random((3, n)))
         return cls(
             integrity=rng.beta(behaviour["integrity_a"], behaviour["integrity_b"], n),
             belief_inspected=np.full(n, 0.9),
             hosting=np.zeros(n), material_intent=np.full(n, 0.3), materials=np.full(n, 0.3), work=work,
             hosting_backlog=np.zeros(n), sanction_memory=np.zeros(n),
             latent=latent, latent_ordinary=latent[:, :MAJOR].sum(axis=1, dtype=np.int64), unresolved=latent.copy(),
+            arrival_clock=arrival_clock, fix_clock=fix_clock, eruption_clock=eruption_clock,
             falsified=np.zeros(n, dtype=bool), implementation=np.ones(n), documented=np.ones(n),
             score=np.zeros(n), item_load=np.full(n, REFERENCE_ITEM_LOAD), load_factor=np.ones(n),
             visited_this_quarter=np.zeros(n, dtype=bool), risk_signal=np.ones(n),
@@ -106,7 +112,7 @@ UNIT_WEEK_TOTALS = ("hosting", "materials", "excess", "unit_weeks", "major_erupt
 
 @njit(cache=True)
 def _unit_week(rng, backlog, hosting, intent, materials, work, sanction_memory, integrity, load_factor, latent,
-               latent_ordinary, unresolved, visit_unit, visit_mode, visit_members, visit_duplicate, load_by_mode,
+               latent_ordinary, unresolved, clocks, visit_unit, visit_mode, visit_members, visit_duplicate, load_by_mode,
                joint_member_load, max_hosting, allocation, problems, material_need, totals, supervision_share,
                erupted):
     """A week of the units' own rules, in order: this week's visits add hosting, units allocate
@@ -119,7 +125,7 @@ def _unit_week(rng, backlog, hosting, intent, materials, work, sanction_memory, 
         totals[2] += max(materials[u] - material_need, 0.0)
         supervision_share[u] += hosting[u] + materials[u]
     totals[3] += work.size
-    totals[4] += _arise_and_heal(rng, latent, latent_ordinary, unresolved, work, problems, erupted)
+    totals[4] += _arise_and_heal(rng, latent, latent_ordinary, unresolved, clocks, work, problems, erupted)
     for v in range(visit_unit.size):
         totals[6 if visit_mode[v] == REMOTE else 5] += 1
         totals[7] += visit_duplicate[v]
@@ -158,36 +164,42 @@ def _allocate(intent, materials, work, hosting, sanction_memory, integrity, load
 
 
 @njit(cache=True)
-def _arise_and_heal(rng, latent, latent_ordinary, unresolved, work, problems, erupted):
+def _arise_and_heal(rng, latent, latent_ordinary, unresolved, clocks, work, problems, erupted):
     """New problems arrive faster when real work is short; units fix some themselves; latent
     major problems may erupt as incidents (counted per unit in `erupted`; returns how many).
-    Two uniforms per unit: one decides arrival and, rescaled below the arrival chance (a uniform
-    again), major or not and the topic; the other decides a self-fix and, rescaled, which
-    problem (the k-th in column order). Then one per unit holding major problems. The fix chance
-    needs each unit's ordinary problems: latent_ordinary keeps them (a 48-column row sum was a
-    quarter of this rule's time)."""
+
+    Each of the three is a weekly trial whose chance changes with the unit's state. It is drawn
+    by inverting its survival: a unit's clock starts at 1 / V (V uniform on (0, 1]) and each week
+    is multiplied by the week's chance of no event; the event happens in the week the clock falls
+    below 1. Given no event before, that happens with exactly the week's chance, as a fresh trial
+    would, and where in the week's interval V fell is a fresh uniform that picks what the event
+    is (major or a topic; which problem is fixed). A unit draws only when an event happens (a new
+    V), instead of two or three uniforms every week."""
     arrival_rate, work_sensitivity, reference_work, major_share, self_fix_rate, eruption = problems
+    arrival_clock, fix_clock, eruption_clock = clocks
     n = work.size
-    draws = uniforms(rng, 2, n)
     for u in range(n):
         arrival = min(arrival_rate * np.exp(-work_sensitivity * (work[u] - reference_work)), 0.95)
-        if draws[0, u] < arrival:
-            kind = draws[0, u] / arrival
+        before = arrival_clock[u]
+        arrival_clock[u] = before * (1.0 - arrival)
+        if arrival_clock[u] < 1.0:
+            kind = (1.0 - arrival_clock[u]) / (before - arrival_clock[u])
             if kind < major_share:
                 column = MAJOR
             else:
                 column = min(np.int64((kind - major_share) / (1.0 - major_share) * N_TOPICS), N_TOPICS - 1)
+                latent_ordinary[u] += 1
             latent[u, column] += 1
             unresolved[u, column] += 1
-            if column != MAJOR:
-                latent_ordinary[u] += 1
+            arrival_clock[u] = 1.0 / (1.0 - rng.random())
     for u in range(n):
         ordinary = latent_ordinary[u]
         if ordinary == 0:
             continue
-        fix = 1.0 - (1.0 - self_fix_rate * work[u]) ** ordinary
-        if draws[1, u] < fix:
-            pick = min(np.int64(draws[1, u] / fix * ordinary), ordinary - 1)
+        before = fix_clock[u]
+        fix_clock[u] = before * (1.0 - self_fix_rate * work[u]) ** ordinary
+        if fix_clock[u] < 1.0:
+            pick = min(np.int64((1.0 - fix_clock[u]) / (before - fix_clock[u]) * ordinary), ordinary - 1)
             column, running = 0, latent[u, 0]
             while running <= pick and column < MAJOR - 1:
                 column += 1
@@ -195,14 +207,19 @@ def _arise_and_heal(rng, latent, latent_ordinary, unresolved, work, problems, er
             latent[u, column] -= 1
             latent_ordinary[u] -= 1
             unresolved[u, column] -= 1
+            fix_clock[u] = 1.0 / (1.0 - rng.random())
     n_erupted = 0
     for u in range(n):
         majors = latent[u, MAJOR]
-        if majors != 0 and rng.random() < 1.0 - (1.0 - eruption) ** majors:
+        if majors == 0:
+            continue
+        eruption_clock[u] *= (1.0 - eruption) ** majors
+        if eruption_clock[u] < 1.0:
             latent[u, MAJOR] -= 1
             unresolved[u, MAJOR] -= 1
             erupted[u] += 1
             n_erupted += 1
+            eruption_clock[u] = 1.0 / (1.0 - rng.random())
     return n_erupted
 
 

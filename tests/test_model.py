@@ -18,7 +18,7 @@ from model import (LEVERS, METRICS, Department, GrassrootsUnit, SupervisionBody,
 from model.inspection import INSPECTION_TOTALS
 from model.organisation import build_organisation
 from model.params import SCALES, Schedule
-from model.units import MAJOR
+from model.units import MAJOR, WIDTH, _arise_and_heal
 from scenarios import load_scenario
 
 SHARES = [m for m in METRICS if m.endswith(("_share", "_rate", "_months"))
@@ -289,3 +289,42 @@ def test_cached_kernels_are_cleared_when_any_model_source_changes(tmp_path, monk
     (tmp_path / "inspection.py").write_text("callee, changed")
     kernel_cache.clear_stale_kernels()
     assert not compiled.exists(), "a changed callee clears the caller's cached code"
+
+
+@pytest.mark.parametrize("event", ["arrival", "self_fix", "eruption"])
+def test_event_clocks_give_each_weeks_chance_as_a_fresh_trial_would(event):
+    """Problems arise, heal and erupt by clocks (one draw per event, not per week): given the week's
+    state, each unit's event must still happen with the week's chance, week after week, as real work
+    changes. One event at a time; a clock not restarted after its event, or a wrong week's factor,
+    moves a week's count far outside its binomial spread."""
+    n, rng = 40_000, np.random.default_rng(8)
+    rates = {"arrival": 0.19, "self_fix": 0.08, "eruption": 0.02}
+    problems = np.array([rates["arrival"] if event == "arrival" else 0.0, 2.0, 0.45, 0.08,
+                         rates["self_fix"] if event == "self_fix" else 0.0,
+                         rates["eruption"] if event == "eruption" else 0.0])
+    latent = np.zeros((n, WIDTH), np.int16)
+    latent[:, 3], latent[:, 17] = rng.integers(0, 4, n), rng.integers(0, 3, n)
+    latent[:, MAJOR] = rng.integers(0, 4, n)
+    ordinary = latent[:, :MAJOR].sum(axis=1, dtype=np.int64)
+    unresolved, erupted = latent.copy(), np.zeros(n, np.int64)
+    clocks = tuple(1.0 / (1.0 - rng.random(n)) for _ in range(3))
+    arrived = majors_arrived = 0
+    for real_work in (0.1, 0.6, 0.3, 0.9, 0.2, 0.45):
+        work = np.full(n, real_work)
+        before = latent.copy()
+        if event == "arrival":
+            chance = np.full(n, min(0.95, 0.19 * np.exp(-2.0 * (real_work - 0.45))))
+        elif event == "self_fix":
+            chance = 1.0 - (1.0 - 0.08 * real_work) ** before[:, :MAJOR].sum(axis=1)
+        else:
+            chance = 1.0 - 0.98 ** before[:, MAJOR].astype(float)
+        _arise_and_heal(rng, latent, ordinary, unresolved, clocks, work, problems, erupted)
+        events = np.abs(latent.astype(int) - before).sum(axis=1)
+        assert events.max() <= 1, "at most one event of a kind per unit and week"
+        expected, spread = chance.sum(), np.sqrt((chance * (1 - chance)).sum())
+        assert abs(events.sum() - expected) < 4.5 * spread, (real_work, events.sum(), expected)
+        assert (ordinary == latent[:, :MAJOR].sum(axis=1)).all()
+        arrived += int(events.sum())
+        majors_arrived += int((latent[:, MAJOR] - before[:, MAJOR]).clip(0).sum())
+    if event == "arrival":  # what an arrival is: major with chance major_share
+        assert abs(majors_arrived - 0.08 * arrived) < 4.5 * np.sqrt(arrived * 0.08 * 0.92)
