@@ -32,6 +32,13 @@ def fill_uniforms(rng, out) -> None:
 
 
 @njit(cache=True)
+def new_clock(rng) -> float:
+    """A fresh event clock, 1 / V with V uniform on (0, 1] (units._arise_and_heal: the event comes
+    in the week the clock, multiplied by each week's chance of no event, falls below 1)."""
+    return 1.0 / (1.0 - rng.random())
+
+
+@njit(cache=True)
 def chance(rng, p) -> bool:
     """A trial with chance p that draws a uniform only when its outcome is uncertain: p <= 0 and
     p >= 1 decide without one (rng.random() < p would decide the same, at a draw's cost)."""

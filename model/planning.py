@@ -227,7 +227,7 @@ class Planner:
         first_unit, province_units = self.org.jurisdiction_start[1], self.org.jurisdiction_size[1]
         if n_provinces == 1:  # one stream: every level in one call
             items, item, unit, struck_total, _ = issue(rng, 0, n_levels, self._all_jurisdictions, _NO_ITEMS)
-            issued = [(items, item, unit.astype(np.int32))]
+            issued = [(items, item, unit.astype(np.int32), struck_total)]
         else:
             # The central level's items sample units across provinces (the run's stream); what lies
             # below, each province issues and samples from its own stream, in parallel threads.
@@ -248,8 +248,11 @@ class Planner:
             issued = map_in_threads(issue_below, range(n_provinces), threads)
             struck_total += sum(struck for *_, struck in issued)  # in province order
 
+        # issued[p]: province p's items (source, mask, special, week), its candidate visits' items and
+        # units, and how many items it struck
+
         def schedule(p: int) -> tuple:
-            (source, _, item_special, item_week), item_p, unit_p = issued[p][:3]
+            (source, _, item_special, item_week), item_p, unit_p, _ = issued[p]
             return _schedule_visits(
                 province_rngs[p], item_p, unit_p, source, item_special, item_week, levers_week["remote_share"],
                 levers_week["unannounced_share"], self._inspector_days, self._key_offset, self._level_of_source,
@@ -264,7 +267,7 @@ class Planner:
         keep_probability = np.minimum(1.0, capacity / np.maximum(demand, 1e-9))
 
         def thin(p: int) -> tuple:
-            (source, item_mask, item_special, _), item_p, unit_p = issued[p][:3]
+            (source, item_mask, item_special, _), item_p, unit_p, _ = issued[p]
             week, mode, key, days, _ = scheduled[p]
             return _thin_join_merge(
                 province_rngs[p], keep_probability, item_p, unit_p - np.int32(first_unit[p]), week, mode, key, days,

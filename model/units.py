@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit
 
 from .organisation import N_TOPICS
-from .draws import uniforms
+from .draws import new_clock, uniforms
 from .params import QUARTER_WEEKS, WEEKS_PER_YEAR, weekly_columns
 from .planning import REMOTE
 
@@ -61,7 +61,7 @@ class UnitState:
         # as counts stay small: half the memory traffic of int32
         latent = np.bincount(unit * WIDTH + column, minlength=n * WIDTH).astype(np.int16).reshape(n, WIDTH)
         work = np.full(n, behaviour["reference_real_work"])
-        arrival_clock, fix_clock, eruption_clock = 1.0 / (1.0 - rng.random((3, n)))
+        arrival_clock, fix_clock, eruption_clock = 1.0 / (1.0 - rng.random((3, n)))  # new_clock's, per unit
         return cls(
             integrity=rng.beta(behaviour["integrity_a"], behaviour["integrity_b"], n),
             belief_inspected=np.full(n, 0.9),
@@ -191,7 +191,7 @@ def _arise_and_heal(rng, latent, latent_ordinary, unresolved, clocks, work, prob
                 latent_ordinary[u] += 1
             latent[u, column] += 1
             unresolved[u, column] += 1
-            arrival_clock[u] = 1.0 / (1.0 - rng.random())
+            arrival_clock[u] = new_clock(rng)
     for u in range(n):
         ordinary = latent_ordinary[u]
         if ordinary == 0:
@@ -207,7 +207,7 @@ def _arise_and_heal(rng, latent, latent_ordinary, unresolved, clocks, work, prob
             latent[u, column] -= 1
             latent_ordinary[u] -= 1
             unresolved[u, column] -= 1
-            fix_clock[u] = 1.0 / (1.0 - rng.random())
+            fix_clock[u] = new_clock(rng)
     n_erupted = 0
     for u in range(n):
         majors = latent[u, MAJOR]
@@ -219,7 +219,7 @@ def _arise_and_heal(rng, latent, latent_ordinary, unresolved, clocks, work, prob
             unresolved[u, MAJOR] -= 1
             erupted[u] += 1
             n_erupted += 1
-            eruption_clock[u] = 1.0 / (1.0 - rng.random())
+            eruption_clock[u] = new_clock(rng)
     return n_erupted
 
 
