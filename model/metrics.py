@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .reductions import mean
 from .units import WEEKLY_HOURS
 
 METRICS: dict[str, str] = {
@@ -119,8 +120,8 @@ class YearAccumulator:
             "latent_problems_per_unit": float(latent.sum() / n),
             "data_acquisition_days": ratio(c["data_days"], c["inspections_with_data"]),
         }
-        m["formalism_index"] = float(np.mean([m["material_excess_share"], m["surface_rectification_share"],
-                                              m["falsification_rate"], m["documented_true_gap"]]))
+        m["formalism_index"] = float(mean(np.array([m["material_excess_share"], m["surface_rectification_share"],
+                                               m["falsification_rate"], m["documented_true_gap"]])))
         m["grassroots_recognition"], m["public_satisfaction"] = self._soft_outcomes(behaviour, implementation,
                                                                                     c["unit_weeks"])
         return m
@@ -138,5 +139,5 @@ class YearAccumulator:
         satisfaction_logit = (behaviour["satisfaction_intercept"] + 4.0 * implementation
                               - 1.0 * np.minimum(self.unit_erupted, 3))
         sigmoid = lambda x: 1.0 / (1.0 + np.exp(-x))  # noqa: E731
-        return float(sigmoid(recognition_logit).mean()), float(sigmoid(satisfaction_logit).mean())
+        return float(mean(sigmoid(recognition_logit))), float(mean(sigmoid(satisfaction_logit)))
 

@@ -18,6 +18,7 @@ import mesa
 import numpy as np
 
 from .agents import Department, GrassrootsUnit, SupervisionBody
+from .draws import kernel_stream
 from .inspection import inspection_tables
 from .metrics import YearAccumulator
 from .organisation import build_organisation
@@ -102,7 +103,8 @@ class SupervisionModel(mesa.Model):
 
         self.burn_in_weeks = scenario.burn_in_years * WEEKS_PER_YEAR
         self.total_weeks = self.burn_in_weeks + self.years * WEEKS_PER_YEAR
-        self.provinces = provinces(self.organisation, self.rng, seed_sequence, self.total_weeks)
+        self.stream = kernel_stream(self.rng)
+        self.provinces = provinces(self.organisation, self.rng, self.stream, seed_sequence, self.total_weeks)
         self.week = 0
         self.plan: YearPlan | None = None
         self._behaviour_key = tuple(sorted(self.behaviour.items()))
@@ -195,7 +197,8 @@ class SupervisionModel(mesa.Model):
         self._tables = year_tables(levers, self.behaviour, (lever_values, self._behaviour_key))
         risk = self._risk_signal(float(levers["data_sharing_rate"][0]))
         self.accumulator = YearAccumulator(self.units.work.size, len(self.planner.sources))
-        self.plan = self.planner.plan_year(self.rng, levers, risk, [p.rng for p in self.provinces], self.threads)
+        self.plan = self.planner.plan_year(self.stream, levers, risk, [p.stream for p in self.provinces],
+                                             self.threads)
         set_item_load(self.units, self.plan.item_load, self.behaviour["item_load_elasticity"])
 
     def _risk_signal(self, data_sharing: float) -> np.ndarray:

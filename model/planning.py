@@ -22,6 +22,7 @@ from .organisation import (
 )
 from .draws import binomial_counts, chance, poisson
 from .params import WEEKS_PER_YEAR
+from .reductions import mean
 from .threads import map_in_threads
 
 ANNOUNCED, UNANNOUNCED, REMOTE = 0, 1, 2
@@ -150,6 +151,7 @@ def _planner_tables(scale: str, topic_concentration: float) -> dict:
     t._jurisdiction_size = np.concatenate(organisation.jurisdiction_size)
     t._risk_levels = sorted({s.risk_targeting for s in t.sources})
     t._risk_level_of_source = np.array([t._risk_levels.index(s.risk_targeting) for s in t.sources])
+    t._risk_targeting = np.array(t._risk_levels)[:, None]  # one row per risk level
     t._level_of_source = np.array([s.level for s in t.sources])
     t._key_offset = np.concatenate(
         ([0], np.cumsum([organisation.n_jurisdictions[s.level] for s in t.sources])[:-1])).astype(np.int64)
@@ -198,17 +200,17 @@ class Planner:
         vars(self).update(_planner_tables(organisation.scale, behaviour["topic_concentration"]))
 
     # -- the plan ---------------------------------------------------------------------------
-    def plan_year(self, rng, levers_week: dict[str, np.ndarray], risk: np.ndarray, province_rngs: list,
+    def plan_year(self, stream, levers_week: dict[str, np.ndarray], risk: np.ndarray, province_streams: list,
                   threads: int) -> YearPlan:
-        """levers_week maps each lever to its 52 weekly values for this year; province_rngs are the
-        provinces' random streams (model.schedule.provinces), run in up to `threads` threads."""
-        levers_week = {name: np.asarray(values, dtype=np.float64)  # one signature per kernel
-                       for name, values in levers_week.items()}
-        escalation = float(levers_week["escalation_per_level"].mean())
-        mean_risk = risk.mean()
+        """levers_week maps each lever to its 52 weekly values for this year; stream is the run's random
+        stream and province_streams the provinces' (model.schedule.provinces), each as the kernels take
+        it (model.draws.kernel_stream); the provinces run in up to `threads` threads."""
+        escalation = float(mean(levers_week["escalation_per_level"]))
+        mean_risk = mean(risk)
         mean_risk = mean_risk if mean_risk > 0 else 1.0
-        risk_cumulative = np.array([np.concatenate(([0.0], np.cumsum((1 - rho) + rho * risk / mean_risk)))
-                                    for rho in self._risk_levels])
+        rho = self._risk_targeting
+        risk_cumulative = np.zeros((rho.size, risk.size + 1))  # row r: 0, then the cumulative weights
+        np.cumsum((1 - rho) + rho * risk / mean_risk, axis=1, out=risk_cumulative[:, 1:])
 
         level_rate = (self._level_items_per_year * self.behaviour["items_scale"]
                       * (1 + escalation) ** self._levels_below_province)
@@ -220,25 +222,25 @@ class Planner:
                   self.behaviour["relay_probability"])
         n_levels = self._jurisdiction_offset.size - 1
 
-        def issue(stream, first_level: int, stop_level: int, jurisdictions: tuple, carried: tuple) -> tuple:
-            return _issue_and_sample(stream, first_level, stop_level, *jurisdictions, carried, *tables)
+        def issue(issuing, first_level: int, stop_level: int, jurisdictions: tuple, carried: tuple) -> tuple:
+            return _issue_and_sample(issuing, first_level, stop_level, *jurisdictions, carried, *tables)
 
-        n_keys, n_provinces = self._key_source.size, len(province_rngs)
+        n_keys, n_provinces = self._key_source.size, len(province_streams)
         first_unit, province_units = self.org.jurisdiction_start[1], self.org.jurisdiction_size[1]
         if n_provinces == 1:  # one stream: every level in one call
-            items, item, unit, struck_total, _ = issue(rng, 0, n_levels, self._all_jurisdictions, _NO_ITEMS)
+            items, item, unit, struck_total, _ = issue(stream, 0, n_levels, self._all_jurisdictions, _NO_ITEMS)
             issued = [(items, item, unit.astype(np.int32), struck_total)]
         else:
             # The central level's items sample units across provinces (the run's stream); what lies
             # below, each province issues and samples from its own stream, in parallel threads.
             central, central_item, central_unit, struck_total, relayed = issue(
-                rng, 0, 1, self._all_jurisdictions, _NO_ITEMS)
+                stream, 0, 1, self._all_jurisdictions, _NO_ITEMS)
             visits_to = _by_province(self._unit_province[central_unit], n_provinces)
             relayed_to = _by_province(relayed[1], n_provinces)
 
             def issue_below(p: int) -> tuple:
                 carried = tuple(column[relayed_to[p]] for column in relayed)
-                own, own_item, own_unit, struck, _ = issue(province_rngs[p], 1, n_levels,
+                own, own_item, own_unit, struck, _ = issue(province_streams[p], 1, n_levels,
                                                            self._province_jurisdictions[p], carried)
                 items = tuple(np.concatenate(pair) for pair in zip(central, own))
                 item = np.concatenate((central_item[visits_to[p]], own_item + central[0].size))
@@ -254,7 +256,7 @@ class Planner:
         def schedule(p: int) -> tuple:
             (source, _, item_special, item_week), item_p, unit_p, _ = issued[p]
             return _schedule_visits(
-                province_rngs[p], item_p, unit_p, source, item_special, item_week, levers_week["remote_share"],
+                province_streams[p], item_p, unit_p, source, item_special, item_week, levers_week["remote_share"],
                 levers_week["unannounced_share"], self._inspector_days, self._key_offset, self._level_of_source,
                 self._unit_jurisdiction, n_keys)
 
@@ -270,7 +272,7 @@ class Planner:
             (source, item_mask, item_special, _), item_p, unit_p, _ = issued[p]
             week, mode, key, days, _ = scheduled[p]
             return _thin_join_merge(
-                province_rngs[p], keep_probability, item_p, unit_p - np.int32(first_unit[p]), week, mode, key, days,
+                province_streams[p], keep_probability, item_p, unit_p - np.int32(first_unit[p]), week, mode, key, days,
                 source, item_mask, item_special, levers_week["joint_inspection_share"], levers_week["merge_rate"],
                 int(province_units[p]), n_keys)
 
@@ -278,7 +280,7 @@ class Planner:
         planned_days, merged_days, visits_per_unit, items_per_unit, merged, joined_away = zip(*totals)
         # Freed capacity buys depth: bodies spend their inspector-days on fewer, deeper visits.
         used = sum(planned_days) - sum(merged_days)  # sums in province order
-        depth_by_key = np.clip(capacity / np.maximum(used, 1e-9), 1.0, self.behaviour["max_depth"])
+        depth_by_key = np.minimum(np.maximum(capacity / np.maximum(used, 1e-9), 1.0), self.behaviour["max_depth"])
         # a unit keeps a ledger per visit, and part of one per item folded into another item's visit
         folded, items = np.concatenate(visits_per_unit), np.concatenate(items_per_unit)
         return YearPlan(
@@ -293,7 +295,7 @@ class Planner:
         return per_source_days / np.maximum(per_source_units, 1)
 
     def _capacity(self, levers_week) -> np.ndarray:
-        multiplier = float(levers_week["inspection_capacity"].mean())
+        multiplier = float(mean(levers_week["inspection_capacity"]))
         return multiplier * self.staffing[self._key_source] * self._key_units
 
 
@@ -352,7 +354,7 @@ def _build_own_items(rng, rate, first_jurisdiction, stop_jurisdiction, source_in
 
 
 @njit(cache=True, nogil=True)
-def _issue_and_sample(rng, first_level, stop_level, jurisdiction_first, jurisdiction_stop, carried, level_sources,
+def _issue_and_sample(stream, first_level, stop_level, jurisdiction_first, jurisdiction_stop, carried, level_sources,
                       level_source_start, level_rate, is_body, topic_table, n_source_topics, special_share, topic_cdf,
                       unnecessary_share, negative_list_share, jurisdiction_offset, jurisdiction_start,
                       jurisdiction_size, coverage, risk_level, risk_cumulative, relay_target, child_start, child_count,
@@ -363,6 +365,7 @@ def _issue_and_sample(rng, first_level, stop_level, jurisdiction_first, jurisdic
     mask, special, week); the negative list strikes some; each item's units are sampled; the level's
     items are relayed to the level below. Returns the items (source, mask, special, week), each
     visit's item and unit, how many items were struck, and the items relayed below stop_level."""
+    rng = stream[0]
     source = np.empty(0, np.int16)
     mask = np.empty(0, np.int64)
     special = np.empty(0, np.bool_)
@@ -478,10 +481,11 @@ def _relay_pairs(rng, source, jurisdiction, week, relay_target, child_start, chi
 
 
 @njit(cache=True, nogil=True)
-def _schedule_visits(rng, item, unit, item_source, item_special, item_week, remote_share, unannounced_share,
+def _schedule_visits(stream, item, unit, item_source, item_special, item_week, remote_share, unannounced_share,
                      inspector_days, key_offset, level_of_source, unit_jurisdiction, n_keys):
     """Each visit's week (its item's week plus a lag) and mode, its (source, jurisdiction) capacity key,
     inspector-days, and the inspector-days demanded per key."""
+    rng = stream[0]
     n = unit.size
     lag = rng.integers(0, RELAY_LAG_WEEKS, n)
     week = np.empty(n, np.int64)
@@ -504,7 +508,7 @@ def _schedule_visits(rng, item, unit, item_source, item_special, item_week, remo
 
 
 @njit(cache=True, nogil=True)
-def _thin_join_merge(rng, keep_probability, item, unit, week, mode, key, days, item_source, item_mask, item_special,
+def _thin_join_merge(stream, keep_probability, item, unit, week, mode, key, days, item_source, item_mask, item_special,
                      joint_share, merge_rate, n_units, n_keys):
     """Thin visits to capacity, fold joint visits into their group's leader, fold or mark visits
     whose topics were all inspected at the unit before, and return the rest in round order.
@@ -512,6 +516,7 @@ def _thin_join_merge(rng, keep_probability, item, unit, week, mode, key, days, i
     Keep and joint trials go in plan order; the scans run on copies in (week, plan position) order,
     the order the joint groups, the merge scan (with its merge trial for each covered visit) and
     the rounds all follow for each unit's own visits. A trial whose outcome is certain draws nothing."""
+    rng = stream[0]
     n = unit.size
     kept = np.empty(n, np.bool_)
     planned_days = np.zeros(n_keys)

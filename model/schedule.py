@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from .draws import kernel_stream
 from .inspection import INSPECTION_TOTALS, _apply_events, _apply_sanctions, _inspect
 from .params import QUARTER_WEEKS, WEEKS_PER_YEAR
 from .threads import map_in_threads
@@ -53,22 +54,27 @@ class Province:
     first_unit: int
     stop_unit: int
     rng: np.random.Generator
+    stream: object  # rng as the kernels take it (model.draws.kernel_stream)
     events: EventQueue
     sanctions: EventQueue
     counters: tuple = ()  # in a run of several provinces, its own part of the year's shared counters
 
 
-def provinces(organisation, rng: np.random.Generator, seed_sequence: np.random.SeedSequence,
+def provinces(organisation, rng: np.random.Generator, stream, seed_sequence: np.random.SeedSequence,
               horizon: int) -> list[Province]:
     """One Province per province of the organisation. A single province draws from the run's
-    Generator; several provinces each draw from their own, spawned from the run's SeedSequence,
-    so a run's results do not depend on how many threads run its provinces."""
+    Generator (rng, and `stream`, its kernels' form); several provinces each draw from their own,
+    spawned from the run's SeedSequence, so a run's results do not depend on how many threads run
+    its provinces."""
     starts = organisation.jurisdiction_start[1]
     stops = np.append(starts[1:], organisation.n_units)
-    streams = ([rng] if starts.size == 1 else
-               [np.random.Generator(np.random.PCG64(child)) for child in seed_sequence.spawn(starts.size)])
-    return [Province(index, int(a), int(b), stream, EventQueue(horizon), EventQueue(horizon))
-            for index, (a, b, stream) in enumerate(zip(starts, stops, streams))]
+    if starts.size == 1:
+        generators, streams = [rng], [stream]
+    else:
+        generators = [np.random.Generator(np.random.PCG64(child)) for child in seed_sequence.spawn(starts.size)]
+        streams = [kernel_stream(generator) for generator in generators]
+    return [Province(index, int(a), int(b), generator, province_stream, EventQueue(horizon), EventQueue(horizon))
+            for index, (a, b, generator, province_stream) in enumerate(zip(starts, stops, generators, streams))]
 
 
 def run_weeks(now: int, weeks: int, units, plan, tables: dict, behaviour: dict, memory_decay: float,
@@ -99,7 +105,7 @@ def _run_province(p: Province, now: int, weeks: int, units, plan, tables: dict, 
     b, part, visits = behaviour, slice(p.first_unit, p.stop_unit), plan.provinces[p.index]
     week_of_year = now % WEEKS_PER_YEAR
     p.events.codes, p.sanctions.codes = _run_weeks(
-        p.rng, now, week_of_year, weeks,
+        p.stream, now, week_of_year, weeks,
         (units.hosting_backlog[part], units.hosting[part], units.material_intent[part], units.materials[part],
          units.work[part], units.sanction_memory[part], units.integrity[part], units.load_factor[part],
          units.latent[part], units.latent_ordinary[part], units.unresolved[part],
@@ -119,9 +125,10 @@ def _run_province(p: Province, now: int, weeks: int, units, plan, tables: dict, 
 
 
 @njit(cache=True, nogil=True)
-def _run_weeks(rng, now, week_of_year, weeks, units, plan, tables, constants, calendars, acc):
-    """One province's weeks. Returns its event and sanction calendars' code tables (new ones when a
-    row had to widen)."""
+def _run_weeks(stream, now, week_of_year, weeks, units, plan, tables, constants, calendars, acc):
+    """One province's weeks, drawing from stream[0]. Returns its event and sanction calendars' code
+    tables (new ones when a row had to widen)."""
+    rng = stream[0]
     (backlog, hosting, intent, materials, work, sanction_memory, integrity, load_factor, latent, latent_ordinary,
      unresolved, clocks, falsified, visited, implementation, documented, score, belief) = units
     (plan_unit, mode, members, duplicate, special, depth, n_topics, source, mask, round_bounds, block_start,
