@@ -140,13 +140,14 @@ def _run_weeks(stream, now, week_of_year, weeks, units, plan, tables, constants,
     (unit_week_totals, inspection_totals, quarter_totals, source_found, supervision_share, erupted, unit_visits,
      unit_duplicates, unit_useful, unit_sanctions, unit_unfair) = acc
     latent_cells, unresolved_cells = latent.reshape(latent.size), unresolved.reshape(unresolved.size)
+    scratch = np.empty((2, work.size))  # per-unit space for the units' weekly rules
     for w in range(week_of_year, week_of_year + weeks):
         start, stop = block_start[w], block_stop[w]
         unit = plan_unit[start:stop]
         _unit_week(rng, backlog, hosting, intent, materials, work, sanction_memory, integrity, load_factor, latent,
                    latent_ordinary, unresolved, clocks, unit, mode[start:stop], members[start:stop],
-                   duplicate[start:stop],                   load_by_mode[w], joint_member_load, max_hosting, allocation[w], problems, material_need,
-                   unit_week_totals, supervision_share, erupted)
+                   duplicate[start:stop], load_by_mode[w], joint_member_load, max_hosting, allocation[w], problems,
+                   material_need, unit_week_totals, supervision_share, erupted, scratch)
         if stop > start:
             event_week, event_code, sanction_week, sanction_unit = _inspect(
                 rng, latent_cells, latent_ordinary, materials, integrity, work, sanction_memory, falsified, visited,

@@ -114,9 +114,10 @@ UNIT_WEEK_TOTALS = ("hosting", "materials", "excess", "unit_weeks", "major_erupt
 def _unit_week(rng, backlog, hosting, intent, materials, work, sanction_memory, integrity, load_factor, latent,
                latent_ordinary, unresolved, clocks, visit_unit, visit_mode, visit_members, visit_duplicate, load_by_mode,
                joint_member_load, max_hosting, allocation, problems, material_need, totals, supervision_share,
-               erupted):
+               erupted, scratch):
     """A week of the units' own rules, in order: this week's visits add hosting, units allocate
-    their time, problems arise, heal and erupt."""
+    their time, problems arise, heal and erupt. `scratch` is two rows of per-unit space the caller
+    keeps between weeks."""
     _host(backlog, hosting, visit_unit, visit_mode, visit_members, load_by_mode, joint_member_load, max_hosting)
     _allocate(intent, materials, work, hosting, sanction_memory, integrity, load_factor, allocation)
     for u in range(work.size):
@@ -125,7 +126,7 @@ def _unit_week(rng, backlog, hosting, intent, materials, work, sanction_memory, 
         totals[2] += max(materials[u] - material_need, 0.0)
         supervision_share[u] += hosting[u] + materials[u]
     totals[3] += work.size
-    totals[4] += _arise_and_heal(rng, latent, latent_ordinary, unresolved, clocks, work, problems, erupted)
+    totals[4] += _arise_and_heal(rng, latent, latent_ordinary, unresolved, clocks, work, problems, erupted, scratch)
     for v in range(visit_unit.size):
         totals[6 if visit_mode[v] == REMOTE else 5] += 1
         totals[7] += visit_duplicate[v]
@@ -164,7 +165,7 @@ def _allocate(intent, materials, work, hosting, sanction_memory, integrity, load
 
 
 @njit(cache=True)
-def _arise_and_heal(rng, latent, latent_ordinary, unresolved, clocks, work, problems, erupted):
+def _arise_and_heal(rng, latent, latent_ordinary, unresolved, clocks, work, problems, erupted, scratch):
     """New problems arrive faster when real work is short; units fix some themselves; latent
     major problems may erupt as incidents (counted per unit in `erupted`; returns how many).
 
@@ -174,14 +175,20 @@ def _arise_and_heal(rng, latent, latent_ordinary, unresolved, clocks, work, prob
     below 1. Given no event before, that happens with exactly the week's chance, as a fresh trial
     would, and where in the week's interval V fell is a fresh uniform that picks what the event
     is (major or a topic; which problem is fixed). A unit draws only when an event happens (a new
-    V), instead of two or three uniforms every week."""
+    V), instead of two or three uniforms every week.
+
+    Each week's chances are computed for all units first, in loops without branches (into the two
+    rows of `scratch`), then the clocks advance: the same arithmetic, 20% faster than with the
+    `exp` and the power inside the branching loops (53 -> 41 ns per unit at province)."""
     arrival_rate, work_sensitivity, reference_work, major_share, self_fix_rate, eruption = problems
     arrival_clock, fix_clock, eruption_clock = clocks
     n = work.size
+    arrival, fix_factor = scratch[0], scratch[1]
     for u in range(n):
-        arrival = min(arrival_rate * np.exp(-work_sensitivity * (work[u] - reference_work)), 0.95)
+        arrival[u] = min(arrival_rate * np.exp(-work_sensitivity * (work[u] - reference_work)), 0.95)
+    for u in range(n):
         before = arrival_clock[u]
-        arrival_clock[u] = before * (1.0 - arrival)
+        arrival_clock[u] = before * (1.0 - arrival[u])
         if arrival_clock[u] < 1.0:
             kind = (1.0 - arrival_clock[u]) / (before - arrival_clock[u])
             if kind < major_share:
@@ -193,11 +200,13 @@ def _arise_and_heal(rng, latent, latent_ordinary, unresolved, clocks, work, prob
             unresolved[u, column] += 1
             arrival_clock[u] = new_clock(rng)
     for u in range(n):
+        fix_factor[u] = (1.0 - self_fix_rate * work[u]) ** latent_ordinary[u]
+    for u in range(n):
         ordinary = latent_ordinary[u]
         if ordinary == 0:
             continue
         before = fix_clock[u]
-        fix_clock[u] = before * (1.0 - self_fix_rate * work[u]) ** ordinary
+        fix_clock[u] = before * fix_factor[u]
         if fix_clock[u] < 1.0:
             pick = min(np.int64((1.0 - fix_clock[u]) / (before - fix_clock[u]) * ordinary), ordinary - 1)
             column, running = 0, latent[u, 0]

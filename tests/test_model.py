@@ -318,7 +318,7 @@ def test_event_clocks_give_each_weeks_chance_as_a_fresh_trial_would(event):
             chance = 1.0 - (1.0 - 0.08 * real_work) ** before[:, :MAJOR].sum(axis=1)
         else:
             chance = 1.0 - 0.98 ** before[:, MAJOR].astype(float)
-        _arise_and_heal(rng, latent, ordinary, unresolved, clocks, work, problems, erupted)
+        _arise_and_heal(rng, latent, ordinary, unresolved, clocks, work, problems, erupted, np.empty((2, n)))
         events = np.abs(latent.astype(int) - before).sum(axis=1)
         assert events.max() <= 1, "at most one event of a kind per unit and week"
         expected, spread = chance.sum(), np.sqrt((chance * (1 - chance)).sum())
