@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import gc
 from collections import OrderedDict
+from functools import lru_cache
 
 import mesa
 import numpy as np
 import pandas as pd
+from pandas.api.internals import create_dataframe_from_blocks
 
 from .model import SupervisionModel
 from .params import Scenario
@@ -40,13 +42,42 @@ def simulate(scenario: Scenario, seed: int, scale: str | None = None, years: int
     release(model)
     del model
     _freeze_long_lived_objects_once()
-    columns = {"scenario": [scenario.name] * len(yearly), "seed": [seed] * len(yearly),
-               "scale": [scale] * len(yearly)}
-    columns.update({name: np.array([year[name] for year in yearly]) for name in (yearly[0] if yearly else ())})
-    frame = pd.DataFrame(columns)  # one construction from arrays: 0.26 ms; from lists 0.36, by insertion 0.65
+    frame = run_table(scenario.name, seed, scale, yearly)
     frame.attrs.update(scenario=scenario.name, seed=seed, scale=scale, years=years,
                        code_version=code_version(), source=scenario.source)
     return frame
+
+
+def run_table(scenario_name: str, seed: int, scale: str, yearly: list[dict]) -> pd.DataFrame:
+    """The run's table (columns scenario, seed, scale, year, phase, then the metrics in the order
+    the years give them), built from its column blocks: the same frame as pd.DataFrame(columns),
+    whose checks of each of the 34 columns took 0.9 ms of a 5 ms county run. The column labels
+    and the string columns repeat from run to run, so they are made once (each run gets its own
+    copy of a string column: the table is the caller's to change)."""
+    rows, names = len(yearly), tuple(yearly[0])
+    columns, float_at, int_at, string_at = _table_layout(names)
+    metrics = names[2:]
+    blocks = [(np.array([[year[name] for year in yearly] for name in metrics], dtype=np.float64), float_at),
+              (np.array([[seed] * rows, [year["year"] for year in yearly]], dtype=np.int64), int_at)]
+    for values, at in zip(((scenario_name,) * rows, (scale,) * rows, tuple(year["phase"] for year in yearly)),
+                          string_at):
+        blocks.append((_string_column(values).copy(), at))
+    return create_dataframe_from_blocks(blocks, index=pd.RangeIndex(rows), columns=columns)
+
+
+@lru_cache(maxsize=None)
+def _table_layout(names: tuple[str, ...]) -> tuple:
+    """The columns of a run's table whose years have these keys ("year", "phase", the metrics), and
+    where its blocks go: the metrics, then (seed, year), then scenario, scale and phase."""
+    if names[:2] != ("year", "phase"):
+        raise ValueError(f"a year's record starts with year and phase, not {names[:2]}")
+    columns = pd.Index(["scenario", "seed", "scale", *names])
+    return (columns, np.arange(5, len(columns)), np.array([1, 3]), (np.array([0]), np.array([2]), np.array([4])))
+
+
+@lru_cache(maxsize=1024)
+def _string_column(values: tuple[str, ...]):
+    return pd.array(list(values), dtype="str")
 
 
 # Snapshots kept per process, most recently used first, up to this size (always the newest one):

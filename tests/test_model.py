@@ -18,6 +18,7 @@ from model import (LEVERS, METRICS, Department, GrassrootsUnit, SupervisionBody,
 from model.inspection import INSPECTION_TOTALS
 from model.organisation import build_organisation
 from model.params import SCALES, Schedule
+from model.simulate import run_table
 from model.units import MAJOR, WIDTH, _arise_and_heal
 from scenarios import load_scenario
 
@@ -117,6 +118,22 @@ def test_agents_made_on_first_read_are_the_constructors_agents_and_change_no_res
     stepped = SupervisionModel(scenario, seed=5, scale="county", years=1)
     stepped.step()
     assert len(stepped.agents_by_type[GrassrootsUnit]) == n_units, "first read after a step sees them all"
+
+def test_the_run_table_is_the_plain_constructors_frame_and_each_run_owns_its_own():
+    """simulate() builds its table from column blocks (model.simulate.run_table) with string columns
+    made once per process: the frame must be what pd.DataFrame gives for the same columns, and
+    changing one run's table must not change another's."""
+    scenario = load_scenario("baseline")
+    model = SupervisionModel(scenario, seed=4, scale="county", years=2)
+    yearly = model.run()
+    columns = {"scenario": [scenario.name] * len(yearly), "seed": [4] * len(yearly), "scale": ["county"] * len(yearly)}
+    columns.update({name: np.array([year[name] for year in yearly]) for name in yearly[0]})
+    first, second = (run_table(scenario.name, 4, "county", yearly) for _ in range(2))
+    pd.testing.assert_frame_equal(first, pd.DataFrame(columns), check_exact=True)
+    first.loc[0, "scenario"], first.loc[1, "phase"], first.loc[2, "seed"] = "changed", "changed", -1
+    pd.testing.assert_frame_equal(second, pd.DataFrame(columns), check_exact=True)
+    assert run_table(scenario.name, 4, "county", yearly).equals(second)
+
 
 def test_same_scenario_and_seed_give_identical_results_and_carry_provenance():
     scenario = load_scenario("packages/documents_reform")
