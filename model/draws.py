@@ -19,7 +19,7 @@ from numba.typed import List
 def kernel_stream(rng: np.random.Generator) -> List:
     """A Generator as the compiled entry points take it: a one-element typed list, the kernel drawing
     from stream[0]. numba unboxes a Generator argument through ctypes, about 10 microseconds a call
-    (a county year makes four such calls); a typed list takes 1.5. The list holds the Generator
+    (a county year makes four such calls); a typed list takes 1.6. The list holds the Generator
     itself, so its draws advance the Generator's own state, which snapshots save and restore."""
     return List([rng])
 

@@ -118,7 +118,7 @@ class SupervisionModel(mesa.Model):
     # So they are made when something first reads, adds or removes agents through Mesa's accessors
     # below, all at once and in the constructor's order (issuers, then units): unique ids 1 to n,
     # unless another agent was made for this model before that (it takes its id first). Made at
-    # construction, a province run's 1,544 agents cost 4 ms (4% of the run) plus the garbage
+    # construction, a province run's 1,544 agents cost 5 ms (about 5% of the run) plus the garbage
     # collector's passes over them; a national run's 37,709, 0.1 s.
     def _create_agents(self) -> None:
         if not self.__dict__.get("_agents_pending"):
