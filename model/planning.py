@@ -358,19 +358,20 @@ def _build_own_items(rng, rate, first_jurisdiction, stop_jurisdiction, source_in
         n = at - first_item
         source[first_item:at] = source_index[s]
         week[first_item:at] = weeks[s]
-        u = uniforms[s]
-        for k in range(n):
-            i = first_item + k
-            if is_body[s]:
-                special[i] = u[k] < special_share[weeks[s][k]]
+        if is_body[s]:
+            u, item_weeks = uniforms[s], weeks[s]
+            for k in range(n):
+                i = first_item + k
+                special[i] = u[k] < special_share[item_weeks[k]]
                 draws = u[n + k * COMPREHENSIVE_TOPIC_DRAWS:][:COMPREHENSIVE_TOPIC_DRAWS]
-                comprehensive = np.int64(0)
-                for d in draws:
-                    comprehensive |= np.int64(1) << np.searchsorted(topic_cdf, d, side="right")
-                first = np.int64(1) << np.searchsorted(topic_cdf, draws[0], side="right")
-                mask[i] = first if special[i] else comprehensive
-            else:
-                mask[i] = np.int64(1) << topic_table[source_index[s], topic_draws[s][k]]
+                mask[i] = np.int64(1) << np.searchsorted(topic_cdf, draws[0], side="right")
+                if not special[i]:  # a special item keeps its first topic only
+                    for d in draws[1:]:
+                        mask[i] |= np.int64(1) << np.searchsorted(topic_cdf, d, side="right")
+        else:
+            own_topics, draws = topic_table[source_index[s]], topic_draws[s]
+            for k in range(n):
+                mask[first_item + k] = np.int64(1) << own_topics[draws[k]]
     return source, jurisdiction, mask, special, week
 
 
