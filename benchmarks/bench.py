@@ -23,7 +23,7 @@ import mesa
 import numpy as np
 from mesa.examples.basic.boltzmann_wealth_model.model import BoltzmannWealth
 
-from experiments.runner import RunSpec, default_workers, execute, replication_seeds
+from experiments.runner import RunSpec, default_workers, execute, replication_seeds, run_one
 from model import simulate
 from model.organisation import build_organisation
 from model.params import WEEKS_PER_YEAR
@@ -200,15 +200,22 @@ def _median_run(scenario, runs: ScaleRuns, alongside=None) -> tuple[dict, list[s
 
 
 def sobol_run_seconds(scenario, scale: str, repeats: int) -> float:
-    """Median wall time of a run as a lever-only Sobol study makes it: its replication seeds are
-    the same at every design point (common random numbers), so each worker simulates each
+    """Median wall time of a run as a lever-only Sobol study makes it (experiments.runner.run_one,
+    its table carrying the design point, the replication and the factors' values): its replication
+    seeds are the same at every design point (common random numbers), so each worker simulates each
     replication's burn-in once and continues every other run from its snapshot (bit-identical
     to a full run). The few burn-ins per worker are left out: 3 of 9,216 runs per worker."""
     seeds = replication_seeds(SOBOL_REPLICATIONS)
     for seed in seeds:  # the snapshots a worker makes in its first runs
         simulate(scenario, seed, scale=scale, years=SOBOL_YEARS)
-    seconds = [_timed(lambda: simulate(scenario, seeds[i % len(seeds)], scale=scale, years=SOBOL_YEARS))[0]
-               for i in range(repeats)]
+
+    def study_run(i: int) -> RunSpec:
+        replication = i % len(seeds)
+        factors = tuple((f"factor_{k}", (i * (k + 1)) % 97 / 97) for k in range(SOBOL_FACTORS))
+        return RunSpec(scenario, seeds[replication], scale=scale, years=SOBOL_YEARS,
+                       tags=(("point", i), ("replication", replication), *factors))
+
+    seconds = [_timed(lambda: run_one(study_run(i)))[0] for i in range(repeats)]
     return statistics.median(seconds)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import multiprocessing
 import sys
+import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from itertools import islice
@@ -39,10 +40,7 @@ def replication_seeds(count: int, root: int = ROOT_SEED) -> list[int]:
 
 
 def run_one(spec: RunSpec) -> pd.DataFrame:
-    frame = simulate(spec.scenario, spec.seed, scale=spec.scale, years=spec.years)
-    for position, (name, value) in enumerate(spec.tags):
-        frame.insert(3 + position, name, value)
-    return frame
+    return simulate(spec.scenario, spec.seed, scale=spec.scale, years=spec.years, tags=spec.tags)
 
 
 def default_workers() -> int:
@@ -57,8 +55,9 @@ def execute(specs: Iterable[RunSpec], workers: int | None = None, scheduler: str
 
     scheduler None: local processes (workers, default all cores; 1 runs in this process).
     scheduler "local": a Dask LocalCluster on loopback; otherwise the address of a Dask scheduler.
-    specs may be a generator: only a few runs per worker are submitted ahead, so memory stays flat
-    however many runs there are. `evaluate` turns one spec into its table (a top-level function,
+    specs may be a generator: only a few tasks per worker are submitted ahead (a task is one run,
+    or a chunk of runs that takes about TASK_SECONDS), so memory stays flat however many runs
+    there are. `evaluate` turns one spec into its table (a top-level function,
     so it can be sent to other processes); `total` sizes the progress bar when specs has no len().
     """
     if total is None and hasattr(specs, "__len__"):
@@ -80,8 +79,51 @@ def execute(specs: Iterable[RunSpec], workers: int | None = None, scheduler: str
 
 
 def _in_flight_limit(workers: int) -> int:
-    """Runs submitted ahead of their results: enough to keep every worker busy, few enough to stay small."""
+    """Tasks submitted ahead of their results: enough to keep every worker busy, few enough to stay small."""
     return 4 * workers
+
+
+# A task is a chunk of consecutive runs, sized from the runs timed so far so that it takes about
+# TASK_SECONDS: the pool costs about half a millisecond of the parent's time per task, as much as a
+# county run, so county and city studies one run per task were bound by the parent (2 workers ran
+# fewer county runs per second than 1). Runs of a tenth of a second or more stay one per task.
+TASK_SECONDS = 0.05
+MAX_CHUNK = 64
+
+
+class _Chunker:
+    """Cuts the specs into chunks: one run at first, then as many as take about TASK_SECONDS,
+    from the mean time per run of the chunks finished so far."""
+
+    def __init__(self, specs: Iterable[RunSpec]):
+        self.queue = enumerate(specs)
+        self.runs = 0
+        self.seconds = 0.0
+
+    def next(self) -> list[tuple[int, RunSpec]]:
+        size = 1 if self.runs == 0 else int(min(MAX_CHUNK, max(1.0, TASK_SECONDS * self.runs / max(self.seconds, 1e-9))))
+        return list(islice(self.queue, size))
+
+    def timed(self, runs: int, seconds: float) -> None:
+        self.runs += runs
+        self.seconds += seconds
+
+
+def run_chunk(evaluate: Callable[[RunSpec], pd.DataFrame], specs: list[RunSpec]) -> tuple[list, float]:
+    """A worker's task: the chunk's results in order, and its seconds. A failing run fails the task
+    (the chunk's earlier runs, a few hundredths of a second, are run again on --resume)."""
+    started = time.perf_counter()
+    results = [evaluate(spec) for spec in specs]
+    return results, time.perf_counter() - started
+
+
+def _finished_chunk(chunk: list[tuple[int, RunSpec]], outcome: tuple[list, float], chunker: _Chunker, bar):
+    """Yield a finished chunk's (index, result) pairs, and time its runs for the next chunks' size."""
+    results, seconds = outcome
+    chunker.timed(len(results), seconds)
+    for (index, _), result in zip(chunk, results):
+        bar.update(1)
+        yield index, result
 
 
 def _process_context():
@@ -96,22 +138,23 @@ def _process_context():
 
 
 def _execute_processes(specs, workers, bar, evaluate):
-    queue = enumerate(specs)
+    chunker = _Chunker(specs)
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=_process_context())
     pending = {}
 
     def submit(count: int) -> None:
-        for index, spec in islice(queue, count):
-            pending[pool.submit(evaluate, spec)] = index
+        for _ in range(count):
+            chunk = chunker.next()
+            if not chunk:
+                return
+            pending[pool.submit(run_chunk, evaluate, [spec for _, spec in chunk])] = chunk
 
     try:
         submit(_in_flight_limit(workers))
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                index = pending.pop(future)
-                bar.update(1)
-                yield index, future.result()
+                yield from _finished_chunk(pending.pop(future), future.result(), chunker, bar)
             submit(len(done))
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -128,21 +171,22 @@ def _execute_dask(specs, workers, scheduler, bar, evaluate):
     else:
         cluster, client = None, Client(scheduler)
     try:
-        queue = enumerate(specs)
-        index_of = {}
+        chunker = _Chunker(specs)
+        chunk_of = {}
         finished = dask_completed()
 
         def submit(count: int) -> None:
-            for index, spec in islice(queue, count):
-                future = client.submit(evaluate, spec, pure=False)
-                index_of[future.key] = index
+            for _ in range(count):
+                chunk = chunker.next()
+                if not chunk:
+                    return
+                future = client.submit(run_chunk, evaluate, [spec for _, spec in chunk], pure=False)
+                chunk_of[future.key] = chunk
                 finished.add(future)
 
         submit(_in_flight_limit(max(workers, sum(client.nthreads().values()))))
         for future in finished:
-            index = index_of.pop(future.key)
-            bar.update(1)
-            yield index, future.result()
+            yield from _finished_chunk(chunk_of.pop(future.key), future.result(), chunker, bar)
             submit(1)
     finally:
         client.close()

@@ -19,7 +19,8 @@ import pytest
 import run as cli
 from experiments import MODEL, ExperimentError, execute, list_experiments, load_experiment, run_sweep
 from experiments.evaluators import ishigami
-from experiments.runner import RunSpec, _in_flight_limit
+from experiments import runner
+from experiments.runner import RunSpec, _in_flight_limit, run_all
 from experiments.store import read_manifest
 from experiments.sweep import sorted_runs
 from model import BEHAVIOUR, LEVERS, default_scenario
@@ -225,17 +226,50 @@ design: {type: latin, n: 50}
     assert points[:, 3].min() >= 0.5 * base and points[:, 3].max() <= 1.5 * base
 
 
+def test_short_runs_go_to_workers_in_chunks_with_the_same_results(monkeypatch):
+    """Runs of a few milliseconds are sent in chunks (one task per run was bound by the parent's
+    work per task); what each run gives does not depend on it."""
+    sizes = []
+    next_chunk = runner._Chunker.next
+
+    def recorded(chunker):
+        chunk = next_chunk(chunker)
+        sizes.append(len(chunk))
+        return chunk
+
+    monkeypatch.setattr(runner._Chunker, "next", recorded)
+    specs = [RunSpec(default_scenario(), seed, scale="county", years=1, tags=(("point", seed), ("replication", 0)))
+             for seed in range(60)]
+    pd.testing.assert_frame_equal(run_all(specs, workers=2, progress=False),
+                                  run_all(specs, workers=1, progress=False))
+    assert max(sizes) > 1 and sum(sizes) == len(specs)
+
+
+def test_chunks_take_about_a_task_of_runs_and_no_more_than_the_cap():
+    def chunk_after(runs: int, seconds: float) -> int:
+        chunker = runner._Chunker(RunSpec(default_scenario(), seed) for seed in range(1000))
+        if runs:
+            chunker.timed(runs, seconds)
+        return len(chunker.next())
+
+    assert chunk_after(0, 0.0) == 1  # nothing timed yet
+    assert chunk_after(1, 0.002) == round(runner.TASK_SECONDS / 0.002)
+    assert chunk_after(2, 2.0) == 1  # long runs: one per task
+    assert chunk_after(1000, 0.01) == runner.MAX_CHUNK
+
+
 def test_execute_takes_specs_lazily():
-    """Only a few runs per worker are taken ahead, so a sweep's memory does not grow with its size."""
+    """Only a few tasks per worker are taken ahead, so a sweep's memory does not grow with its size."""
     taken = []
 
     def specs():
-        for seed in range(1000):
+        for seed in range(100_000):
             taken.append(seed)
             yield RunSpec(default_scenario(), seed, tags=(("point", seed), ("replication", 0), ("x1", 0.1),
                                                           ("x2", 0.2), ("x3", 0.3)))
 
     results = execute(specs(), workers=2, progress=False, evaluate=ishigami)
-    next(results)
-    assert len(taken) <= _in_flight_limit(2) + 2
+    for _ in range(500):
+        next(results)
+    assert len(taken) <= 500 + (_in_flight_limit(2) + 1) * runner.MAX_CHUNK  # of 100,000
     results.close()

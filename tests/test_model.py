@@ -135,6 +135,23 @@ def test_the_run_table_is_the_plain_constructors_frame_and_each_run_owns_its_own
     assert run_table(scenario.name, 4, "county", yearly).equals(second)
 
 
+def test_tags_are_columns_after_scale_as_insert_makes_them_and_bad_tags_are_refused():
+    """A study's run carries its design point, replication and factor values as columns
+    (simulate(tags=...)): the same frame, dtypes included, as inserting each tag after scale."""
+    scenario = load_scenario("baseline")
+    tags = (("point", 3), ("replication", 1), ("merge_rate", 0.6), ("pilot", True), ("arm", "b"),
+            ("level", np.int32(2)))
+    tagged = simulate(scenario, seed=2, scale="county", years=1, tags=tags)
+    expected = simulate(scenario, seed=2, scale="county", years=1)
+    for position, (name, value) in enumerate(tags):
+        expected.insert(3 + position, name, value)
+    pd.testing.assert_frame_equal(tagged, expected, check_exact=True)
+    for bad, error in (((("x", None),), TypeError), ((("x", [1]),), TypeError), ((("year", 1),), ValueError),
+                       ((("detection_rate", 0.1),), ValueError), ((("a", 1), ("a", 2)), ValueError)):
+        with pytest.raises(error, match=f"tag {bad[0][0]}"):
+            simulate(scenario, seed=2, scale="county", years=1, tags=bad)
+
+
 def test_same_scenario_and_seed_give_identical_results_and_carry_provenance():
     scenario = load_scenario("packages/documents_reform")
     first = simulate(scenario, seed=11, scale="county", years=2)
