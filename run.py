@@ -16,7 +16,24 @@ import argparse
 import json
 import sys
 
-from model import SCALES
+STUDY_COMMANDS = (None, "run", "calibrate", "sweep", "sensitivity")  # None: the main job
+
+
+def _starts_local_workers(argv: list[str]) -> bool:
+    """Whether the command will run on local worker processes (unless it fails validation):
+    a study command, without --workers 1 or --scheduler."""
+    command = argv[0] if argv and not argv[0].startswith("-") else None
+    workers_one = "--workers=1" in argv or any(a == "--workers" and b == "1" for a, b in zip(argv, argv[1:]))
+    return (command in STUDY_COMMANDS and not workers_one and not any(a.startswith("--scheduler") for a in argv)
+            and not any(a in ("-h", "--help") for a in argv))
+
+
+if __name__ == "__main__" and _starts_local_workers(sys.argv[1:]):
+    from experiments.workers import start_server
+
+    start_server()  # it imports the model while this process does (experiments/workers.py)
+
+from model import SCALES  # noqa: E402 (after the workers' server is started)
 from model.errors import UserError
 
 MAIN_SEEDS = 20

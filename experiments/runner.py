@@ -6,7 +6,6 @@ each run's randomness comes only from its own seed.
 """
 from __future__ import annotations
 
-import multiprocessing
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -19,6 +18,8 @@ import pandas as pd
 
 from model import Scenario, simulate
 from model.threads import THREADS_VARIABLE, usable_cores
+
+from .workers import process_context
 
 ROOT_SEED = 20240101  # the plan's first day; one root for every experiment unless one is given
 
@@ -126,20 +127,9 @@ def _finished_chunk(chunk: list[tuple[int, RunSpec]], outcome: tuple[list, float
         yield index, result
 
 
-def _process_context():
-    """Worker processes forked from a server that has already imported the model and loaded its
-    compiled kernels: quick to start and safe in a threaded parent such as a Jupyter kernel. (Importing mesa makes spawn the
-    default, which re-imports everything in every worker.)"""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["experiments.runner", "experiments.worker_preload"])
-    return context
-
-
 def _execute_processes(specs, workers, bar, evaluate):
     chunker = _Chunker(specs)
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_process_context())
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=process_context())
     pending = {}
 
     def submit(count: int) -> None:

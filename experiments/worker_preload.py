@@ -1,4 +1,4 @@
-"""Imported once by the forkserver that starts local worker processes (see runner._process_context).
+"""Imported once by the forkserver that starts local worker processes (see experiments.workers).
 
 It imports the model and makes one short run, so the compiled kernels are loaded (or, on a
 fresh checkout, compiled and cached) once, before any worker is forked: every worker then starts

@@ -258,6 +258,17 @@ def test_chunks_take_about_a_task_of_runs_and_no_more_than_the_cap():
     assert chunk_after(1000, 0.01) == runner.MAX_CHUNK
 
 
+@pytest.mark.parametrize("argv, starts", [
+    ([], True), (["run", "baseline"], True), (["--seeds", "3"], True), (["sweep", "x", "--workers", "2"], True),
+    (["sweep", "x", "--workers", "1"], False), (["sweep", "x", "--workers=1"], False),
+    (["sensitivity", "x", "--scheduler", "local"], False), (["report", "results"], False), (["bench"], False),
+    (["sweep", "--help"], False)])
+def test_command_line_starts_the_workers_server_early_only_for_local_studies(argv, starts):
+    """The command line starts the workers' fork server before it imports the model, when the
+    command runs studies on local processes (experiments/workers.py)."""
+    assert cli._starts_local_workers(argv) == starts
+
+
 def test_execute_takes_specs_lazily():
     """Only a few tasks per worker are taken ahead, so a sweep's memory does not grow with its size."""
     taken = []
