@@ -59,6 +59,7 @@ class BenchConfig:
     national.repeats == 0 its time is the cold run of the memory probe, saving one long run."""
 
     county: ScaleRuns
+    city: ScaleRuns  # the scale of the shipped Sobol study (experiments/sobol_levers.yaml)
     province: ScaleRuns
     national: ScaleRuns
     boltzmann_steps: int  # Mesa steps per timed block; one block follows each timed province run
@@ -68,6 +69,7 @@ class BenchConfig:
 
 FULL = BenchConfig(
     county=ScaleRuns("county", 3, 60, warmup=5),  # a county run takes 4 ms: 9 runs were too few for a steady median
+    city=ScaleRuns("city", 3, 20, warmup=2),
     province=ScaleRuns("province", 3, 5),
     national=ScaleRuns("national", 3, 3),
     boltzmann_steps=100,
@@ -76,6 +78,7 @@ FULL = BenchConfig(
 )
 QUICK = BenchConfig(  # under a minute: one policy year, few repeats, one (cold) national run
     county=ScaleRuns("county", 1, 3),
+    city=ScaleRuns("city", 1, 3),
     province=ScaleRuns("province", 1, 3),
     national=ScaleRuns("national", 1, 0, warmup=0),
     boltzmann_steps=30,
@@ -93,7 +96,7 @@ def run_benchmarks(quick: bool, config: BenchConfig | None = None, progress: boo
 
     mesa_reference = MesaReference(build_organisation(config.province.scale).n_units, config.boltzmann_steps)
     timed, failures = {}, {}
-    for runs in (config.county, config.province, config.national):
+    for runs in (config.county, config.city, config.province, config.national):
         if runs.repeats == 0:
             continue
         log(f"{runs.scale}: {runs.repeats} timed runs of {_policy_years(runs.years)}"

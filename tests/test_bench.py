@@ -6,7 +6,7 @@ import pytest
 from benchmarks import BenchConfig, ScaleRuns, format_table, run_benchmarks
 
 TINY = BenchConfig(  # QUICK's shape, with the city standing in for the nation
-    county=ScaleRuns("county", 1, 1), province=ScaleRuns("province", 1, 1),
+    county=ScaleRuns("county", 1, 1), city=ScaleRuns("city", 1, 0), province=ScaleRuns("province", 1, 1),
     national=ScaleRuns("city", 1, 0, warmup=0), boltzmann_steps=2, sweep=ScaleRuns("city", 1, 1), sweep_runs=2,
 )
 POSITIVE_FIGURES = ("mesa_boltzmann_agent_steps_per_s", "ratio_vs_mesa_province", "national_seconds_per_run",
