@@ -87,7 +87,7 @@ def _in_flight_limit(workers: int) -> int:
 # A task is a chunk of consecutive runs, sized from the runs timed so far so that it takes about
 # TASK_SECONDS: the pool costs about half a millisecond of the parent's time per task, as much as a
 # county run, so county and city studies one run per task were bound by the parent (2 workers ran
-# fewer county runs per second than 1). Runs of a tenth of a second or more stay one per task.
+# fewer county runs per second than 1). Runs of TASK_SECONDS or more stay one per task.
 TASK_SECONDS = 0.05
 MAX_CHUNK = 64
 
@@ -102,8 +102,10 @@ class _Chunker:
         self.seconds = 0.0
 
     def next(self) -> list[tuple[int, RunSpec]]:
-        size = 1 if self.runs == 0 else int(min(MAX_CHUNK, max(1.0, TASK_SECONDS * self.runs / max(self.seconds, 1e-9))))
-        return list(islice(self.queue, size))
+        if self.runs == 0:
+            return list(islice(self.queue, 1))
+        per_run = max(self.seconds / self.runs, 1e-9)
+        return list(islice(self.queue, int(min(MAX_CHUNK, max(1.0, TASK_SECONDS / per_run)))))
 
     def timed(self, runs: int, seconds: float) -> None:
         self.runs += runs
