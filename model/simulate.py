@@ -69,7 +69,7 @@ def run_table(scenario_name: str, seed: int, scale: str, yearly: list[dict],
     for values, at in zip(((scenario_name,) * rows, (scale,) * rows, tuple(year["phase"] for year in yearly)),
                           string_at):
         blocks.append((_string_column(values).copy(), at))
-    for (name, value), at in zip(tags, tag_at):
+    for (_, value), at in zip(tags, tag_at):
         blocks.append((_tag_column(value, rows), at))
     return create_dataframe_from_blocks(blocks, index=pd.RangeIndex(rows), columns=columns)
 
