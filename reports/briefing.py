@@ -410,9 +410,11 @@ def sensitivity_section(study: Study, charts: set[str]) -> Section:
                "Figure 5. Sobol indices: ST total effect (incl. interactions), S1 first-order effect; bars: bootstrap 95% "
                "intervals; hatched: flagged estimates.")
     add_figure(section, charts, "5_sensitivity_morris",
-               "图5 Morris筛选：μ*为平均绝对效应（影响大小），σ为效应离散度（非线性或交互）；误差线为自助法95%区间。",
-               "Figure 5. Morris screening: μ* mean absolute effect (influence), σ spread of effects (non-linearity or "
-               "interaction); bars: bootstrap 95% intervals.")
+               "图5 Morris筛选：每项结果μ*最大的因素；条形为μ*平均绝对效应（影响大小），菱形为σ效应离散度（非线性或交互）；"
+               "误差线为自助法95%区间，斜线为带标记的估计；完整排序见表。",
+               "Figure 5. Morris screening: the factors with the largest μ* per outcome; bars: μ* mean absolute effect "
+               "(influence), diamonds: σ spread of effects (non-linearity or interaction); whiskers: bootstrap 95% "
+               "intervals; hatched: flagged estimates; the full ranking is in the table.")
     rows = []
     for method, outcomes in methods_and_outcomes(study.sensitivity):
         for outcome in outcomes:

@@ -15,7 +15,7 @@ import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from analysis.labels import (display_scale, format_plus_minus, format_probability, format_value, lever_name,
+from analysis.labels import (display_scale, format_number, format_plus_minus, format_probability, format_value, lever_name,
                              measure_name, metric_name, metric_unit, phase_name, value_kind)
 from analysis.measures import HEADLINES
 from analysis.sensitivity import methods_and_outcomes, ranked_factors
@@ -31,8 +31,7 @@ MAX_NUMBERED_POINTS = 30
 WIDE_INTERVALS = 4          # intervals spanning more than this many times the means' range are cut at the frame
 MIN_LABELLED_SPAN = 0.25    # years: shorter visible phases are neither shaded nor labelled
 MAX_ANNOTATED_COLUMNS = 20  # wider scorecards print only the probability in each cell
-MORRIS_HIGHLIGHTED_FACTORS = 6
-KEY_ENTRIES_PER_LINE = 5
+MORRIS_SHOWN_FACTORS = 8     # per outcome; the full ranking is in tables/sensitivity_indices
 LABEL_OFFSETS = ((6, 4), (6, -12), (-14, 4), (-14, -12), (-4, 9), (-4, -17), (10, -4), (-20, -4))
 
 
@@ -372,8 +371,8 @@ def time_paths_chart(study: Study, lang: str):
 
 # 5. sensitivity -------------------------------------------------------------------------------
 
-def _panel_grid(count: int, width: float, height: float):
-    columns = min(count, 3)
+def _panel_grid(count: int, width: float, height: float, columns: int = 3):
+    columns = min(count, columns)
     rows = math.ceil(count / columns)
     figure, axes = plt.subplots(rows, columns, figsize=(width * columns, height * rows), squeeze=False)
     for extra in axes.flat[count:]:
@@ -399,7 +398,7 @@ def sobol_chart(study: Study, lang: str):
     if not outcomes:
         return None
     sobol = indices[indices["method"] == "sobol"]
-    figure, axes = _panel_grid(len(outcomes), 4.6, 1.5 + 0.3 * sobol["factor"].nunique())
+    figure, axes = _panel_grid(len(outcomes), 4.6, 2.4 + 0.3 * sobol["factor"].nunique(), columns=4)
     rows = []
     flagged_any = False
     for axis, outcome in zip(axes, outcomes):
@@ -433,12 +432,7 @@ def sobol_chart(study: Study, lang: str):
         axis.set_axisbelow(True)
     legend = [Patch(color="#0072B2", label=_say(lang, lambda l: _zh(l, "ST 总效应", "ST total effect"), " ")),
               Patch(color="#9CC9E8", label=_say(lang, lambda l: _zh(l, "S1 一阶效应", "S1 first-order effect"), " "))]
-    if flagged_any:
-        legend.append(Patch(facecolor="white", edgecolor="#333333", hatch="///",
-                            label=_say(lang, lambda l: _zh(l, "带标记的估计（见表）", "flagged estimate (see table)"),
-                                       " ")))
-    figure.legend(handles=legend, loc="lower center", ncol=len(legend), frameon=False, bbox_to_anchor=(0.5, -0.02))
-    figure.tight_layout(rect=(0, 0.06, 1, 0.9))
+    _finish_panels(figure, legend, flagged_any, lang)
     _title(figure, _say(lang, lambda l: _zh(l, "Sobol敏感性指数：哪些因素驱动结果",
                                             "Sobol sensitivity: which factors drive each outcome")),
            _say(lang, lambda l: _zh(l, "估计值与自助法95%区间；按总效应排序",
@@ -447,56 +441,79 @@ def sobol_chart(study: Study, lang: str):
 
 
 def morris_chart(study: Study, lang: str):
+    """Per outcome, the leading factors' mu* as bars with their intervals and sigma beside them: a
+    screening of dozens of factors is read as a ranking, and a scatter of them all is unreadable."""
     indices = study.sensitivity
     outcomes = dict(methods_and_outcomes(indices)).get("morris", []) if indices is not None else []
     if not outcomes:
         return None
     morris = indices[indices["method"] == "morris"]
-    numbers = {factor: i + 1 for i, factor in enumerate(dict.fromkeys(morris["factor"]))}
-    figure, axes = _panel_grid(len(outcomes), 4.8, 4.4)
+    shown = min(MORRIS_SHOWN_FACTORS, morris["factor"].nunique())
+    figure, axes = _panel_grid(len(outcomes), 5.6, 2.2 + 0.32 * shown, columns=4)
     rows = []
+    flagged_any = False
     for axis, outcome in zip(axes, outcomes):
         scale = display_scale(outcome)
+        unit = _say(lang, lambda l: _difference_unit(outcome, l))
         chosen = morris[morris["outcome"] == outcome]
         mu = chosen[chosen["index"] == "mu_star"].set_index("factor")
         sigma = chosen[chosen["index"] == "sigma"].set_index("factor")
-        factors = [f for f in ranked_factors(indices, "morris", outcome)["factor"]
-                   if f in sigma.index and np.isfinite([mu.loc[f, "estimate"], sigma.loc[f, "estimate"]]).all()]
-        for rank, factor in enumerate(factors):
+        ranked = [f for f in ranked_factors(indices, "morris", outcome)["factor"]
+                  if f in sigma.index and np.isfinite([mu.loc[f, "estimate"], sigma.loc[f, "estimate"]]).all()]
+        leading = ranked[:shown]
+        positions = np.arange(len(leading))[::-1]
+        for factor, y in zip(leading, positions):
             m, s = mu.loc[factor], sigma.loc[factor]
-            top = rank < MORRIS_HIGHLIGHTED_FACTORS
-            axis.errorbar(m["estimate"] * scale, s["estimate"] * scale, xerr=_spread(m, scale), yerr=_spread(s, scale),
-                          fmt="o", color="#0072B2" if top else "#AAAAAA", ecolor="#CCCCCC", elinewidth=1,
-                          markersize=6 if top else 4, capsize=0, zorder=3)
+            flagged = bool(m["flag"])
+            flagged_any |= flagged
+            axis.barh(y, m["estimate"] * scale, height=0.6, color="#0072B2", hatch="///" if flagged else None,
+                      edgecolor="#333333" if flagged else "white", linewidth=0.5)
+            axis.errorbar(m["estimate"] * scale, y, xerr=_spread(m, scale), fmt="none", ecolor="#333333",
+                          elinewidth=1, capsize=2)
+            axis.plot(s["estimate"] * scale, y, marker="D", markersize=5, color="#E69F00",
+                      markeredgecolor="#333333", markeredgewidth=0.5, linestyle="none", zorder=3)
             rows += [{"outcome": outcome, "outcome_label": metric_name(outcome, lang), "factor": factor,
-                      "factor_label": lever_name(factor, lang), "number": numbers[factor], "index": index,
+                      "factor_label": lever_name(factor, lang), "rank": len(leading) - int(y), "index": index,
                       "estimate": row["estimate"] * scale, "low": row["low"] * scale, "high": row["high"] * scale,
-                      "unit": _say(lang, lambda l: _difference_unit(outcome, l)), "flag": row["flag"], "n": row["n"]}
+                      "unit": unit, "flag": row["flag"], "n": row["n"]}
                      for index, row in (("mu_star", m), ("sigma", s))]
-        axis.set_xlabel(_say(lang, lambda l: _zh(l, f"μ*：平均绝对效应（{_difference_unit(outcome, l)}）",
-                                                 f"μ*: mean absolute effect ({_difference_unit(outcome, l)})"), "\n"))
-        axis.set_ylabel(_say(lang, lambda l: _zh(l, f"σ：效应离散度（{_difference_unit(outcome, l)}）",
-                                                 f"σ: spread of effects ({_difference_unit(outcome, l)})"), "\n"))
-        axis.set_title(_outcome_title(study, outcome, lang), fontsize=10)
-        axis.grid(color=GRID_COLOUR)
-        axis.set_axisbelow(True)
+        axis.set_yticks(positions, [lever_name(f, lang) for f in leading], fontsize=8)
         axis.set_xlim(left=0)
-        axis.set_ylim(bottom=0)
-        _place_labels(axis, np.array([mu.loc[f, "estimate"] * scale for f in factors]),
-                      np.array([sigma.loc[f, "estimate"] * scale for f in factors]),
-                      [(i, str(numbers[f])) for i, f in enumerate(factors)])
-    entries = [f"{number} {lever_name(factor, lang)}" for factor, number in numbers.items()]
-    key_lines = ["      ".join(entries[i:i + KEY_ENTRIES_PER_LINE])
-                 for i in range(0, len(entries), KEY_ENTRIES_PER_LINE)]
-    figure.tight_layout(rect=(0, 0.03 + 0.035 * len(key_lines), 1, 0.9))
-    figure.text(0.01, 0.01, _say(lang, lambda l: _zh(l, "编号：", "Factors: "), "") + "\n".join(key_lines),
-                fontsize=8.5, ha="left", va="bottom", linespacing=1.5)
-    _title(figure, _say(lang, lambda l: _zh(l, "Morris筛选：影响大小（μ*）与非线性或交互（σ）",
-                                            "Morris screening: influence (μ*) and non-linearity or interaction (σ)")),
-           _say(lang, lambda l: _zh(l, f"估计值与自助法95%区间；蓝色为影响最大的{MORRIS_HIGHLIGHTED_FACTORS}个因素",
-                                    f"Estimate and bootstrap 95% interval; blue: the {MORRIS_HIGHLIGHTED_FACTORS} most "
-                                    "influential factors"), " | "))
+        axis.set_xlabel(unit, fontsize=9)
+        title = _outcome_title(study, outcome, lang)
+        if len(ranked) > len(leading):
+            rest = mu.loc[ranked[len(leading)], "estimate"] * scale
+            title += "\n" + _say(lang, lambda l: _zh(l, f"其余{len(ranked) - len(leading)}个因素 μ* ≤ {format_number(rest)}",
+                                                    f"{len(ranked) - len(leading)} other factors: μ* ≤ "
+                                                    f"{format_number(rest)}"), " / ")
+        axis.set_title(title, fontsize=9.5)
+        axis.grid(axis="x", color=GRID_COLOUR)
+        axis.set_axisbelow(True)
+    legend = [Patch(color="#0072B2", label=_say(lang, lambda l: _zh(l, "μ* 平均绝对效应（影响大小）",
+                                                                    "μ* mean absolute effect (influence)"), " ")),
+              Line2D([], [], marker="D", color="#E69F00", markeredgecolor="#333333", linestyle="none",
+                     label=_say(lang, lambda l: _zh(l, "σ 效应离散度（非线性或交互）",
+                                                    "σ spread of effects (non-linearity or interaction)"), " "))]
+    _finish_panels(figure, legend, flagged_any, lang)
+    _title(figure, _say(lang, lambda l: _zh(l, "Morris筛选：影响最大的因素（μ*）及其非线性或交互（σ）",
+                                            "Morris screening: the most influential factors (μ*) and their "
+                                            "non-linearity or interaction (σ)")),
+           _say(lang, lambda l: _zh(l, f"每项结果列出μ*最大的{shown}个因素；误差线为自助法95%区间；单位为结果的单位",
+                                    f"The {shown} factors with the largest μ* per outcome; whiskers: bootstrap 95% "
+                                    "interval; in the outcome's units"), " | "))
     return figure, pd.DataFrame(rows)
+
+
+def _finish_panels(figure, legend: list, flagged_any: bool, lang: str) -> None:
+    """Lay out a grid of panels under a title band and above a legend, both of fixed height in
+    inches: a fraction of a tall figure would leave a gap as high as a panel."""
+    if flagged_any:
+        legend = [*legend, Patch(facecolor="white", edgecolor="#333333", hatch="///",
+                                 label=_say(lang, lambda l: _zh(l, "带标记的估计（见表）", "flagged estimate (see table)"),
+                                            " "))]
+    height = figure.get_figheight()
+    figure.legend(handles=legend, loc="lower center", ncol=len(legend), frameon=False, bbox_to_anchor=(0.5, 0.0))
+    figure.tight_layout(rect=(0, 0.45 / height, 1, 1 - 0.6 / height))
 
 
 def _spread(row, scale: float):

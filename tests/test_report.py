@@ -271,11 +271,11 @@ def finish(folder: Path) -> None:
     write_manifest(folder, {**manifest, "finished": now_iso()})
 
 
-def sensitivity_indices(method: str) -> pd.DataFrame:
+def sensitivity_indices(method: str, factors: list[str] = FACTORS) -> pd.DataFrame:
     names = {"sobol": ("S1", "ST"), "morris": ("mu_star", "sigma")}[method]
     rows = []
     for outcome in OUTCOMES:
-        for rank, factor in enumerate(FACTORS):
+        for rank, factor in enumerate(factors):
             for index in names:
                 estimate = 0.6 / (rank + 1) * (0.7 if index in ("S1", "sigma") else 1.0)
                 rows.append({"method": method, "outcome": outcome, "factor": factor, "index": index,
@@ -319,6 +319,21 @@ def test_sensitivity_report_charts_and_quotes_the_index_table(tmp_path, method):
         f"{100 * top['estimate']:.1f} [{100 * top['low']:.1f}, {100 * top['high']:.1f}]"
     assert shown in briefing
     assert "unstable" in briefing.split("## 注意事项 Caveats")[1]
+
+
+def test_morris_chart_of_many_factors_shows_the_leading_ones_per_outcome(tmp_path):
+    factors = [f"behaviour.factor_{i}" for i in range(30)]
+    folder = experiment_folder(tmp_path / "morris", "sensitivity", np.random.default_rng(1).uniform(size=(6, 3)),
+                               {"method": "morris"})
+    indices = sensitivity_indices("morris", factors[::-1]).sample(frac=1, random_state=2)  # any order on disk
+    write_table(folder, "sensitivity_indices", indices)
+    finish(folder)
+    out = cli.build_report(folder, tmp_path / "report", "en")
+    drawn = pd.read_csv(out / "charts" / "5_sensitivity_morris.csv")
+    for outcome, group in drawn[drawn["index"] == "mu_star"].groupby("outcome"):
+        assert list(group.sort_values("rank")["factor"]) == factors[::-1][:8], outcome
+    width, height = Image.open(out / "charts" / "5_sensitivity_morris.png").size
+    assert height < 1.5 * width  # panels side by side, not one squashed column
 
 
 # errors and atomicity --------------------------------------------------------------------------------
