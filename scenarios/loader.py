@@ -15,6 +15,7 @@ from model.params import BEHAVIOUR, LEVERS, SCALES, WEEKS_PER_YEAR, Scenario, Sc
 
 SCENARIO_DIR = Path(__file__).resolve().parent
 BASELINE = "baseline"
+BASELINE_FILE = SCENARIO_DIR / f"{BASELINE}.yaml"  # the one scenario that extends nothing; the others extend it by default
 TOP_LEVEL_KEYS = ("name", "description", "extends", "scale", "years", "burn_in_years", "start_year",
                   "levers", "behaviour")
 SETTINGS = {"scale": tuple(SCALES), "years": (1, 50), "burn_in_years": (1, 10), "start_year": (1900, 2200)}
@@ -76,11 +77,11 @@ def _raw_chain(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     for section in ("levers", "behaviour"):
         if section in data and data[section] is not None and not isinstance(data[section], dict):
             _fail(str(path), section, "is not a mapping", f"a mapping of {section} names to values")
-    parent = data.get("extends")
+    parent = data.get("extends", None if path == BASELINE_FILE else BASELINE)
     if parent is None:
         merged = {"levers": {}, "behaviour": {}}
     else:
-        merged = _raw_chain(resolve_path(parent), seen + (path,))
+        merged = _raw_chain(_parent_path(path, parent), seen + (path,))
     for key, value in data.items():
         if key in ("levers", "behaviour"):
             merged[key] = {**merged.get(key, {}), **(value or {})}
@@ -88,6 +89,20 @@ def _raw_chain(path: Path, seen: tuple[Path, ...] = ()) -> dict:
             merged[key] = value
     merged.setdefault("_files", []).append(str(path))
     return merged
+
+
+def _parent_path(path: Path, parent: Any) -> Path:
+    """`extends:` names a file relative to the extending file's folder, or a scenario under scenarios/."""
+    allowed = f"a .yaml path relative to {path.parent}, or one of {', '.join(list_scenarios())}"
+    if not isinstance(parent, str):
+        _fail(str(path), "extends", f"{parent!r} is not a scenario name or path", allowed)
+    beside = path.parent / parent
+    if beside.suffix in (".yaml", ".yml") and beside.is_file():
+        return beside.resolve()
+    named = SCENARIO_DIR / f"{parent}.yaml"
+    if named.is_file():
+        return named
+    _fail(str(path), "extends", f"{parent!r}: no such scenario file or name", allowed)
 
 
 def _number(where: str, field: str, value: Any, allowed: str) -> float:
@@ -179,14 +194,13 @@ def _build(raw: dict, where: str, status_quo: Mapping[str, float] | None) -> Sce
 
 @lru_cache(maxsize=1)
 def _status_quo_cached(mtime: float) -> dict[str, float]:
-    path = SCENARIO_DIR / f"{BASELINE}.yaml"
-    baseline = _build(_raw_chain(path), str(path), None)
+    baseline = _build(_raw_chain(BASELINE_FILE), str(BASELINE_FILE), None)
     return {name: schedule.final for name, schedule in baseline.levers.items()}
 
 
 def status_quo_levers() -> dict[str, float]:
     """The status-quo lever values: those of scenarios/baseline.yaml (used in burn-in years)."""
-    return _status_quo_cached((SCENARIO_DIR / f"{BASELINE}.yaml").stat().st_mtime)
+    return _status_quo_cached(BASELINE_FILE.stat().st_mtime)
 
 
 def load_scenario(name_or_path: str | Path, overrides: Mapping[str, Any] | None = None) -> Scenario:

@@ -82,7 +82,8 @@ def test_a_lever_table_holds_the_value_in_force_each_week(steps, first_week, wee
     ("levers:\n  merge_rate: {schedule: [{from: '2023-01', value: 0.2}]}\n", "levers.merge_rate.schedule[0].from"),
     ("levers:\n  merge_rate: {schedule: [{from: '2025-01', value: 0.2}, {from: '2024-07', value: 0.3}]}\n",
      "levers.merge_rate.schedule"),
-    ("extends: nowhere\n", "scenario"),
+    ("extends: nowhere\n", "extends"),
+    ("extends: [baseline]\n", "extends"),
     ("levers: [1, 2\n", "file"),
 ])
 def test_bad_scenario_gives_one_line_naming_file_and_field(tmp_path, text, field):
@@ -93,7 +94,24 @@ def test_bad_scenario_gives_one_line_naming_file_and_field(tmp_path, text, field
     message = str(error.value)
     assert "\n" not in message
     assert field in message and "allowed" in message
-    assert str(path) in message or "nowhere" in message
+    assert str(path) in message
+
+
+def test_a_file_without_extends_starts_from_the_calibrated_baseline(tmp_path):
+    path = tmp_path / "mine.yaml"
+    path.write_text("levers:\n  merge_rate: 0.5\n", encoding="utf-8")
+    mine, baseline = load_scenario(str(path)), load_scenario("baseline")
+    assert mine.behaviour == baseline.behaviour and mine.levers["merge_rate"].final == 0.5
+    assert all(mine.levers[name] == baseline.levers[name] for name in LEVERS if name != "merge_rate")
+
+
+def test_extends_is_found_beside_the_extending_file_from_any_working_folder(tmp_path, monkeypatch):
+    (tmp_path / "studies").mkdir()
+    (tmp_path / "studies" / "parent.yaml").write_text("levers:\n  merge_rate: 0.4\n", encoding="utf-8")
+    (tmp_path / "studies" / "child.yaml").write_text("extends: parent.yaml\nyears: 2\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    child = load_scenario("studies/child.yaml")
+    assert child.levers["merge_rate"].final == 0.4 and child.years == 2
 
 
 def test_cli_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path):
