@@ -39,6 +39,7 @@ from model.errors import UserError
 MAIN_SEEDS = 20
 MAIN_RESULTS = "results/latest"
 MAIN_REPORT = "reports/latest"
+FLAG_OPTIONS = ("--quiet",)  # the main job's options that take no value
 
 
 def main_scenarios() -> list[str]:
@@ -51,41 +52,56 @@ def main_scenarios() -> list[str]:
 def command_main(args) -> int:
     """Print the target table, keep the results (results/latest unless --out) and write the
     briefing to reports/latest."""
-    from reports.cli import build_report, describe, staged_folder
+    from reports.cli import build_report, describe
 
     args.scenarios = main_scenarios()
-    if args.out is not None:
-        status = command_run(args)
-    else:
-        with staged_folder(MAIN_RESULTS) as staging:
-            args.out = staging
-            status = command_run(args)
-        args.out = MAIN_RESULTS
+    args.out = args.out or MAIN_RESULTS
+    status = command_run(args)
     print(describe(build_report(args.out, MAIN_REPORT)), file=sys.stderr)
     return status
 
 
 def command_run(args) -> int:
+    """Everything a user can get wrong is checked before the first model run; --out is written
+    beside its destination and swapped in only when complete."""
+    from contextlib import nullcontext
+    from pathlib import Path
+
     from analysis import compare, format_table
     from experiments import RunSpec, replication_seeds, run_all
-    from experiments.store import now_iso
+    from experiments.store import check_replaceable, now_iso, staged_folder
+    from model import code_version
     from scenarios import load_scenario, parse_assignment
 
     overrides = dict(parse_assignment(text) for text in args.set)
     scenarios = [load_scenario(name, overrides) for name in args.scenarios]
+    _check_year(args.year, scenarios, args.years)
+    if args.out:
+        check_replaceable(Path(args.out), "run")
     seeds = replication_seeds(args.seeds)
     specs = [RunSpec(s, seed, scale=args.scale, years=args.years) for s in scenarios for seed in seeds]
     started = now_iso()
-    frame = run_all(specs, workers=args.workers, progress=not args.quiet)
-    comparison = compare(frame, year=args.year)
-    if args.out:
-        save_run_results(args.out, frame, scenarios, seeds, args, started)
+    with staged_folder(args.out) if args.out else nullcontext() as staging:
+        frame = run_all(specs, workers=args.workers, progress=not args.quiet)
+        comparison = {**compare(frame, year=args.year), "overrides": args.set, "code_version": code_version()}
+        if staging is not None:
+            save_run_results(staging, frame, scenarios, seeds, args, started)
     if args.format == "json":
         json.dump(comparison, sys.stdout, ensure_ascii=False)
         sys.stdout.write("\n")
     else:
         print(format_table(comparison))
     return 0
+
+
+def _check_year(year: int | None, scenarios, years: int | None) -> None:
+    """--year must be a calendar year every scenario simulates (burn-in years included)."""
+    if year is None:
+        return
+    simulated = sorted(set.intersection(*(set(s.calendar_years(years)) for s in scenarios)))
+    if year not in simulated:
+        allowed = f"{simulated[0]} to {simulated[-1]}" if simulated else "none (the scenarios share no year)"
+        raise UserError(f"--year: {year} is not a simulated year of every scenario; allowed: {allowed}")
 
 
 def save_run_results(folder, frame, scenarios, seeds, args, started) -> None:
@@ -208,8 +224,28 @@ def command_bench(args) -> int:
     return 0
 
 
+def _options_before(argv: list[str], command: str) -> list[str]:
+    """The main job's options written before a command: argparse would take them for the main job
+    and let the command's own defaults replace them."""
+    given, position = [], 0
+    while position < len(argv) and argv[position] != command:
+        token = argv[position]
+        if token.startswith("-"):
+            given.append(token.partition("=")[0])
+            position += 1 if "=" in token or token in FLAG_OPTIONS else 2
+        else:
+            position += 1
+    return given
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    early = _options_before(argv, args.command) if args.command else []
+    if early:
+        print(f"error: {early[0]}: given before the command {args.command!r}, where it does not apply; allowed: "
+              f"options after the command (run.py {args.command} ... {early[0]} ...)", file=sys.stderr)
+        return 2
     for name in ("seeds", "workers", "years"):
         value = getattr(args, name, None)
         if value is not None and value < 1:
@@ -220,6 +256,10 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted: no results were marked finished; sweep and sensitivity keep their finished runs "
+              "and continue from them when the same command is run again", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ def compare(frame: pd.DataFrame, year: int | None = None) -> dict:
         if name != order[0] and not diffs.empty:
             entry["vs_first"] = _records(diffs[diffs["scenario"] == name], ("diff", "low", "high"))
         out.append(entry)
-    return {"scenarios": out}
+    return {"year": year, "scenarios": out}
 
 
 def _clean(value):
@@ -61,8 +61,12 @@ def format_table(comparison: dict, targets: dict[str, Target] | None = None) -> 
     width = max(12, *(len(s["name"]) for s in scenarios)) + 2
     lines = []
     meta = scenarios[0]
-    lines.append(f"Scale {meta['scale']}, {len(meta['seeds'])} seeds per scenario, final simulated year; "
+    seeds = len(meta["seeds"])
+    year = "final simulated year" if comparison.get("year") is None else f"year {comparison['year']}"
+    lines.append(f"Scale {meta['scale']}, {seeds} seed{'s' if seeds != 1 else ''} per scenario, {year}; "
                  f"intervals are 95% intervals of the mean; P(met) is the share of seeds meeting the target.")
+    if comparison.get("overrides"):
+        lines.append(f"Overrides applied to every scenario, {first} included: {', '.join(comparison['overrides'])}")
     for metric, target in targets.items():
         header = f"\n{metric}  target {target.op} {target.value:g}"
         if metric in baselines:

@@ -17,11 +17,13 @@ import numpy as np
 import pandas as pd
 
 from model import Scenario, simulate
+from model.errors import UserError
 from model.threads import THREADS_VARIABLE, usable_cores
 
 from .workers import process_context
 
 ROOT_SEED = 20240101  # the plan's first day; one root for every experiment unless one is given
+SCHEDULER_CONNECT_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,7 @@ def _execute_dask(specs, workers, scheduler, bar, evaluate):
                                env={THREADS_VARIABLE: "1"})  # the workers already use every core
         client = Client(cluster)
     else:
-        cluster, client = None, Client(scheduler)
+        cluster, client = None, _connect(Client, scheduler)
     try:
         chunker = _Chunker(specs)
         chunk_of = {}
@@ -184,6 +186,15 @@ def _execute_dask(specs, workers, scheduler, bar, evaluate):
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _connect(client_class, address: str):
+    """A client of a running scheduler; an address that cannot be reached is the user's to fix."""
+    try:
+        return client_class(address, timeout=SCHEDULER_CONNECT_SECONDS)
+    except (OSError, ValueError, TypeError) as error:
+        raise UserError(f"--scheduler: cannot reach {address!r} within {SCHEDULER_CONNECT_SECONDS} s ({error}); "
+                        "allowed: the address of a running Dask scheduler (tcp://host:8786), or local") from None
 
 
 def _progress_bar(total: int, description: str, enabled: bool):

@@ -13,9 +13,11 @@ last, so a folder without it is visibly incomplete.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
+import shutil
 import sys
 import uuid
 from datetime import datetime, timezone
@@ -51,6 +53,62 @@ def environment() -> dict:
             continue
     return {"code_version": code_version(), "python": sys.version.split()[0], "platform": platform.platform(),
             "packages": versions}
+
+
+def create_folder(folder: Path, field: str = "--out") -> None:
+    """mkdir -p, with a user's unwritable or impossible path as a one-line error."""
+    existing = next(path for path in (folder, *folder.parents) if path.exists())
+    if not existing.is_dir():
+        raise ResultsError(f"{existing}: {field}: is a file, not a folder; allowed: a new or empty folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise ResultsError(f"{folder}: {field}: cannot create the folder ({error.strerror}); allowed: a folder in a "
+                           "writable place") from None
+
+
+@contextlib.contextmanager
+def staged_folder(destination: str | Path, field: str = "--out"):
+    """A new hidden sibling folder to write into; it replaces `destination` only if the block
+    succeeds, so a destination is never half written, and a failed write leaves it as it was."""
+    destination = Path(destination)
+    create_folder(destination.parent, field)
+    staging = destination.parent / f".{destination.name}.{uuid.uuid4().hex}.tmp"
+    create_folder(staging, field)
+    try:
+        yield staging
+        replace_folder(staging, destination)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def replace_folder(complete: Path, destination: Path) -> None:
+    """Swap a completely written folder into place, replacing whatever was there."""
+    retired = destination.parent / f".{destination.name}.{uuid.uuid4().hex}.old"
+    if destination.exists():
+        destination.rename(retired)
+    complete.rename(destination)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def check_replaceable(destination: Path, kind: str) -> None:
+    """A destination that a new `kind` results folder may replace: absent, an empty folder, or an
+    earlier results folder of the same kind. Anything else is the user's, and is refused."""
+    if not destination.exists():
+        return
+    if not destination.is_dir():
+        raise ResultsError(f"{destination}: --out: is a file, not a folder; allowed: a new or empty folder, or an "
+                           f"earlier {kind} results folder to replace")
+    if not any(destination.iterdir()):
+        return
+    try:
+        earlier = read_manifest(destination)["kind"]
+    except ResultsError:
+        earlier = None
+    if earlier != kind:
+        held = f"holds a {earlier} results folder" if earlier else "exists and is not a results folder"
+        raise ResultsError(f"{destination}: --out: {held}; allowed: a new or empty folder, or an earlier {kind} "
+                           "results folder to replace")
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -25,8 +25,8 @@ from .evaluators import MODEL, Evaluator
 from .intervals import mean_interval
 from .runner import RunSpec, execute, replication_seeds
 from .spec import Experiment, ExperimentError, load_experiment
-from .store import (MANIFEST, discard_unfinished_parts, environment, now_iso, read_manifest, read_runs,
-                    read_table, write_manifest, write_part, write_table)
+from .store import (MANIFEST, create_folder, discard_unfinished_parts, environment, now_iso, read_manifest,
+                    read_runs, read_table, write_manifest, write_part, write_table)
 
 PARTS = 20             # a sweep writes at least about this many part files, each of at most
 BATCH_RUNS = 200       # this many runs (memory stays flat), and at least every
@@ -126,9 +126,10 @@ def _open_folder(folder: Path, manifest: dict, resume: bool) -> tuple[dict, set[
         if resume:
             raise ExperimentError(f"{folder}: folder: nothing to resume (no manifest); allowed: the folder of an "
                                   "earlier sweep, or leave out --resume to start one")
-        if folder.exists() and any(folder.iterdir()):
+        if folder.is_dir() and any(folder.iterdir()):
             raise ExperimentError(f"{folder}: folder: exists and is not a results folder; allowed: a new or empty "
                                   "folder, or the folder of the same experiment to resume it")
+        create_folder(folder)
         write_manifest(folder, manifest)
         return manifest, set()
     earlier = read_manifest(folder)

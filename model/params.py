@@ -210,6 +210,10 @@ class Scenario:
     notes: Mapping[str, str] = field(default_factory=dict)
     _lever_tables: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
+    def calendar_years(self, years: int | None = None) -> range:
+        """The calendar years a run simulates: burn-in, then `years` (default: the scenario's) policy years."""
+        return range(self.start_year - self.burn_in_years, self.start_year + (years or self.years))
+
     def lever_weeks(self, first_policy_week: int, weeks: int) -> dict[str, np.ndarray]:
         """Each lever's values in force over `weeks` weeks; negative weeks are the burn-in, at the status quo.
         The values are rows of one read-only table (lever_table), so a year's levers compare and

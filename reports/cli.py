@@ -5,17 +5,14 @@ a report folder is never half written; an existing report at the destination is 
 """
 from __future__ import annotations
 
-import contextlib
 import json
-import shutil
-import uuid
 from pathlib import Path
 
 import pandas as pd
 
 from analysis.labels import check_lang, metric_name
 from analysis.study import Study, load_study
-from experiments.store import now_iso
+from experiments.store import now_iso, staged_folder
 from model import code_version
 from model.errors import UserError
 
@@ -45,19 +42,6 @@ def build_report(results: str | Path, out: str | Path | None = None, lang: str =
     return destination
 
 
-@contextlib.contextmanager
-def staged_folder(destination: str | Path):
-    """A hidden sibling folder to write into; it replaces `destination` only if the block succeeds."""
-    destination = Path(destination)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    staging = destination.parent / f".{destination.name}.{uuid.uuid4().hex}.tmp"
-    try:
-        yield staging
-        replace_folder(staging, destination)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
 def _check_destination(destination: Path, results: Path) -> None:
     target, source = destination.resolve(), results.resolve()
     if target == source or source.is_relative_to(target):
@@ -68,17 +52,7 @@ def _check_destination(destination: Path, results: Path) -> None:
                           "or an earlier report to replace")
 
 
-def replace_folder(complete: Path, destination: Path) -> None:
-    """Swap a completely written folder into place, replacing whatever was there."""
-    retired = destination.parent / f".{destination.name}.{uuid.uuid4().hex}.old"
-    if destination.exists():
-        destination.rename(retired)
-    complete.rename(destination)
-    shutil.rmtree(retired, ignore_errors=True)
-
-
 def _write_report(study: Study, folder: Path, lang: str) -> None:
-    folder.mkdir()
     drawn = set()
     with chart_style():
         for stem, draw in CHARTS:

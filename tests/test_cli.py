@@ -1,0 +1,116 @@
+"""The command line protects what the user already has: where results go, which year is reported."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from experiments.store import read_manifest, read_runs, write_manifest
+from tests.conftest import ROOT
+
+SMALL_RUN = ["run", "baseline", "--scale", "county", "--years", "1", "--workers", "1", "--quiet"]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "run.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def assert_one_line_error(done: subprocess.CompletedProcess, *fragments: str) -> None:
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("error: ") and done.stderr.count("\n") == 1, done.stderr
+    for fragment in fragments:
+        assert fragment in done.stderr, done.stderr
+
+
+def users_folder(tmp_path):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "mine.txt").write_text("keep me")
+    return folder
+
+
+def sweep_folder(tmp_path):
+    folder = tmp_path / "sweep"
+    write_manifest(folder, {"kind": "sweep", "finished": "2026-01-01T00:00:00+00:00"})
+    return folder
+
+
+def a_file(tmp_path):
+    path = tmp_path / "a_file"
+    path.write_text("keep me")
+    return path
+
+
+@pytest.mark.parametrize("make, message", [
+    (users_folder, "exists and is not a results folder"),
+    (sweep_folder, "holds a sweep results folder"),
+    (a_file, "is a file"),
+    (lambda p: a_file(p) / "inside", "is a file"),
+])
+def test_run_out_refuses_what_it_did_not_write_and_leaves_it_alone(tmp_path, make, message):
+    destination = make(tmp_path)
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    assert_one_line_error(run_cli(*SMALL_RUN, "--seeds", "1", "--out", str(destination)), "--out", message)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+def test_run_out_replaces_an_earlier_run_folder_whole(tmp_path):
+    folder = tmp_path / "results"
+    assert run_cli(*SMALL_RUN, "--seeds", "3", "--out", str(folder)).returncode == 0
+    assert run_cli(*SMALL_RUN, "--seeds", "1", "--out", str(folder)).returncode == 0
+    manifest = read_manifest(folder)
+    assert read_runs(folder)["seed"].unique().tolist() == manifest["seeds"] and len(manifest["seeds"]) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["results"]  # no staging folder left beside it
+
+
+@pytest.mark.parametrize("command", [["sweep", "mechanism_sweep"], ["sensitivity", "morris_screening"]])
+def test_study_out_inside_a_file_is_a_one_line_error(tmp_path, command):
+    assert_one_line_error(run_cli(*command, "--out", str(a_file(tmp_path) / "inside"), "--quiet"), "is a file")
+
+
+def test_report_out_inside_a_file_is_a_one_line_error(tmp_path):
+    results = tmp_path / "results"
+    assert run_cli(*SMALL_RUN, "--seeds", "1", "--out", str(results)).returncode == 0
+    assert_one_line_error(run_cli("report", str(results), "--out", str(a_file(tmp_path) / "report")), "is a file")
+
+
+def test_a_year_not_simulated_is_refused_before_running_and_a_chosen_year_is_reported(tmp_path):
+    assert_one_line_error(run_cli(*SMALL_RUN, "--year", "2030", "--out", str(tmp_path / "r")), "--year",
+                          "allowed: 2022 to 2024")
+    assert not (tmp_path / "r").exists()
+    done = run_cli(*SMALL_RUN, "--seeds", "2", "--year", "2023", "--format", "json", "--set", "merge_rate=0.5")
+    comparison = json.loads(done.stdout)
+    assert comparison["year"] == 2023 and comparison["overrides"] == ["merge_rate=0.5"]
+    assert comparison["code_version"]
+    table = run_cli(*SMALL_RUN, "--seeds", "2", "--year", "2023", "--set", "merge_rate=0.5").stdout
+    assert "year 2023" in table.splitlines()[0] and "baseline included: merge_rate=0.5" in table
+
+
+def test_options_before_the_command_are_refused_not_ignored():
+    assert_one_line_error(run_cli("--seeds", "3", "run", "baseline"), "--seeds", "before the command 'run'")
+
+
+def test_an_unreachable_scheduler_is_a_one_line_error(tmp_path):
+    done = run_cli("sweep", "mechanism_sweep", "--scheduler", "tcp://127.0.0.1:1", "--out", str(tmp_path / "s"),
+                   "--quiet")
+    assert_one_line_error(done, "--scheduler", "cannot reach")
+
+
+def test_ctrl_c_stops_with_one_line_and_the_study_resumes(tmp_path):
+    folder = tmp_path / "sweep"
+    command = [sys.executable, "run.py", "sweep", "mechanism_sweep", "--scale", "national", "--out", str(folder),
+               "--quiet"]
+    process = subprocess.Popen(command, cwd=ROOT, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 240
+    while not list((folder / "runs").glob("part-*.parquet")) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does: the whole process group
+    stderr = process.communicate(timeout=120)[1]
+    assert process.returncode == 130 and stderr.startswith("interrupted: ") and stderr.count("\n") == 1, stderr
+    assert read_manifest(folder)["finished"] is None and len(read_runs(folder)) > 0
