@@ -25,8 +25,7 @@ from SALib.analyze import sobol as salib_sobol
 from .designs import DesignSettings, block_size, salib_problem
 from .evaluators import MODEL, Evaluator
 from .spec import Experiment, load_experiment
-from .store import now_iso, write_manifest, write_table
-from .sweep import Results, default_folder, final_outcomes, run_experiment
+from .sweep import Results, default_folder, final_outcomes, finish_folder, run_experiment
 
 RESAMPLES = 1000   # bootstrap resamples of trajectories (Morris) or base samples (Sobol')
 LEVEL = 0.95       # bootstrap interval level
@@ -221,8 +220,4 @@ def run_sensitivity(experiment: str | Path, *, method: str | None = None, n: int
     manifest = run_experiment(chosen, "sensitivity", folder, {"method": chosen.design.type}, workers, scheduler,
                               resume, progress)
     tables = analyse(chosen, final_outcomes(folder, chosen.outcomes))
-    for name, table in tables.items():
-        write_table(folder, name, table)
-    manifest = {**manifest, "finished": now_iso()}
-    write_manifest(folder, manifest)
-    return Results(folder, manifest, tables)
+    return Results(folder, finish_folder(folder, manifest, tables), tables)

@@ -5,7 +5,8 @@ Layout of a results folder (the contract between experiments/ and analysis/, rep
     DIR/manifest.json          what was run: kind (run | sweep | sensitivity), scenarios, seeds, scale,
                                years, code and package versions, start and end times, ...
     DIR/runs/part-*.parquet    tidy rows, one per (run, simulated year): scenario, seed, scale, tag
-                               columns (e.g. point, replication, factor values), year, phase, metrics
+                               columns (e.g. point, replication, factor values), year, phase, metrics;
+                               a finished folder holds one sorted part-all.parquet
     DIR/tables/*.parquet       derived tables (e.g. sensitivity indices), tidy
 
 A part file appears only complete (temp file, then rename); the manifest's `finished` is set
@@ -25,6 +26,8 @@ from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from model import code_version
 from model.errors import UserError
@@ -34,6 +37,8 @@ RUNS = "runs"
 TABLES = "tables"
 PACKAGES = ("mesa", "numpy", "scipy", "pandas", "pyarrow", "networkx", "SALib", "dask", "matplotlib")
 KINDS = ("run", "sweep", "sensitivity")
+COMPLETE_PART = "part-all.parquet"  # a finished folder's rows, all in one file
+PARQUET_METADATA_KEY = "supervision_abm"
 
 
 class ResultsError(UserError):
@@ -141,10 +146,15 @@ def read_manifest(folder: str | Path) -> dict:
 
 
 def _write_parquet_atomically(path: Path, frame: pd.DataFrame) -> Path:
-    """zstd Parquet via a temporary file and a rename: the file is either complete or absent."""
+    """zstd Parquet via a temporary file and a rename: the file is either complete or absent. Its
+    schema metadata carries the code version, so a file copied out of its folder still says what
+    wrote it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp")
-    frame.to_parquet(temporary, compression="zstd", index=False)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.replace_schema_metadata({**table.schema.metadata,
+                                           PARQUET_METADATA_KEY: json.dumps({"code_version": code_version()})})
+    pq.write_table(table, temporary, compression="zstd")
     os.replace(temporary, path)
     return path
 
@@ -154,13 +164,31 @@ def write_part(folder: Path, frame: pd.DataFrame, name: str | None = None) -> Pa
     return _write_parquet_atomically(folder / RUNS / f"part-{name or uuid.uuid4().hex}.parquet", frame)
 
 
+def compact_runs(folder: Path, keys: list[str]) -> None:
+    """Fold the part files, written in whatever order workers finished, into one file sorted by
+    `keys`: a finished folder reads the same row order with any tool, and is the same bytes
+    whatever the number of workers. Parts left by a compaction that was cut short are leftovers
+    (read_runs ignores them) and are removed here."""
+    parts = sorted((folder / RUNS).glob("part-*.parquet"))
+    complete = folder / RUNS / COMPLETE_PART
+    if parts == [complete]:
+        return
+    if not complete.is_file():
+        rows = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+        write_part(folder, rows.sort_values(keys, kind="stable", ignore_index=True), name="all")
+    for path in parts:
+        if path != complete:
+            path.unlink()
+
+
 def write_table(folder: Path, name: str, frame: pd.DataFrame) -> Path:
     return _write_parquet_atomically(folder / TABLES / f"{name}.parquet", frame)
 
 
 def read_runs(folder: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
     """All run rows of a folder (only `columns` when given: cheap for large folders)."""
-    parts = sorted((Path(folder) / RUNS).glob("part-*.parquet"))
+    complete = Path(folder) / RUNS / COMPLETE_PART
+    parts = [complete] if complete.is_file() else sorted((Path(folder) / RUNS).glob("part-*.parquet"))
     if not parts:
         return pd.DataFrame(columns=columns)
     return pd.concat([pd.read_parquet(p, columns=columns) for p in parts], ignore_index=True)

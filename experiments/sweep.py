@@ -25,8 +25,8 @@ from .evaluators import MODEL, Evaluator
 from .intervals import mean_interval
 from .runner import RunSpec, execute, replication_seeds
 from .spec import Experiment, ExperimentError, load_experiment
-from .store import (MANIFEST, create_folder, discard_unfinished_parts, environment, now_iso, read_manifest,
-                    read_runs, read_table, write_manifest, write_part, write_table)
+from .store import (MANIFEST, compact_runs, create_folder, discard_unfinished_parts, environment, now_iso,
+                    read_manifest, read_runs, read_table, write_manifest, write_part, write_table)
 
 PARTS = 20             # a sweep writes at least about this many part files, each of at most
 BATCH_RUNS = 200       # this many runs (memory stays flat), and at least every
@@ -183,6 +183,16 @@ def run_experiment(experiment: Experiment, kind: str, folder: Path, extra: dict,
     return manifest
 
 
+def finish_folder(folder: Path, manifest: dict, tables: dict[str, pd.DataFrame]) -> dict:
+    """Write the derived tables, fold the runs into one sorted file, then mark the folder finished."""
+    for name, table in tables.items():
+        write_table(folder, name, table)
+    compact_runs(folder, [*RUN_KEYS, "year"])
+    finished = {**manifest, "finished": now_iso()}
+    write_manifest(folder, finished)
+    return finished
+
+
 def final_outcomes(folder: Path, outcomes: tuple[str, ...]) -> pd.DataFrame:
     """Each run's outcomes in its final simulated year: columns point, replication and the outcomes."""
     runs = read_runs(folder, [*RUN_KEYS, "year", *outcomes])
@@ -216,8 +226,6 @@ def run_sweep(experiment: str | Path, *, out: str | Path | None = None, workers:
     folder = Path(out) if out is not None else default_folder(chosen)
     manifest = run_experiment(chosen, "sweep", folder, {}, workers, scheduler, resume, progress)
     summary = sweep_summary(folder, chosen)
-    write_table(folder, "sweep_summary", summary)
-    manifest = {**manifest, "finished": now_iso()}
-    write_manifest(folder, manifest)
-    return Results(folder, manifest, {"sweep_summary": summary})
+    tables = {"sweep_summary": summary}
+    return Results(folder, finish_folder(folder, manifest, tables), tables)
 

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 import run as cli
@@ -21,7 +22,7 @@ from experiments import MODEL, ExperimentError, execute, list_experiments, load_
 from experiments.evaluators import ishigami
 from experiments import runner
 from experiments.runner import RunSpec, _in_flight_limit, run_all
-from experiments.store import read_manifest
+from experiments.store import compact_runs, read_manifest, read_runs, write_part
 from experiments.sweep import sorted_runs
 from model import BEHAVIOUR, LEVERS, default_scenario
 from model.errors import UserError
@@ -72,6 +73,11 @@ def test_rows_identical_with_one_and_two_workers_and_dask(grid_file, tmp_path):
     assert len(frames[0]) == 4 * 2 * (burn_in + 1)  # points x replications x simulated years
     for frame in frames[1:]:
         pd.testing.assert_frame_equal(frames[0], frame)
+    files = [sorted((result.folder / "runs").iterdir()) for result in results]
+    assert all([path.name for path in paths] == ["part-all.parquet"] for paths in files)
+    assert len({paths[0].read_bytes() for paths in files}) == 1  # the same bytes, whoever ran it
+    written = json.loads(pq.read_schema(files[0][0]).metadata[b"supervision_abm"])
+    assert written["code_version"] == results[0].manifest["code_version"]
 
 
 def test_common_random_numbers_and_factor_columns(grid_file, tmp_path):
@@ -284,3 +290,15 @@ def test_execute_takes_specs_lazily():
         next(results)
     assert len(taken) <= 500 + (_in_flight_limit(2) + 1) * runner.MAX_CHUNK  # of 100,000
     results.close()
+
+
+def test_a_compaction_cut_short_leaves_no_duplicate_rows(tmp_path):
+    rows = pd.DataFrame({"point": [1, 0, 1, 0], "replication": [0, 0, 1, 1], "year": 2024, "x": [1.0, 2.0, 3.0, 4.0]})
+    write_part(tmp_path, rows.iloc[:2])
+    write_part(tmp_path, rows.iloc[2:])
+    leftover = sorted((tmp_path / "runs").iterdir())[0]
+    compact_runs(tmp_path, ["point", "replication", "year"])
+    write_part(tmp_path, rows.iloc[:2], name=leftover.stem.removeprefix("part-"))  # as if not yet deleted
+    assert read_runs(tmp_path)[["point", "replication"]].values.tolist() == [[0, 0], [0, 1], [1, 0], [1, 1]]
+    compact_runs(tmp_path, ["point", "replication", "year"])
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["part-all.parquet"]
