@@ -173,9 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     calibrate = commands.add_parser("calibrate", help="fit the free behavioural parameters to the baseline figures")
     calibrate.add_argument("--seeds", type=int, default=4, help="replications per evaluation (default 4)")
-    calibrate.add_argument("--scale", choices=list(SCALES), default="province")
+    calibrate.add_argument("--scale", choices=list(SCALES), default="province",
+                           help="organisation size of the fitting runs (default province)")
     calibrate.add_argument("--iterations", type=int, default=20, help="most rounds of the fitting procedure (default 20)")
-    calibrate.add_argument("--workers", type=int, default=None)
+    calibrate.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     calibrate.add_argument("--dry-run", action="store_true", help="report the fit without writing baseline.yaml")
     calibrate.set_defaults(handler=command_calibrate)
 
@@ -184,10 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
     sensitivity.add_argument("--method", choices=("morris", "sobol"), default=None,
                              help="sensitivity method (default: the file's design)")
     sensitivity.add_argument("--n", type=int, default=None,
-                             help="Morris trajectories or Sobol' base samples, a power of 2 (default: the file's)")
-    for experiment_command, handler in ((sweep, command_sweep), (sensitivity, command_sensitivity)):
+                             help="Morris trajectories (>= 4) or Sobol' base samples (a power of 2); default: the "
+                                  "file's")
+    for experiment_command, handler, example in ((sweep, command_sweep, "mechanism_sweep"),
+                                                 (sensitivity, command_sensitivity, "morris_screening")):
         experiment_command.add_argument("experiment", metavar="EXPERIMENT",
-                                        help="a name under experiments/ (mechanism_sweep) or a path to a YAML file")
+                                        help=f"a name under experiments/ ({example}) or a path to a YAML file")
         experiment_command.add_argument("--workers", type=int, default=None,
                                         help="local processes or LocalCluster workers (default: all cores)")
         experiment_command.add_argument("--scheduler", default=None, metavar="ADDRESS|local",

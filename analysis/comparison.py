@@ -87,7 +87,8 @@ def format_table(comparison: dict, targets: dict[str, Target] | None = None) -> 
             diff = s.get("vs_first", {}).get(metric)
             diff_text = "" if diff is None else f"{_fmt(diff['diff'], signed=True)} [{_fmt(diff['low'], True)}, {_fmt(diff['high'], True)}]"
             lines.append(f"  {s['name']:<{width}}{_fmt(m['mean']):>9}  {interval:<20}{p_text:>7}   {diff_text}")
-    lines.append("\nTargets met (P(met) >= 0.5) per scenario:")
+    lines.append(f"\nTargets met (P(met) >= 0.5) per scenario, of those evaluated ({len(NOT_MODEL_OUTCOMES)} are not "
+                 "model outcomes, see above):")
     evaluated = [m for m in targets if m not in NOT_MODEL_OUTCOMES]
     for s in scenarios:
         met = [m for m in evaluated if (s["targets"].get(m, {}).get("p_met") or 0) >= 0.5]

@@ -130,10 +130,11 @@ def _run_findings(study: Study) -> list[Text]:
         met = targets_met(study, package)
         missed = study.scorecard[(study.scorecard["group"] == package) & (study.scorecard["p_met"] < LIKELY)]
         findings.append(say(lambda l, p=package, met=met: (
-            f"{study.group_name(p, l)}在{year}年可达到{len(met)}/{evaluated}项文件目标（达标概率≥50%）"
+            f"{study.group_name(p, l)}在{year}年可达到模型评估的{evaluated}项文件目标中的{len(met)}项（达标概率≥50%）"
             + (f"：{_join([_target_phrase(r, l) for r in met.itertuples()], l)}。" if len(met) else "。")
             if l == "zh" else
-            f"{study.group_name(p, l)} meets {len(met)} of {evaluated} document targets in {year} "
+            f"{study.group_name(p, l)} meets {len(met)} of the {evaluated} document targets the model evaluates "
+            f"in {year} "
             f"(probability ≥ 50%)" + (f": {_join([_target_phrase(r, l) for r in met.itertuples()], l)}." if len(met)
                                       else "."))))
         if len(missed):
@@ -508,6 +509,7 @@ def caveats_section(study: Study) -> Section:
     for metric, reason in NOT_MODEL_OUTCOMES.items() if compared else ():
         items.append(say(lambda l, m=metric, r=reason: f"目标 {m} 未评估：{r}。" if l == "zh" else
                          f"Target {m} is not evaluated: {r}."))
+    items += _fewer_problems_caveats(study)
     seeds = study.seeds_per_group
     if compared and seeds < FEW_SEEDS:
         items.append(say(lambda l: (f"每组只有{seeds}个种子：区间较宽（1个种子时没有区间），达标概率以1/{seeds}为步长变化。"
@@ -560,6 +562,36 @@ STATISTICS = {
 
 PROVENANCE_KEYS = ("kind", "scenarios", "overrides", "method", "outcomes", "scale", "years", "replications", "started",
                    "finished", "code_version", "python", "platform")
+
+
+def _fewer_problems_caveats(study: Study) -> list[Text]:
+    """detection_gain counts leads found; a group that leaves fewer problems to find can show fewer
+    leads while finding a larger share of the problems there are. Said wherever the effects show it,
+    so the two detection figures are not read as contradicting each other."""
+    if study.effects.empty:
+        return []
+    shown = []
+    for group in dict.fromkeys(study.effects["group"]):
+        gain, rate, latent = (_effect(study, group, m) for m in
+                              ("detection_gain", "detection_rate", "latent_problems_per_unit"))
+        if all(e is not None for e in (gain, rate, latent)) and gain["high"] < 0 < rate["low"] and latent["high"] < 0:
+            shown.append((group, latent["reference_mean"], latent["reference_mean"] + latent["diff"]))
+    if not shown:
+        return []
+
+    def groups(lang: str) -> str:
+        return _join([f"{study.group_name(g, lang)} ({_effect_text(study, g, 'detection_gain', lang)}; "
+                      f"{_effect_text(study, g, 'detection_rate', lang)}; {before:.1f} -> {after:.1f})"
+                      for g, before, after in shown], lang)
+    return [say(lambda l: (
+        "以下情景中，问题线索发现增幅下降而问题发现率上升，二者并不矛盾：待发现的问题变少了，线索数随之减少；"
+        "文件“线索+40%”目标以问题存量不变为前提。括号内依次为线索增幅变化、发现率变化、每单位潜在问题数（现状 -> 情景）："
+        + groups(l) + "。"
+        if l == "zh" else
+        "Problem leads found fall while the share of problems found rises under the groups below; the two do not "
+        "contradict each other: fewer problems are left to find, so fewer leads (the documents' +40% leads target "
+        "presumes an unchanged stock of problems). In brackets: change in leads found; change in share found; latent "
+        "problems per unit, status quo -> group: " + groups(l) + "."))]
 
 
 def provenance_section(study: Study) -> Section:

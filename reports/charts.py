@@ -15,8 +15,8 @@ import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from analysis.labels import (display_scale, format_number, format_plus_minus, format_probability, format_value, lever_name,
-                             measure_name, metric_name, metric_unit, phase_name, value_kind)
+from analysis.labels import (display_scale, format_number, format_plus_minus, format_probability, format_value,
+                             lever_name, measure_name, metric_name, metric_unit, phase_name, value_kind)
 from analysis.measures import HEADLINES
 from analysis.sensitivity import methods_and_outcomes, ranked_factors
 from analysis.study import Study, reform_phases

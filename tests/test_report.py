@@ -3,6 +3,7 @@ every chart, CSV and section is there, the numbers match the run rows, Chinese r
 missing glyph, and bad input gives a one-line error with exit status 2."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -24,6 +25,7 @@ from analysis.study import evaluated_targets, load_study
 from experiments.store import now_iso, read_runs, write_manifest, write_part, write_table
 from model import METRICS
 from reports import cli
+from reports.briefing import _fewer_problems_caveats
 from reports.charts import CHARTS
 from reports.style import chart_style, save_chart
 
@@ -382,3 +384,17 @@ def test_main_job_saves_results_and_writes_the_briefing(tmp_path):
     assert json.loads((tmp_path / "results" / "latest" / "manifest.json").read_text())["finished"]
     assert (tmp_path / "reports" / "latest" / "briefing.md").is_file()
     assert {p.stem for p in (tmp_path / "reports" / "latest" / "charts").glob("*.png")} == set(RUN_CHARTS)
+
+
+def test_fewer_leads_with_a_higher_share_found_is_explained_only_where_the_effects_show_it(results):
+    study = load_study(results)
+
+    def effects(gain_high: float) -> pd.DataFrame:
+        rows = [("detection_gain", -0.3, gain_high), ("detection_rate", 0.02, 0.05),
+                ("latent_problems_per_unit", -3.0, -2.0)]
+        return pd.DataFrame([{"group": "merge_items", "reference": "baseline", "metric": m, "diff": (low + high) / 2,
+                              "low": low, "high": high, "n": 4, "reference_mean": 10.0, "verdict": ""}
+                             for m, low, high in rows])
+    shown = _fewer_problems_caveats(dataclasses.replace(study, effects=effects(-0.1)))
+    assert len(shown) == 1 and "10.0 -> 7.5" in shown[0].en and study.group_name("merge_items", "en") in shown[0].en
+    assert _fewer_problems_caveats(dataclasses.replace(study, effects=effects(0.1))) == []
