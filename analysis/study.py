@@ -27,7 +27,7 @@ from .comparison import NOT_MODEL_OUTCOMES
 from .labels import format_value, lever_name, pick, scenario_name
 from .measures import HEADLINE_METRICS, HEADLINES, lower_is_better
 from .sensitivity import read_sensitivity
-from .summary import Target, document_baselines, document_targets, mean_interval
+from .summary import Target, document_baselines, document_targets, level_interval, mean_interval
 
 REQUIRED_COLUMNS = ("scenario", "seed", "year", "phase")
 REFERENCE = "baseline"
@@ -183,7 +183,7 @@ def target_scorecard(runs: pd.DataFrame, groups: list[str], targets: dict[str, T
         rows_of_group = final[final["group"] == group]
         for metric, target in targets.items():
             values = rows_of_group[metric].dropna().to_numpy(dtype=float)
-            mean, low, high = mean_interval(values)
+            mean, low, high = level_interval(metric, values)
             met = int(target.met(values).sum())
             p_low, p_high = wilson_interval(met, values.size)
             gaps = sorted((_shortfall(target, low), _shortfall(target, high)))
@@ -237,7 +237,8 @@ def trade_offs(runs: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
     for group in groups:
         row = {"group": group}
         for measure, headline in HEADLINES.items():
-            mean, low, high = mean_interval(final.loc[final["group"] == group, headline.metric])
+            values = final.loc[final["group"] == group, headline.metric]
+            mean, low, high = level_interval(headline.metric, values)
             row.update({measure: mean, f"{measure}_low": low, f"{measure}_high": high})
         rows.append(row)
     table = pd.DataFrame(rows)
@@ -267,7 +268,7 @@ def time_paths(runs: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
         rows_of_group = runs[runs["group"] == group]
         for year, by_year in rows_of_group.groupby("year", sort=True):
             for measure, headline in HEADLINES.items():
-                mean, low, high = mean_interval(by_year[headline.metric])
+                mean, low, high = level_interval(headline.metric, by_year[headline.metric])
                 rows.append({"group": group, "year": int(year), "phase": str(by_year["phase"].iloc[0]),
                              "measure": measure, "metric": headline.metric, "mean": mean, "low": low, "high": high,
                              "n": int(by_year[headline.metric].notna().sum())})
@@ -284,7 +285,7 @@ def calibration_check(runs: pd.DataFrame, reference: str, metrics: list[str]) ->
     for metric, document in document_baselines().items():
         if metric not in metrics:
             continue
-        mean, low, high = mean_interval(status_quo[metric])
+        mean, low, high = level_interval(metric, status_quo[metric])
         rows.append({"metric": metric, "document": float(document), "mean": mean, "low": low, "high": high,
                      "relative_gap": (mean - document) / document if document else math.nan})
     return pd.DataFrame(rows, columns=["metric", "document", "mean", "low", "high", "relative_gap"])

@@ -15,6 +15,8 @@ import pandas as pd
 from experiments.intervals import mean_interval
 from scenarios import load_document_figures
 
+from .labels import value_kind
+
 OPERATORS = {"<=": operator.le, "<": operator.lt, ">=": operator.ge, ">": operator.gt}
 
 
@@ -52,12 +54,21 @@ def final_year(frame: pd.DataFrame, year: int | None = None) -> pd.DataFrame:
     return frame[frame["year"] == last]
 
 
+def level_interval(metric: str, values) -> tuple[float, float, float]:
+    """Mean and 95% interval of a metric's level; a share's interval stops at 0 and 1, which a
+    t-interval of a few replications near a bound would cross."""
+    mean, low, high = mean_interval(values)
+    if value_kind(metric) == "share":
+        low, high = max(low, 0.0), min(high, 1.0)  # a nan bound (one replication) stays nan
+    return mean, low, high
+
+
 def summarise(frame: pd.DataFrame, metrics: list[str], year: int | None = None) -> pd.DataFrame:
     """Tidy table: scenario, metric, mean, low, high, n."""
     rows = []
     for scenario, group in final_year(frame, year).groupby("scenario", sort=False):
         for metric in metrics:
-            mean, low, high = mean_interval(group[metric])
+            mean, low, high = level_interval(metric, group[metric])
             rows.append({"scenario": scenario, "metric": metric, "mean": mean, "low": low, "high": high,
                          "n": int(group[metric].notna().sum())})
     return pd.DataFrame(rows)

@@ -9,6 +9,7 @@ from .sensitivity import run_sensitivity
 from .sweep import Results, run_sweep
 
 LEADING_FACTORS = 3  # factors printed per outcome after a sensitivity study
+NO_EFFECT = 1e-12    # an index this small is floating-point rounding, not an effect
 
 
 def _common(args) -> dict:
@@ -45,6 +46,10 @@ def leading_factors(indices: pd.DataFrame, noise: pd.DataFrame) -> str:
     for outcome, group in main.groupby("outcome", sort=False):
         top = group.sort_values("estimate", ascending=False, na_position="last").head(LEADING_FACTORS)
         noise_text = "n/a" if not math.isfinite(share[outcome]) else f"{share[outcome]:.0%}"
+        if not top["estimate"].max() > NO_EFFECT:
+            lines.append(f"{outcome} (noise {noise_text}): no factor moves it")
+            continue
+        top = top[top["estimate"] > NO_EFFECT]
         parts = [f"{row.factor} {row.estimate:.3g}" + (f" [{row.flag}]" if row.flag else "")
                  for row in top.itertuples()]
         lines.append(f"{outcome} (noise {noise_text}, {top['index'].iloc[0]}): " + "; ".join(parts))

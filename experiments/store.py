@@ -131,7 +131,8 @@ def read_manifest(folder: str | Path) -> dict:
     folder = Path(folder)
     path = folder / MANIFEST
     if not folder.is_dir():
-        raise ResultsError(f"{folder}: folder: does not exist; allowed: a results folder written by run --out, "
+        problem = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise ResultsError(f"{folder}: folder: {problem}; allowed: a results folder written by run --out, "
                            "sweep or sensitivity")
     if not path.is_file():
         raise ResultsError(f"{path}: manifest: missing; allowed: a results folder written by run --out, sweep or "

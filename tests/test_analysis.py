@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from analysis.labels import (LEVER_LABELS, METRIC_LABELS, LabelError, check_lang, format_difference, format_estimate,
@@ -14,6 +16,7 @@ from analysis.labels import (LEVER_LABELS, METRIC_LABELS, LabelError, check_lang
 from analysis.measures import HEADLINES, lower_is_better
 from analysis.sensitivity import ranked_factors, read_sensitivity
 from analysis.study import evaluated_targets, load_study, non_dominated, wilson_interval
+from analysis.summary import level_interval
 from experiments.store import ResultsError, now_iso, write_manifest, write_part, write_table
 from model import LEVERS, METRICS
 from scenarios import list_scenarios
@@ -248,3 +251,14 @@ def test_missing_index_table_is_a_one_line_error(tmp_path):
     sensitivity_folder(tmp_path / "sens", None)
     with pytest.raises(ResultsError, match="sensitivity_indices.parquet: table: missing"):
         load_study(tmp_path / "sens")
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.floats(0, 1), min_size=1, max_size=6))
+def test_a_share_interval_stays_inside_zero_and_one_and_contains_the_mean(values):
+    mean, low, high = level_interval("detection_rate", values)
+    if len(values) > 1:
+        assert 0 <= low <= mean + 1e-12 and mean - 1e-12 <= high <= 1
+    else:
+        assert math.isnan(low) and math.isnan(high)
+    assert level_interval("detection_gain", [-0.9, -0.95, 0.2])[1] < -1  # a change is not a share: not cut

@@ -11,6 +11,7 @@ import pytest
 from SALib.analyze import morris as salib_morris
 
 from experiments import ISHIGAMI, MODEL, load_experiment, run_sensitivity
+from experiments.cli import leading_factors
 from experiments.designs import DesignSettings, morris
 from experiments.evaluators import ishigami_indices
 from experiments.sensitivity import CONVERGENCE_COLUMNS, INDEX_COLUMNS, NOISE_COLUMNS, _flag, morris_indices
@@ -120,3 +121,11 @@ def test_flags_name_weak_estimates():
     assert _flag(0.4, 0.35, 0.45, 0.38, 1.0, True, True) == "incomplete"
     assert _flag(math.nan, math.nan, math.nan, math.nan, 1.0, True, False) == "undefined"
     assert _flag(0.4, 0.35, 0.45, 0.38, 1.0, True, False) == ""
+
+
+def test_printed_leading_factors_skip_effects_that_are_only_rounding():
+    indices = pd.DataFrame({"outcome": ["a", "a", "a", "b", "b"], "factor": ["x", "y", "z", "x", "y"],
+                            "index": "ST", "estimate": [0.5, 1e-31, 0.2, 1e-31, 0.0], "flag": ""})
+    noise = pd.DataFrame({"outcome": ["a", "b"], "noise_share": [0.1, float("nan")]})
+    lines = leading_factors(indices, noise).splitlines()
+    assert lines == ["a (noise 10%, ST): x 0.5; z 0.2", "b (noise n/a): no factor moves it"]

@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 from scipy import stats
 
-from analysis.labels import format_estimate, format_probability, lever_name, metric_name
+from analysis.labels import format_estimate, format_probability, lever_name, metric_name, value_kind
 from analysis.measures import HEADLINES
 from analysis.study import evaluated_targets, load_study
 from experiments.store import now_iso, read_runs, write_manifest, write_part, write_table
@@ -159,7 +159,10 @@ def test_target_table_matches_the_run_rows(report_en, final_rows):
         cells = table_row(briefing, metric_name(metric, "en"))
         for position, scenario in ((2, "baseline"), (4, "documents_reform")):
             values = final_rows.loc[final_rows["scenario"] == scenario, metric].to_numpy(dtype=float)
-            assert cells[position] == format_estimate(metric, *t_interval(values)), (metric, scenario)
+            mean, low, high = t_interval(values)
+            if value_kind(metric) == "share":  # a share's interval is cut at 0 and 1
+                low, high = max(low, 0.0), min(high, 1.0)
+            assert cells[position] == format_estimate(metric, mean, low, high), (metric, scenario)
             assert cells[position + 1] == format_probability(target.met(finite(values)).mean()), (metric, scenario)
 
 
