@@ -5,11 +5,10 @@ import math
 
 import pandas as pd
 
-from .sensitivity import run_sensitivity
+from .sensitivity import NO_EFFECT, run_sensitivity
 from .sweep import Results, run_sweep
 
 LEADING_FACTORS = 3  # factors printed per outcome after a sensitivity study
-NO_EFFECT = 1e-12    # an index this small is floating-point rounding, not an effect
 
 
 def _common(args) -> dict:

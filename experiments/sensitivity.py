@@ -33,6 +33,7 @@ TOLERANCE = 0.1    # on the index's scale: Sobol' indices as they are, Morris on
 INDEX_COLUMNS = ["method", "outcome", "factor", "index", "estimate", "low", "high", "n", "flag"]
 NOISE_COLUMNS = ["outcome", "noise_share", "replications"]
 CONVERGENCE_COLUMNS = ["method", "outcome", "factor", "index", "estimate_half", "estimate_full", "abs_change"]
+NO_EFFECT = 1e-12  # an index (or mu*) this small is floating-point rounding, not an effect
 
 
 def replicate_matrix(final: pd.DataFrame, outcome: str, points: int, replications: int) -> np.ndarray:

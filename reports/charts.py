@@ -20,6 +20,7 @@ from analysis.labels import (display_scale, format_number, format_plus_minus, fo
 from analysis.measures import HEADLINES
 from analysis.sensitivity import methods_and_outcomes, ranked_factors
 from analysis.study import Study, reform_phases
+from experiments.sensitivity import NO_EFFECT
 from model import SOFT_METRICS
 
 from .style import (BETTER, FORMALISM_COLOURMAP, GRID_COLOUR, PHASE_SHADES, PROBABILITY_COLOURMAP,
@@ -460,7 +461,7 @@ def morris_chart(study: Study, lang: str):
         sigma = chosen[chosen["index"] == "sigma"].set_index("factor")
         ranked = [f for f in ranked_factors(indices, "morris", outcome)["factor"]
                   if f in sigma.index and np.isfinite([mu.loc[f, "estimate"], sigma.loc[f, "estimate"]]).all()]
-        leading = ranked[:shown]
+        leading = [f for f in ranked[:shown] if mu.loc[f, "estimate"] > NO_EFFECT]
         positions = np.arange(len(leading))[::-1]
         for factor, y in zip(leading, positions):
             m, s = mu.loc[factor], sigma.loc[factor]
@@ -482,10 +483,11 @@ def morris_chart(study: Study, lang: str):
         axis.set_xlabel(unit, fontsize=9)
         title = _outcome_title(study, outcome, lang)
         if len(ranked) > len(leading):
-            rest = mu.loc[ranked[len(leading)], "estimate"] * scale
-            title += "\n" + _say(lang, lambda l: _zh(l, f"其余{len(ranked) - len(leading)}个因素 μ* ≤ {format_number(rest)}",
-                                                    f"{len(ranked) - len(leading)} other factors: μ* ≤ "
-                                                    f"{format_number(rest)}"), " / ")
+            others, rest = len(ranked) - len(leading), mu.loc[ranked[len(leading)], "estimate"] * scale
+            title += "\n" + _say(lang, lambda l: (
+                _zh(l, f"其余{others}个因素 μ* ≤ {format_number(rest)}",
+                    f"{others} other factors: μ* ≤ {format_number(rest)}") if rest > NO_EFFECT else
+                _zh(l, f"其余{others}个因素无影响", f"{others} other factors: no effect")), " / ")
         axis.set_title(title, fontsize=9.5)
         axis.grid(axis="x", color=GRID_COLOUR)
         axis.set_axisbelow(True)
