@@ -50,14 +50,15 @@ def main_scenarios() -> list[str]:
 
 
 def command_main(args) -> int:
-    """Print the target table, keep the results (results/latest unless --out) and write the
-    briefing to reports/latest."""
+    """Print the target table, keep the results and write the briefing: results/latest and
+    reports/latest, or with --out DIR, DIR and reports/<DIR's name> (as `report DIR` would)."""
     from reports.cli import build_report, describe
 
     args.scenarios = main_scenarios()
+    report_folder = MAIN_REPORT if args.out is None else None
     args.out = args.out or MAIN_RESULTS
     status = command_run(args)
-    print(describe(build_report(args.out, MAIN_REPORT)), file=sys.stderr)
+    print(describe(build_report(args.out, report_folder)), file=sys.stderr)
     return status
 
 

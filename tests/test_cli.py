@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -114,3 +115,16 @@ def test_ctrl_c_stops_with_one_line_and_the_study_resumes(tmp_path):
     stderr = process.communicate(timeout=120)[1]
     assert process.returncode == 130 and stderr.startswith("interrupted: ") and stderr.count("\n") == 1, stderr
     assert read_manifest(folder)["finished"] is None and len(read_runs(folder)) > 0
+
+
+def test_main_job_with_out_keeps_the_default_briefing_and_writes_its_own(tmp_path):
+    folder = tmp_path / f"main_{os.getpid()}"
+    report = ROOT / "reports" / folder.name
+    try:
+        done = run_cli("--seeds", "1", "--scale", "county", "--years", "1", "--workers", "1", "--quiet", "--out",
+                       str(folder))
+        assert done.returncode == 0, done.stderr
+        assert f"reports/{folder.name}/briefing.html" in done.stderr and (report / "briefing.html").is_file()
+        assert read_manifest(folder)["kind"] == "run"
+    finally:
+        shutil.rmtree(report, ignore_errors=True)
