@@ -61,7 +61,9 @@ def expected_data_days(departments: int, p_unshared, request_days: float) -> np.
     p_unshared), for each value of p_unshared."""
     k = np.arange(departments + 1)
     days = np.concatenate(([0.5], request_days * np.cumsum(1.0 / k[1:])))
-    return binom.pmf(k, departments, np.asarray(p_unshared, dtype=float)[..., None]) @ days
+    p = np.asarray(p_unshared, dtype=float)[..., None]
+    p = np.where(p < np.finfo(float).tiny, 0.0, p)  # scipy's binomial overflows on subnormal p; the mean is the same
+    return binom.pmf(k, departments, p) @ days
 
 
 # What one week's inspections add to the year's counters (_inspect's totals, in this order).

@@ -9,7 +9,7 @@ import weakref
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from experiments import RunSpec, replication_seeds, run_all
@@ -296,6 +296,7 @@ def test_setting_long_lived_objects_aside_collects_garbage_first(monkeypatch):
 @settings(max_examples=15, deadline=None)
 @given(departments=st.integers(1, 12), p_unshared=st.floats(0, 1), request_days=st.floats(0.5, 20),
        p_unclear=st.floats(0, 1), data_need=st.floats(0, 1), seed=st.integers(0, 2**32 - 1))
+@example(departments=2, p_unshared=1.1125369292536007e-308, request_days=1.0, p_unclear=0.0, data_need=0.0, seed=0)
 def test_data_and_task_times_are_the_means_of_the_drawn_times(departments, p_unshared, request_days, p_unclear,
                                                              data_need, seed):
     """The model adds expected times (ODD 7.7); they must be the means of the times the ODD's draws
