@@ -36,9 +36,10 @@ def list_scenarios() -> list[str]:
 
 
 def resolve_named_file(name_or_path: str | Path, folder: Path, kind: str, names: list[str],
-                       error: type[UserError]) -> Path:
-    """A YAML file given by path, or by name under `folder`; else a one-line error listing the names."""
-    candidate = Path(name_or_path)
+                       error: type[UserError], relative_to: Path = Path()) -> Path:
+    """A YAML file given by path (relative to `relative_to`), or by name under `folder`; else a
+    one-line error listing the names."""
+    candidate = relative_to / name_or_path
     if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
         return candidate.resolve()
     named = folder / f"{name_or_path}.yaml"
@@ -96,13 +97,10 @@ def _parent_path(path: Path, parent: Any) -> Path:
     allowed = f"a .yaml path relative to {path.parent}, or one of {', '.join(list_scenarios())}"
     if not isinstance(parent, str):
         _fail(str(path), "extends", f"{parent!r} is not a scenario name or path", allowed)
-    beside = path.parent / parent
-    if beside.suffix in (".yaml", ".yml") and beside.is_file():
-        return beside.resolve()
-    named = SCENARIO_DIR / f"{parent}.yaml"
-    if named.is_file():
-        return named
-    _fail(str(path), "extends", f"{parent!r}: no such scenario file or name", allowed)
+    try:
+        return resolve_named_file(parent, SCENARIO_DIR, "scenario", [], ScenarioError, relative_to=path.parent)
+    except ScenarioError:
+        _fail(str(path), "extends", f"{parent!r}: no such scenario file or name", allowed)
 
 
 def _number(where: str, field: str, value: Any, allowed: str) -> float:
