@@ -188,6 +188,15 @@ def _execute_dask(specs, workers, scheduler, bar, evaluate):
             cluster.close()
 
 
+def check_scheduler(scheduler: str | None) -> None:
+    """Refuse an unreachable scheduler address before a study writes anything for its runs."""
+    if scheduler is None or scheduler == "local":
+        return
+    from dask.distributed import Client
+
+    _connect(Client, scheduler).close()
+
+
 def _connect(client_class, address: str):
     """A client of a running scheduler; an address that cannot be reached is the user's to fix."""
     try:

@@ -100,6 +100,7 @@ def test_an_unreachable_scheduler_is_a_one_line_error(tmp_path):
     done = run_cli("sweep", "mechanism_sweep", "--scheduler", "tcp://127.0.0.1:1", "--out", str(tmp_path / "s"),
                    "--quiet")
     assert_one_line_error(done, "--scheduler", "cannot reach")
+    assert not (tmp_path / "s").exists()  # refused before the study's folder is made
 
 
 def test_ctrl_c_stops_with_one_line_and_the_study_resumes(tmp_path):
