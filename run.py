@@ -75,7 +75,9 @@ def command_run(args) -> int:
     from scenarios import load_scenario, parse_assignment
 
     overrides = dict(parse_assignment(text) for text in args.set)
+    _check_override_conflicts(overrides, args)
     scenarios = [load_scenario(name, overrides) for name in args.scenarios]
+    _check_distinct_names(scenarios)
     _check_year(args.year, scenarios, args.years)
     if args.out:
         check_replaceable(Path(args.out), "run")
@@ -93,6 +95,25 @@ def command_run(args) -> int:
     else:
         print(format_table(comparison))
     return 0
+
+
+def _check_override_conflicts(overrides: dict, args) -> None:
+    """--set years=... with --years (or scale with --scale) would run one and record the other."""
+    for field in ("years", "scale"):
+        option = getattr(args, field)
+        if field in overrides and option is not None:
+            raise UserError(f"--set {field}: conflicts with --{field} {option}; allowed: one of the two")
+
+
+def _check_distinct_names(scenarios) -> None:
+    """Results are grouped by scenario name: two scenarios of one name would be pooled."""
+    first_of = {}
+    for scenario in scenarios:
+        if scenario.name in first_of:
+            raise UserError(f"{scenario.source}: name: {scenario.name!r} is also the name of "
+                            f"{first_of[scenario.name]}; allowed: scenarios with different names (set name: in "
+                            "the file, or give each scenario once)")
+        first_of[scenario.name] = scenario.source
 
 
 def _check_year(year: int | None, scenarios, years: int | None) -> None:

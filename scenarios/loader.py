@@ -83,6 +83,10 @@ def _raw_chain(path: Path, seen: tuple[Path, ...] = ()) -> dict:
         merged = {"levers": {}, "behaviour": {}}
     else:
         merged = _raw_chain(_parent_path(path, parent), seen + (path,))
+        # a scenario's name and description are its own file's (else the file's stem): inherited,
+        # a file extending baseline would be called baseline and pooled with it in comparisons
+        merged.pop("name", None)
+        merged.pop("description", None)
     for key, value in data.items():
         if key in ("levers", "behaviour"):
             merged[key] = {**merged.get(key, {}), **(value or {})}

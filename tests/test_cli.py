@@ -129,3 +129,15 @@ def test_main_job_with_out_keeps_the_default_briefing_and_writes_its_own(tmp_pat
         assert read_manifest(folder)["kind"] == "run"
     finally:
         shutil.rmtree(report, ignore_errors=True)
+
+
+def test_two_scenarios_of_one_name_are_refused_not_pooled(tmp_path):
+    twin = tmp_path / "twin.yaml"
+    twin.write_text("name: baseline\nlevers:\n  merge_rate: 0.0\n", encoding="utf-8")
+    assert_one_line_error(run_cli("run", "baseline", str(twin), *SMALL_RUN[2:]), "twin.yaml: name:", "also the name of")
+
+
+@pytest.mark.parametrize("setting, option", [("years=5", ["--years", "2"]), ("scale=national", ["--scale", "county"])])
+def test_an_override_and_its_own_option_together_are_refused(setting, option):
+    done = run_cli("run", "baseline", "--set", setting, *option, "--quiet")
+    assert_one_line_error(done, f"--set {setting.split('=')[0]}", "conflicts with")

@@ -105,6 +105,14 @@ def test_a_file_without_extends_starts_from_the_calibrated_baseline(tmp_path):
     assert all(mine.levers[name] == baseline.levers[name] for name in LEVERS if name != "merge_rate")
 
 
+@pytest.mark.parametrize("extends", ["", "extends: baseline\n"])
+def test_a_file_without_a_name_is_named_after_itself_not_its_parent(tmp_path, extends):
+    path = tmp_path / "my_reform.yaml"
+    path.write_text(extends + "levers:\n  merge_rate: 0.5\n", encoding="utf-8")
+    mine = load_scenario(str(path))
+    assert mine.name == "my_reform" and mine.description == ""
+
+
 def test_extends_is_found_beside_the_extending_file_from_any_working_folder(tmp_path, monkeypatch):
     (tmp_path / "studies").mkdir()
     (tmp_path / "studies" / "parent.yaml").write_text("levers:\n  merge_rate: 0.4\n", encoding="utf-8")
