@@ -401,3 +401,20 @@ def test_fewer_leads_with_a_higher_share_found_is_explained_only_where_the_effec
     shown = _fewer_problems_caveats(dataclasses.replace(study, effects=effects(-0.1)))
     assert len(shown) == 1 and "10.0 -> 7.5" in shown[0].en and study.group_name("merge_items", "en") in shown[0].en
     assert _fewer_problems_caveats(dataclasses.replace(study, effects=effects(0.1))) == []
+
+
+def test_a_worse_flag_comes_with_the_chance_of_flags_among_many_comparisons():
+    from types import SimpleNamespace
+
+    from reports.briefing import _mechanism_findings
+
+    mechanisms = [f"m{k}" for k in range(14)]
+    rows = [{"group": g, "metric": h.metric, "diff": 0.1, "low": -0.1, "high": 0.3, "verdict": "unclear"}
+            for g in mechanisms for h in HEADLINES.values()]
+    rows[0].update(low=0.01, verdict="worse")
+    study = SimpleNamespace(groups=["baseline", *mechanisms], reference="baseline", packages=[],
+                            effects=pd.DataFrame(rows), group_name=lambda group, lang: group)
+    text = " ".join(finding.en for finding in _mechanism_findings(study))
+    comparisons = 14 * len(HEADLINES)
+    assert "Trade-offs to watch: m0 worsens" in text
+    assert f"from {comparisons} comparisons, each at 95%" in text and f"about {comparisons * 0.025:.1f}" in text
