@@ -89,6 +89,80 @@ LEVER_LABELS: dict[str, Label] = {
     "inspection_capacity": Label("督查力量", "Inspection capacity", "相对现状倍数", "x status quo"),
 }
 
+# Behavioural parameters as sensitivity studies name them (behaviour.x): short names for charts;
+# model/params.py describes each one.
+BEHAVIOUR_LABELS: dict[str, Label] = {
+    "items_scale": Label("事项数量倍数", "Items issued (multiplier)"),
+    "topic_concentration": Label("议题集中度", "Topic concentration"),
+    "relay_probability": Label("层层转发概率", "Relay of upper-level items"),
+    "hosting_load": Label("迎检负荷", "Hosting load per visit"),
+    "unannounced_hosting_factor": Label("暗访迎检负荷系数", "Hosting factor, unannounced"),
+    "remote_hosting_factor": Label("非现场迎检负荷系数", "Hosting factor, remote"),
+    "remote_data_compilation": Label("非现场数据整理负荷", "Data compilation, remote"),
+    "joint_member_load": Label("联合督查成员附加负荷", "Extra load per joint member"),
+    "max_hosting_share": Label("迎检时间上限", "Cap on weekly hosting"),
+    "material_demand": Label("材料需求规模", "Material demand scale"),
+    "item_load_elasticity": Label("材料需求对事项弹性", "Material elasticity to items"),
+    "folded_item_ledger_share": Label("合并事项台账保留比例", "Ledgers kept for folded items"),
+    "data_sharing_material_relief": Label("数据共享减材料", "Material relief from data sharing"),
+    "minimum_real_work": Label("最低实干时间", "Minimum real work"),
+    "adjustment_speed": Label("材料投入调整速度", "Adjustment speed of materials"),
+    "productivity": Label("实干产出曲率", "Productivity of real work"),
+    "evaluation_stake": Label("考核利害", "Evaluation stake"),
+    "embellishment": Label("材料美化程度", "Embellishment by materials"),
+    "intrinsic_weight": Label("内在动机权重", "Intrinsic motivation weight"),
+    "defensive_weight": Label("避责权重", "Blame-avoidance weight"),
+    "material_need": Label("必要材料时间", "Material time needed"),
+    "integrity_a": Label("诚信分布参数a", "Integrity Beta a"),
+    "integrity_b": Label("诚信分布参数b", "Integrity Beta b"),
+    "initial_problems": Label("初始潜在问题数", "Initial latent problems"),
+    "problem_arrival": Label("问题产生率", "Problem arrival rate"),
+    "arrival_work_sensitivity": Label("问题产生对实干敏感度", "Arrival sensitivity to real work"),
+    "reference_real_work": Label("参照实干时间", "Reference real work"),
+    "self_fix_rate": Label("自行整改率", "Self-fix rate"),
+    "major_share": Label("重大问题比例", "Share of major problems"),
+    "major_eruption": Label("重大问题爆发率", "Major problem eruption hazard"),
+    "exogenous_share": Label("客观原因问题比例", "Share of exogenous problems"),
+    "detection_base": Label("基础发现率", "Base detection"),
+    "special_depth": Label("专项督查深度", "Depth of special inspections"),
+    "professional_effect": Label("专业化督查效应", "Effect of professional inspectors"),
+    "concealment": Label("隐瞒程度", "Concealment"),
+    "unannounced_concealment_factor": Label("暗访隐瞒系数", "Concealment factor, unannounced"),
+    "data_detection": Label("数据发现率", "Detection from data"),
+    "quantifiable_share": Label("可量化问题比例", "Share of quantifiable problems"),
+    "major_visibility": Label("重大问题可见度", "Visibility of major problems"),
+    "max_depth": Label("最大督查深度", "Maximum visit depth"),
+    "falsification_detection": Label("造假发现率", "Falsification detection"),
+    "unannounced_falsification_factor": Label("暗访造假发现系数", "Falsification factor, unannounced"),
+    "data_falsification_factor": Label("数据造假发现系数", "Falsification factor, data"),
+    "genuine_fix_weeks": Label("真整改周数", "Weeks of a genuine fix"),
+    "unclear_delay_weeks": Label("责任不清延误周数", "Delay when responsibility unclear"),
+    "surface_cost_ratio": Label("真假整改成本比", "Genuine/surface fix cost ratio"),
+    "genuine_fix_cost": Label("真整改成本", "Cost of a genuine fix"),
+    "choice_noise": Label("选择噪声", "Choice noise"),
+    "acceptance_check": Label("验收发现表面整改", "Acceptance catches surface fix"),
+    "recheck_catch": Label("回访发现表面整改", "Recheck catches surface fix"),
+    "quality_failure": Label("真整改验收不合格率", "Quality failure of genuine fixes"),
+    "deadline_weeks": Label("整改期限周数", "Rectification deadline"),
+    "rebound_surface": Label("表面整改反弹率", "Rebound after surface fix"),
+    "rebound_genuine": Label("真整改反弹率", "Rebound after genuine fix"),
+    "surface_sanction_multiplier": Label("表面整改问责倍数", "Sanction multiplier, surface fix"),
+    "falsification_sanction_multiplier": Label("造假问责倍数", "Sanction multiplier, falsification"),
+    "major_sanction_multiplier": Label("重大问题问责倍数", "Sanction multiplier, major"),
+    "sanction_memory_weeks": Label("问责记忆周数", "Sanction memory"),
+    "belief_learning_rate": Label("被查预期学习率", "Belief learning rate"),
+    "falsification_gain": Label("造假收益", "Gain from falsification"),
+    "sanction_cost": Label("问责成本", "Cost of a sanction"),
+    "falsification_cost": Label("造假成本", "Cost of falsification"),
+    "target_base": Label("基础目标", "Base target"),
+    "data_departments": Label("涉数部门数", "Departments holding data"),
+    "data_request_days": Label("数据申请天数", "Days per data request"),
+    "task_processing_days": Label("任务办理天数", "Task processing days"),
+    "task_data_need": Label("任务需跨部门数据比例", "Tasks needing shared data"),
+    "recognition_intercept": Label("基层认可截距", "Recognition intercept"),
+    "satisfaction_intercept": Label("群众满意截距", "Satisfaction intercept"),
+}
+
 SCENARIO_LABELS: dict[str, Label] = {
     "baseline": Label("现状（基线）", "Status quo (baseline)"),
     "accountability": Label("强化问责", "Stronger accountability"),
@@ -155,7 +229,10 @@ def metric_name(metric: str, lang: str, separator: str = " ") -> str:
 
 
 def lever_name(lever: str, lang: str, separator: str = " ") -> str:
-    """Levers and other factors (levers.x or x); a behavioural parameter (behaviour.x) keeps its name."""
+    """Levers and other factors (levers.x or x), and behavioural parameters (behaviour.x)."""
+    parameter = lever.removeprefix("behaviour.")
+    if parameter in BEHAVIOUR_LABELS and parameter != lever:
+        return _name(BEHAVIOUR_LABELS, parameter, lang, separator)
     return _name(LEVER_LABELS, lever.removeprefix("levers."), lang, separator)
 
 

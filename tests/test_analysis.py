@@ -11,14 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from analysis.labels import (LEVER_LABELS, METRIC_LABELS, LabelError, check_lang, format_difference, format_estimate,
+from analysis.labels import (BEHAVIOUR_LABELS, LEVER_LABELS, METRIC_LABELS, LabelError, check_lang, format_difference, format_estimate,
                              format_value, lever_name, metric_name, scenario_name)
 from analysis.measures import HEADLINES, lower_is_better
 from analysis.sensitivity import ranked_factors, read_sensitivity
 from analysis.study import evaluated_targets, load_study, non_dominated, wilson_interval
 from analysis.summary import level_interval
 from experiments.store import ResultsError, now_iso, write_manifest, write_part, write_table
-from model import LEVERS, METRICS
+from model import BEHAVIOUR, LEVERS, METRICS
 from scenarios import list_scenarios
 
 SEEDS = [11, 12, 13, 14, 15]
@@ -75,13 +75,14 @@ def t_interval(values: np.ndarray) -> tuple[float, float, float]:
 
 # labels --------------------------------------------------------------------------------------
 
-def test_every_metric_lever_and_shipped_scenario_has_both_labels():
+def test_every_metric_lever_parameter_and_shipped_scenario_has_both_labels():
     assert set(METRICS) <= set(METRIC_LABELS)
     assert set(LEVERS) <= set(LEVER_LABELS)
+    assert set(BEHAVIOUR) == set(BEHAVIOUR_LABELS)
     for name in list_scenarios():
         short = name.rsplit("/", 1)[-1]
         assert scenario_name(short, "en") != short, f"no label for scenario {name}"
-    for label in [*METRIC_LABELS.values(), *LEVER_LABELS.values()]:
+    for label in [*METRIC_LABELS.values(), *LEVER_LABELS.values(), *BEHAVIOUR_LABELS.values()]:
         assert label.zh and label.en and label.zh != label.en
 
 
@@ -90,7 +91,8 @@ def test_labels_pick_the_language_and_fall_back_to_the_raw_name():
     assert metric_name("detection_rate", "zh") == "问题发现率"
     assert metric_name("detection_rate", "both") == "问题发现率 Problem detection rate"
     assert lever_name("levers.merge_rate", "en") == lever_name("merge_rate", "en") == "Item merge rate"
-    assert lever_name("behaviour.detection_base", "zh") == "behaviour.detection_base"
+    assert lever_name("behaviour.detection_base", "zh") == "基础发现率"
+    assert lever_name("behaviour.no_such_parameter", "en") == "behaviour.no_such_parameter"
     with pytest.raises(LabelError, match="allowed: zh, en, both"):
         check_lang("fr")
 
