@@ -4,7 +4,7 @@ Each design point runs R replications with common random numbers (replication r 
 seed at every point) and the indices are computed on the replicate means. Beside them go the
 share of the means' variance that is replication noise, a convergence check (indices from the
 first half of the trajectories or base samples against all of them) and flags for negative,
-unstable or unconverged indices, so weak estimates are visible rather than hidden.
+above-one, unstable or unconverged indices, so weak estimates are visible rather than hidden.
 
 Tables (tidy, in the results folder's tables/):
     sensitivity_indices      method, outcome, factor, index, estimate, low, high, n, flag
@@ -34,6 +34,7 @@ INDEX_COLUMNS = ["method", "outcome", "factor", "index", "estimate", "low", "hig
 NOISE_COLUMNS = ["outcome", "noise_share", "replications"]
 CONVERGENCE_COLUMNS = ["method", "outcome", "factor", "index", "estimate_half", "estimate_full", "abs_change"]
 NO_EFFECT = 1e-12  # an index (or mu*) this small is floating-point rounding, not an effect
+NOISE_LIMIT = 0.2  # above this noise share an outcome's indices mostly describe replication noise
 
 
 def replicate_matrix(final: pd.DataFrame, outcome: str, points: int, replications: int) -> np.ndarray:
@@ -169,12 +170,14 @@ def _rows(method: str, index: str, factors: list[str], estimate, low, high, half
 
 
 def _flag(estimate: float, low: float, high: float, half: float, scale: float, signed: bool, incomplete: bool) -> str:
-    """'' or a comma-separated list: undefined, incomplete, negative, unstable, not_converged."""
+    """'' or a comma-separated list: undefined, incomplete, negative, above_one, unstable, not_converged."""
     if not math.isfinite(estimate):
         return "undefined"
     flags = ["incomplete"] if incomplete else []
     if signed and estimate < 0:
         flags.append("negative")
+    if signed and estimate > 1:  # a share of variance cannot exceed 1: the estimator is off, not the factor
+        flags.append("above_one")
     if math.isfinite(scale) and scale > 0:
         if not (math.isfinite(low) and math.isfinite(high)) or (high - low) / 2 > TOLERANCE * scale:
             flags.append("unstable")

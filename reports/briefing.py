@@ -14,6 +14,7 @@ from analysis.labels import (display_scale, fixed, format_estimate, format_numbe
 from analysis.measures import HEADLINES
 from analysis.sensitivity import RANKING_INDEX, methods_and_outcomes, ranked_factors
 from analysis.study import Study
+from experiments.sensitivity import NOISE_LIMIT
 from model import CALIBRATED, METRICS, SCALES, SOFT_METRICS
 from scenarios import load_document_figures
 
@@ -286,6 +287,10 @@ def _noise_phrase(study: Study, outcome: str, lang: str) -> str:
     share = float(noise.loc[noise["outcome"] == outcome, "noise_share"].iloc[0])
     if not math.isfinite(share):
         return ""
+    if share > NOISE_LIMIT:
+        return (f"；随机噪声约占方差{100 * share:.0f}%，这些指数主要反映噪声（请增加重复次数或扩大规模）" if lang == "zh" else
+                f"; replication noise is about {100 * share:.0f}% of the variance, so these indices mostly describe "
+                "noise (add replications or a larger scale)")
     return f"；随机噪声约占方差{100 * share:.0f}%" if lang == "zh" else f"; replication noise is about " \
                                                                        f"{100 * share:.0f}% of the variance"
 

@@ -26,7 +26,7 @@ design: {type: sobol, n: 512, second_order: true}
 replications: 2
 outcomes: [y]
 """
-FLAGS = {"", "undefined", "incomplete", "negative", "unstable", "not_converged"}
+FLAGS = {"", "undefined", "incomplete", "negative", "above_one", "unstable", "not_converged"}
 
 
 @pytest.fixture(scope="module")
@@ -116,6 +116,8 @@ def test_model_morris_study_writes_the_table_contract(tmp_path):
 
 def test_flags_name_weak_estimates():
     assert _flag(-0.03, -0.08, 0.02, -0.02, 1.0, True, False) == "negative"
+    assert _flag(1.37, 1.3, 1.44, 1.35, 1.0, True, False) == "above_one"
+    assert _flag(1.37, 1.3, 1.44, 1.35, 1.0, False, False) == ""  # Morris mu* has no upper bound
     assert _flag(0.4, 0.1, 0.7, 0.38, 1.0, True, False) == "unstable"
     assert _flag(0.4, 0.35, 0.45, 0.2, 1.0, True, False) == "not_converged"
     assert _flag(0.4, 0.35, 0.45, 0.38, 1.0, True, True) == "incomplete"

@@ -418,3 +418,14 @@ def test_a_worse_flag_comes_with_the_chance_of_flags_among_many_comparisons():
     comparisons = 14 * len(HEADLINES)
     assert "Trade-offs to watch: m0 worsens" in text
     assert f"from {comparisons} comparisons, each at 95%" in text and f"about {comparisons * 0.025:.1f}" in text
+
+
+def test_indices_of_a_noise_dominated_outcome_are_said_to_describe_noise():
+    from types import SimpleNamespace
+
+    from reports.briefing import _noise_phrase
+
+    study = SimpleNamespace(noise=pd.DataFrame({"outcome": ["quiet", "noisy"], "noise_share": [0.05, 0.88]}))
+    assert _noise_phrase(study, "quiet", "en") == "; replication noise is about 5% of the variance"
+    assert "88% of the variance, so these indices mostly describe noise" in _noise_phrase(study, "noisy", "en")
+    assert "主要反映噪声" in _noise_phrase(study, "noisy", "zh")
