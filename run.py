@@ -282,8 +282,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: no results were marked finished; sweep and sensitivity keep their finished runs "
-              "and continue from them when the same command is run again", file=sys.stderr)
+        resumable = args.command in ("sweep", "sensitivity")
+        print("interrupted: " + ("the finished runs are kept and the same command continues from them" if resumable
+                                 else "no result was completed; run the command again"), file=sys.stderr)
         return 130
 
 

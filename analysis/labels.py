@@ -276,9 +276,11 @@ def fixed(value: float, decimals: int, signed: bool = False) -> str:
 
 def format_number(value: float, signed: bool = False) -> str:
     """About three significant digits, fixed-point (values here are far from 1e4 and 1e-3)."""
-    magnitude = abs(value)
-    decimals = 0 if magnitude >= 100 else 1 if magnitude >= 10 else 2 if magnitude >= 1 else 3
-    return fixed(value, decimals, signed)
+    def digits(magnitude: float) -> int:
+        return 0 if magnitude >= 100 else 1 if magnitude >= 10 else 2 if magnitude >= 1 else 3
+
+    # digits of the value as rounded: 0.9996 is written 1.00 like 1.0, not 1.000
+    return fixed(value, digits(round(abs(value), digits(abs(value)))), signed)
 
 
 def _finite(value) -> bool:

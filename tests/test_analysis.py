@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from analysis.labels import (BEHAVIOUR_LABELS, LEVER_LABELS, METRIC_LABELS, LabelError, check_lang, format_difference, format_estimate,
-                             format_value, lever_name, metric_name, scenario_name)
+from analysis.labels import (BEHAVIOUR_LABELS, LEVER_LABELS, METRIC_LABELS, LabelError, check_lang, format_difference,
+                             format_estimate, format_number, format_value, lever_name, metric_name, scenario_name)
 from analysis.measures import HEADLINES, lower_is_better
 from analysis.sensitivity import ranked_factors, read_sensitivity
 from analysis.study import evaluated_targets, load_study, non_dominated, wilson_interval
@@ -107,6 +107,8 @@ def test_values_are_written_in_display_units():
     assert format_estimate("hosting_time_share", -0.021, -0.029, -0.013, "en", difference=True) == \
         "-2.1 pp [-2.9, -1.3]"
     assert format_estimate("rectification_days", 45.04, 42.1, 47.95) == "45.0 [42.1, 48.0]"
+    assert format_estimate("rectification_days", 1.0, 0.9996, 1.0) == "1.00 [1.00, 1.00]"  # one precision
+    assert format_number(9.996) == "10.0" and format_number(0.5) == "0.500"
 
 
 def test_a_difference_that_rounds_to_zero_reads_as_zero_not_minus_zero():
