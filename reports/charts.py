@@ -324,10 +324,11 @@ def time_paths_chart(study: Study, lang: str):
     figure, axes = plt.subplots(1, 3, figsize=(13, 4.8))
     years = sorted(paths["year"].unique())
     burn_in_years = set(paths.loc[paths["phase"] == "burn_in", "year"])
+    phases = reform_phases() if study.packages else []  # the documents' phases are a package's timetable
     rows = []
     for axis, (measure, headline) in zip(axes, HEADLINES.items()):
         scale = display_scale(headline.metric)
-        spans = [(name, max(start, years[0]), min(end, years[-1] + 1)) for name, start, end in reform_phases()]
+        spans = [(name, max(start, years[0]), min(end, years[-1] + 1)) for name, start, end in phases]
         if burn_in_years:
             spans.insert(0, ("burn_in", min(burn_in_years), max(burn_in_years) + 1))
         for name, start, end in spans:
@@ -364,9 +365,11 @@ def time_paths_chart(study: Study, lang: str):
     figure.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, bbox_to_anchor=(0.5, -0.02))
     figure.tight_layout(rect=(0, 0.07, 1, 0.9))
     _title(figure, _say(lang, lambda l: _zh(l, "三项核心指标的年度变化", "Year by year: the headline measures")),
-           _say(lang, lambda l: _zh(l, f"每年均值与95%区间，{_seeds(study, l)}；阴影为文件规定的试点、推广、巩固阶段",
-                                    f"Yearly mean and 95% interval, {_seeds(study, l)}; shading: the documents' pilot, "
-                                    "rollout and consolidation phases"), " | "))
+           _say(lang, lambda l: _zh(l, f"每年均值与95%区间，{_seeds(study, l)}"
+                                    + ("；阴影为文件规定的试点、推广、巩固阶段" if phases else ""),
+                                    f"Yearly mean and 95% interval, {_seeds(study, l)}"
+                                    + ("; shading: the documents' pilot, rollout and consolidation phases" if phases
+                                       else "")), " | "))
     return figure, pd.DataFrame(rows)
 
 
