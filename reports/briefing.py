@@ -199,10 +199,10 @@ def _mechanism_findings(study: Study) -> list[Text]:
             for r in worse.itertuples()], l) + ("。" if l == "zh" else ".")))
         findings.append(say(lambda l, n=int(effects["metric"].isin(headline_metrics).sum()): (
             f"以上是{n}项比较，各用95%区间：即使所有机制都无影响，也约有{n * 0.025:.1f}项会因偶然被标为恶化；"
-            "区间接近0的标记请用更多种子复核（run baseline 该机制 --seeds 60）。" if l == "zh" else
+            "区间接近0的标记请用更多种子复核（python run.py run baseline mechanisms/机制名 --seeds 60）。" if l == "zh" else
             f"These come from {n} comparisons, each at 95%: with no effect at all, about {n * 0.025:.1f} would be "
             "flagged worse by chance, so confirm a flag whose interval nearly touches 0 with more seeds "
-            "(run baseline <mechanism> --seeds 60).")))
+            "(python run.py run baseline mechanisms/<name> --seeds 60).")))
     return findings
 
 
