@@ -8,7 +8,8 @@ import pandas as pd
 from model import METRICS
 
 from .labels import fixed
-from .summary import Target, document_baselines, document_targets, paired_differences, summarise, target_attainment
+from .summary import (Target, document_baselines, document_targets, final_year, paired_differences, summarise,
+                      target_attainment)
 
 # Targets whose quantity is an input of the model rather than one of its outcomes.
 NOT_MODEL_OUTCOMES = {
@@ -40,7 +41,9 @@ def compare(frame: pd.DataFrame, year: int | None = None) -> dict:
         if name != order[0] and not diffs.empty:
             entry["vs_first"] = _records(diffs[diffs["scenario"] == name], ("diff", "low", "high"))
         out.append(entry)
-    return {"year": year, "scenarios": out}
+    evaluated = sorted(int(y) for y in final_year(frame, year)["year"].unique())
+    # the calendar year compared (null only when runs end in different years), and whether it was chosen
+    return {"year": evaluated[0] if len(evaluated) == 1 else None, "final_year": year is None, "scenarios": out}
 
 
 def _clean(value):
@@ -62,7 +65,9 @@ def format_table(comparison: dict, targets: dict[str, Target] | None = None) -> 
     lines = []
     meta = scenarios[0]
     seeds = len(meta["seeds"])
-    year = "final simulated year" if comparison.get("year") is None else f"year {comparison['year']}"
+    year = f"year {comparison['year']}" if comparison.get("year") is not None else "final simulated year"
+    if comparison.get("final_year") and comparison.get("year") is not None:
+        year = f"final simulated year ({comparison['year']})"
     lines.append(f"Scale {meta['scale']}, {seeds} seed{'s' if seeds != 1 else ''} per scenario, {year}; "
                  f"intervals are 95% intervals of the mean; P(met) is the share of seeds meeting the target.")
     if comparison.get("overrides"):

@@ -90,6 +90,9 @@ def test_a_year_not_simulated_is_refused_before_running_and_a_chosen_year_is_rep
     assert comparison["code_version"]
     table = run_cli(*SMALL_RUN, "--seeds", "2", "--year", "2023", "--set", "merge_rate=0.5").stdout
     assert "year 2023" in table.splitlines()[0] and "baseline included: merge_rate=0.5" in table
+    final = json.loads(run_cli(*SMALL_RUN, "--format", "json").stdout)
+    assert final["year"] == 2024 and final["final_year"] and not comparison["final_year"]
+    assert "final simulated year (2024)" in run_cli(*SMALL_RUN).stdout.splitlines()[0]
 
 
 def test_options_before_the_command_are_refused_not_ignored():
