@@ -79,6 +79,7 @@ def command_run(args) -> int:
     scenarios = [load_scenario(name, overrides) for name in args.scenarios]
     _check_distinct_names(scenarios)
     _check_year(args.year, scenarios, args.years)
+    _warn_of_unreached_steps(scenarios, args.years)
     if args.out:
         check_replaceable(Path(args.out), "run")
     seeds = replication_seeds(args.seeds)
@@ -114,6 +115,18 @@ def _check_distinct_names(scenarios) -> None:
                             f"{first_of[scenario.name]}; allowed: scenarios with different names (set name: in "
                             "the file, or give each scenario once)")
         first_of[scenario.name] = scenario.source
+
+
+def _warn_of_unreached_steps(scenarios, years: int | None) -> None:
+    """A schedule step after the run's end is allowed (the file may serve longer runs) but has no effect."""
+    for scenario in scenarios:
+        unreached = scenario.steps_after_the_run(years)
+        if unreached:
+            levers = sorted({lever for lever, _ in unreached})
+            named = f"levers.{levers[0]}" if len(levers) == 1 else f"{len(levers)} levers ({levers[0]}, ...)"
+            print(f"warning: {scenario.source}: schedule steps of {named} in "
+                  f"{', '.join(str(y) for y in sorted({y for _, y in unreached}))} never take effect: the run ends "
+                  f"with {scenario.calendar_years(years)[-1]} (more years: --years)", file=sys.stderr)
 
 
 def _check_year(year: int | None, scenarios, years: int | None) -> None:

@@ -214,6 +214,13 @@ class Scenario:
         """The calendar years a run simulates: burn-in, then `years` (default: the scenario's) policy years."""
         return range(self.start_year - self.burn_in_years, self.start_year + (years or self.years))
 
+    def steps_after_the_run(self, years: int | None = None) -> list[tuple[str, int]]:
+        """(lever, calendar year) of schedule steps that start after the run's last policy year:
+        they never take effect in a run of `years` (default: the scenario's) policy years."""
+        horizon = (years or self.years) * WEEKS_PER_YEAR
+        return [(name, self.start_year + start // WEEKS_PER_YEAR) for name, schedule in self.levers.items()
+                for start, _ in schedule.steps if start >= horizon]
+
     def lever_weeks(self, first_policy_week: int, weeks: int) -> dict[str, np.ndarray]:
         """Each lever's values in force over `weeks` weeks; negative weeks are the burn-in, at the status quo.
         The values are rows of one read-only table (lever_table), so a year's levers compare and

@@ -144,3 +144,11 @@ def test_two_scenarios_of_one_name_are_refused_not_pooled(tmp_path):
 def test_an_override_and_its_own_option_together_are_refused(setting, option):
     done = run_cli("run", "baseline", "--set", setting, *option, "--quiet")
     assert_one_line_error(done, f"--set {setting.split('=')[0]}", "conflicts with")
+
+
+def test_a_schedule_step_after_the_run_is_a_one_line_warning_not_an_error(tmp_path):
+    late = tmp_path / "late.yaml"
+    late.write_text('levers:\n  merge_rate:\n    schedule: [{from: "2030-01", value: 0.6}]\n', encoding="utf-8")
+    done = run_cli("run", str(late), *SMALL_RUN[2:])
+    assert done.returncode == 0 and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith(f"warning: {late}: schedule steps of levers.merge_rate in 2030 never take effect")
