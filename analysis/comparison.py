@@ -65,9 +65,9 @@ def format_table(comparison: dict, targets: dict[str, Target] | None = None) -> 
     lines = []
     meta = scenarios[0]
     seeds = len(meta["seeds"])
-    year = f"year {comparison['year']}" if comparison.get("year") is not None else "final simulated year"
-    if comparison.get("final_year") and comparison.get("year") is not None:
-        year = f"final simulated year ({comparison['year']})"
+    compared = comparison.get("year")
+    year = ("final simulated year" if compared is None else
+            f"final simulated year ({compared})" if comparison.get("final_year") else f"year {compared}")
     lines.append(f"Scale {meta['scale']}, {seeds} seed{'s' if seeds != 1 else ''} per scenario, {year}; "
                  f"intervals are 95% intervals of the mean; P(met) is the share of seeds meeting the target.")
     if comparison.get("overrides"):
