@@ -230,9 +230,8 @@ def metric_name(metric: str, lang: str, separator: str = " ") -> str:
 
 def lever_name(lever: str, lang: str, separator: str = " ") -> str:
     """Levers and other factors (levers.x or x), and behavioural parameters (behaviour.x)."""
-    parameter = lever.removeprefix("behaviour.")
-    if parameter in BEHAVIOUR_LABELS and parameter != lever:
-        return _name(BEHAVIOUR_LABELS, parameter, lang, separator)
+    if lever.startswith("behaviour.") and lever.removeprefix("behaviour.") in BEHAVIOUR_LABELS:
+        return _name(BEHAVIOUR_LABELS, lever.removeprefix("behaviour."), lang, separator)
     return _name(LEVER_LABELS, lever.removeprefix("levers."), lang, separator)
 
 

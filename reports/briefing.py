@@ -165,6 +165,9 @@ def _mechanisms(study: Study) -> list[str]:
     return [g for g in study.groups if g != study.reference and g not in study.packages]
 
 
+CHANCE_WORSE = 0.025  # chance a 95% interval lies wholly on the worse side of 0 when there is no effect
+
+
 def _mechanism_findings(study: Study) -> list[Text]:
     mechanisms = _mechanisms(study)
     if not mechanisms or study.effects.empty:
@@ -198,9 +201,9 @@ def _mechanism_findings(study: Study) -> list[Text]:
             f"({format_estimate(r.metric, r.diff, r.low, r.high, l, difference=True)})"
             for r in worse.itertuples()], l) + ("。" if l == "zh" else ".")))
         findings.append(say(lambda l, n=int(effects["metric"].isin(headline_metrics).sum()): (
-            f"以上是{n}项比较，各用95%区间：即使所有机制都无影响，也约有{n * 0.025:.1f}项会因偶然被标为恶化；"
+            f"以上是{n}项比较，各用95%区间：即使所有机制都无影响，也约有{n * CHANCE_WORSE:.1f}项会因偶然被标为恶化；"
             "区间接近0的标记请用更多种子复核（python run.py run baseline mechanisms/机制名 --seeds 60）。" if l == "zh" else
-            f"These come from {n} comparisons, each at 95%: with no effect at all, about {n * 0.025:.1f} would be "
+            f"These come from {n} comparisons, each at 95%: with no effect at all, about {n * CHANCE_WORSE:.1f} would be "
             "flagged worse by chance, so confirm a flag whose interval nearly touches 0 with more seeds "
             "(python run.py run baseline mechanisms/<name> --seeds 60).")))
     return findings
