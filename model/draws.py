@@ -24,7 +24,7 @@ def kernel_stream(rng: np.random.Generator) -> List:
     return List([rng])
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def uniforms(rng, rows: int, n: int) -> np.ndarray:
     """rng.random((rows, n)) in compiled code: the same numbers, row after row."""
     draws = np.empty((rows, n))
@@ -32,7 +32,7 @@ def uniforms(rng, rows: int, n: int) -> np.ndarray:
     return draws
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def fill_uniforms(rng, out) -> None:
     """out[:] = rng.random(out.shape), into an array the caller already has (rows of a scratch table)."""
     for i in range(out.shape[0]):
@@ -40,14 +40,14 @@ def fill_uniforms(rng, out) -> None:
             out[i, j] = rng.random()
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def new_clock(rng) -> float:
     """A fresh event clock, 1 / V with V uniform on (0, 1] (units._arise_and_heal: the event comes
     in the week the clock, multiplied by each week's chance of no event, falls below 1)."""
     return 1.0 / (1.0 - rng.random())
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def chance(rng, p) -> bool:
     """A trial with chance p that draws a uniform only when its outcome is uncertain: p <= 0 and
     p >= 1 decide without one (rng.random() < p would decide the same, at a draw's cost)."""
@@ -58,7 +58,7 @@ def chance(rng, p) -> bool:
     return rng.random() < p
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def poisson(rng, lam):
     """One draw as numpy's rng.poisson(lam) makes it (numba's own differs: it truncates where numpy
     floors): products of uniforms below 10, else PTRS (transformed rejection with squeeze)."""
@@ -96,7 +96,7 @@ LOGGAM_COEFFICIENTS = np.array([8.333333333333333e-02, -2.777777777777778e-03, 7
                                 -1.39243221690590e+00])
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def loggam(x):
     """log(gamma(x)) as numpy's random_loggam computes it (Stirling series after a shift to 7)."""
     if x == 1.0 or x == 2.0:
@@ -115,7 +115,7 @@ def loggam(x):
     return gl
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def binomial_counts(rng, n, p):
     """rng.binomial(n, p) for an array n, drawn as numpy draws it. Where numpy inverts the cdf (mean
     at most 30) the probabilities it walks are tabled once per n, with numpy's arithmetic; numba's
@@ -152,7 +152,7 @@ def binomial_counts(rng, n, p):
 SMALL_TRIALS = 8
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def binomial_prepared(rng, n, p, p_low):
     """rng.binomial(n, p) for one p drawn many times with small n, p_low = min(p, 1 - p) computed
     once by the caller (numpy recomputes it each draw). numpy's inversion when n * p_low <= 30, its

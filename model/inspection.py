@@ -77,7 +77,7 @@ INSPECTION_TOTALS = (
 )
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _inspect(rng, latent, latent_ordinary, materials, integrity, work, sanction_memory, falsified, visited, unit,
              plan_mode, plan_special, plan_depth, plan_n_topics, plan_duplicate, plan_source, plan_mask, start, stop,
              rounds, detection, case_b, case_levers, catch_by_mode, falsification_sanction, tasks, now, totals,
@@ -112,7 +112,7 @@ def _inspect(rng, latent, latent_ordinary, materials, integrity, work, sanction_
     return event_week, event_code, sanction_week, sanction_unit
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _detect(rng, latent, latent_ordinary, materials, integrity, unit, mode, special, depth, n_topics, duplicate,
             source, mask, rounds, detection, totals, unit_visits, unit_duplicates, unit_useful, source_found):
     """Detection, round by round, on the flat problem matrix (cell = unit * WIDTH + column).
@@ -198,7 +198,7 @@ def _detect(rng, latent, latent_ordinary, materials, integrity, unit, mode, spec
     return cases[:n_cases]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _catch_falsification(rng, falsified, unit, mode, catch_by_mode):
     """Visits may uncover a falsified report (chance by mode). No draw unless a visited unit
     lied; then one trial per visit to a liar. Returns the caught units, sorted, each once (kept
@@ -221,7 +221,7 @@ def _catch_falsification(rng, falsified, unit, mode, catch_by_mode):
     return caught[:n_caught]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _data_and_task_days(unit, work, tasks, totals):
     """The week's data acquisition and task closing times, as their expectations given each visit's
     unit (ODD 7.7). Nothing in the model reads them back: they feed two yearly means only, whose
@@ -254,7 +254,7 @@ CASE_BEHAVIOUR = (
     "rebound_surface", "rebound_genuine")
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _case_courses(rng, unit, column, now, work, integrity, sanction_memory, b, levers, totals, unit_sanctions,
                   unit_unfair):
     """The course of each case, drawn when it opens: surface or genuine fix (the unit's choice), its
@@ -391,7 +391,7 @@ def _case_courses(rng, unit, column, now, work, integrity, sanction_memory, b, l
     return weeks, codes, sanction_week[:n_sanctioned], sanction_unit[:n_sanctioned]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _apply_events(latent, latent_ordinary, unresolved, codes):
     for code in codes:
         cell, kind = divmod(code, EVENT_KINDS)
@@ -401,7 +401,7 @@ def _apply_events(latent, latent_ordinary, unresolved, codes):
         unresolved[cell] += CONSEQUENCE_D_UNRESOLVED[kind]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _apply_sanctions(memory, units, severity):
     for u in units:
         memory[u] += severity

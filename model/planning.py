@@ -306,7 +306,7 @@ def _in_province_order(parts: list[np.ndarray]) -> np.ndarray:
     return total
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _risk_cumulative(rho, risk, mean_risk):
     """Row r: 0, then the running sum of each unit's weight (1 - rho[r]) + rho[r] * risk / mean_risk,
     the weights risk-based targeting samples units by (_pps_sample); numpy's arithmetic, element by
@@ -324,7 +324,7 @@ def _risk_cumulative(rho, risk, mean_risk):
 # Kernels given the run's Generator draw one element at a time, in the order the vectorised calls
 # did (rng.random(n) gives what n calls of rng.random() give), so a seed keeps its stream.
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _build_own_items(rng, rate, first_jurisdiction, stop_jurisdiction, source_index, is_body, topic_table,
                      n_source_topics, special_share, topic_cdf):
     """(source, jurisdiction, mask, special, week) of the issuers' items in jurisdictions
@@ -375,7 +375,7 @@ def _build_own_items(rng, rate, first_jurisdiction, stop_jurisdiction, source_in
     return source, jurisdiction, mask, special, week
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _issue_and_sample(stream, first_level, stop_level, jurisdiction_first, jurisdiction_stop, carried, level_sources,
                       level_source_start, level_rate, is_body, topic_table, n_source_topics, special_share, topic_cdf,
                       unnecessary_share, negative_list_share, jurisdiction_offset, jurisdiction_start,
@@ -432,7 +432,7 @@ def _issue_and_sample(stream, first_level, stop_level, jurisdiction_first, juris
             (carried_source, carried_jurisdiction, carried_mask, carried_special, carried_week))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _negative_list_keep(rng, source, week, unnecessary_share, negative_list_share):
     """Items the negative list leaves: an item is struck if it is 'unnecessary' and the list covers
     it that week. All 'unnecessary' trials come first, then the strike trials of unnecessary items."""
@@ -446,7 +446,7 @@ def _negative_list_keep(rng, source, week, unnecessary_share, negative_list_shar
     return keep
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _pps_sample(rng, start, size, coverage, risk_level, risk_cumulative):
     """(item, unit) of each visit: k[i] ~ Binomial(size[i], coverage) systematic PPS points over
     item i's jurisdiction on its risk level's cumulative weights, a unit hit twice in a row by one
@@ -478,7 +478,7 @@ def _pps_sample(rng, start, size, coverage, risk_level, risk_cumulative):
     return item[:at], unit[:at]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _relay_pairs(rng, source, jurisdiction, week, relay_target, child_start, child_count, probability):
     """(item, child jurisdiction, week) of each relay: one draw per relaying item and child, then
     each relay's lag."""
@@ -502,7 +502,7 @@ def _relay_pairs(rng, source, jurisdiction, week, relay_target, child_start, chi
     return parent[:at], child[:at], relay_week
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _schedule_visits(stream, item, unit, item_source, item_special, item_week, remote_share, unannounced_share,
                      inspector_days, key_offset, level_of_source, unit_jurisdiction, n_keys):
     """Each visit's week (its item's week plus a lag) and mode, its (source, jurisdiction) capacity key,
@@ -529,7 +529,7 @@ def _schedule_visits(stream, item, unit, item_source, item_special, item_week, r
     return week, mode, key, days, demand
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _thin_join_merge(stream, keep_probability, item, unit, week, mode, key, days, item_source, item_mask, item_special,
                      joint_share, merge_rate, n_units, n_keys):
     """Thin visits to capacity, fold joint visits into their group's leader, fold or mark visits
@@ -656,7 +656,7 @@ def _province_plan(visits: tuple, depth_by_key: np.ndarray) -> ProvincePlan:
         block_start=block_start, block_stop=block_stop, round_first=round_first, round_last=round_last)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _week_blocks(week, round_bounds):
     """Each week's first and last visit (week is sorted) and the bounds of its rounds among
     round_bounds, by np.searchsorted in one compiled call (three numpy calls took 12 microseconds)."""
@@ -666,7 +666,7 @@ def _week_blocks(week, round_bounds):
             np.searchsorted(round_bounds, block_stop, side="right"))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _stable_order(value, n_values):
     """The order that stably sorts small non-negative integers (a counting sort)."""
     start = np.zeros(n_values + 1, np.int64)
@@ -681,7 +681,7 @@ def _stable_order(value, n_values):
     return order
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _round_order_sorted(index, week, unit, n_units):
     """Visits `index` (in week, plan position order) reordered within each week by round, the
     visit's rank among the week's visits to its unit; and the bounds of the (week, round) runs."""
@@ -716,7 +716,7 @@ def _round_order_sorted(index, week, unit, n_units):
     return order, bounds[:n_bounds + 1].copy()
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _popcount(m):
     count = 0
     while m:
@@ -730,7 +730,7 @@ _DE_BRUIJN_BIT = np.zeros(64, dtype=np.int8)
 _DE_BRUIJN_BIT[(_DE_BRUIJN << np.arange(64, dtype=np.uint64)) >> np.uint64(58)] = np.arange(64)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _lowest_bit(m):
     """Index of the lowest set bit of a non-empty mask, by a de Bruijn multiplication."""
     low = np.uint64(m & -m)

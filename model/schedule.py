@@ -124,7 +124,7 @@ def _run_province(p: Province, now: int, weeks: int, units, plan, tables: dict, 
                   acc.unit_duplicates[part], acc.unit_useful[part], acc.unit_sanctions[part], acc.unit_unfair[part]))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _run_weeks(stream, now, week_of_year, weeks, units, plan, tables, constants, calendars, acc):
     """One province's weeks, drawing from stream[0]. Returns its event and sanction calendars' code
     tables (new ones when a row had to widen)."""
@@ -170,7 +170,7 @@ def _run_weeks(stream, now, week_of_year, weeks, units, plan, tables, constants,
     return event_codes, sanction_codes
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _calendar_push(codes, fill, week, code):
     """Append each event to its week's row, widening every row when one is full. Touches only the
     weeks pushed to: a week's calls are many and small."""

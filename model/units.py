@@ -110,7 +110,7 @@ def unit_tables(levers: dict, behaviour: dict, phi: np.ndarray) -> dict[str, np.
 UNIT_WEEK_TOTALS = ("hosting", "materials", "excess", "unit_weeks", "major_erupted", "onsite", "remote", "duplicates")
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _unit_week(rng, backlog, hosting, intent, materials, work, sanction_memory, integrity, load_factor, latent,
                latent_ordinary, unresolved, clocks, visit_unit, visit_mode, visit_members, visit_duplicate, load_by_mode,
                joint_member_load, max_hosting, allocation, problems, material_need, totals, supervision_share,
@@ -132,7 +132,7 @@ def _unit_week(rng, backlog, hosting, intent, materials, work, sanction_memory, 
         totals[7] += visit_duplicate[v]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _host(backlog, hosting, visit_unit, visit_mode, visit_members, load_by_mode, joint_member_load, max_share):
     """Visits add to a hosting backlog (joint teams add load per member); each week hosting
     takes what is owed, up to a cap."""
@@ -143,7 +143,7 @@ def _host(backlog, hosting, visit_unit, visit_mode, visit_members, load_by_mode,
         backlog[u] -= hosting[u]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _allocate(intent, materials, work, hosting, sanction_memory, integrity, load_factor, p):
     """Move the settled material share part-way to the multitask optimum (Holmstrom and Milgrom):
     materials pay through the process score, embellishment and, where truth is unseen, protection
@@ -164,7 +164,7 @@ def _allocate(intent, materials, work, hosting, sanction_memory, integrity, load
         work[u] = available - materials[u]
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _arise_and_heal(rng, latent, latent_ordinary, unresolved, clocks, work, problems, erupted, scratch):
     """New problems arrive faster when real work is short; units fix some themselves; latent
     major problems may erupt as incidents (counted per unit in `erupted`; returns how many).
@@ -266,7 +266,7 @@ def evaluation_table(levers: dict, behaviour: dict, phi: np.ndarray) -> np.ndarr
 QUARTER_TOTALS = ("falsified_reports", "reports", "gap", "implementation")
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _evaluate_quarter(rng, unresolved, implementation, falsified, documented, score, belief, visited,
                       sanction_memory, integrity, materials, p, totals):
     """Quarterly report and evaluation: decide falsification (Becker; Allingham and Sandmo: when
