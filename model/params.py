@@ -208,6 +208,9 @@ class Scenario:
     start_year: int = 2024
     description: str = ""
     notes: Mapping[str, str] = field(default_factory=dict)
+    # Dotted-name overrides applied after the file was read (--set, load_scenario(overrides=...), a
+    # study's design point), in order: the file alone does not reproduce a run without them.
+    overrides: Mapping[str, object] = field(default_factory=dict)
     _lever_tables: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def calendar_years(self, years: int | None = None) -> range:

@@ -49,7 +49,8 @@ def simulate(scenario: Scenario, seed: int, scale: str | None = None, years: int
     _freeze_long_lived_objects_once()
     frame = run_table(scenario.name, seed, scale, yearly, tags)
     frame.attrs.update(scenario=scenario.name, seed=seed, scale=scale, years=years,
-                       code_version=code_version(), source=scenario.source)
+                       code_version=code_version(), source=scenario.source,
+                       overrides=dict(scenario.overrides))
     return frame
 
 

@@ -217,14 +217,16 @@ def load_scenario(name_or_path: str | Path, overrides: Mapping[str, Any] | None 
 def apply_overrides(scenario: Scenario, overrides: Mapping[str, Any], where: str = "--set") -> Scenario:
     """Return the scenario with dotted-name overrides applied and validated."""
     levers, behaviour, settings = dict(scenario.levers), dict(scenario.behaviour), {}
+    applied = dict(scenario.overrides)
     for key, value in overrides.items():
         section, _, name = key.rpartition(".")
         if section in ("", "levers") and name in LEVERS:
-            levers[name] = Schedule.constant(_check_value(where, key, LEVERS[name], value))
+            applied[f"levers.{name}"] = _check_value(where, key, LEVERS[name], value)
+            levers[name] = Schedule.constant(applied[f"levers.{name}"])
         elif section == "behaviour" or (section == "" and name in BEHAVIOUR):
             if name not in BEHAVIOUR:
                 _fail(where, key, "unknown parameter", ", ".join(BEHAVIOUR))
-            behaviour[name] = _check_value(where, key, BEHAVIOUR[name], value)
+            behaviour[name] = applied[f"behaviour.{name}"] = _check_value(where, key, BEHAVIOUR[name], value)
         elif section == "" and name in SETTINGS:
             settings[name] = value
         else:
@@ -233,8 +235,9 @@ def apply_overrides(scenario: Scenario, overrides: Mapping[str, Any], where: str
     if settings:
         current = {k: getattr(scenario, k) for k in SETTINGS}
         checked = _build({**current, **settings, "name": scenario.name}, where, scenario.status_quo)
+        applied.update({k: getattr(checked, k) for k in settings})
         settings = {k: getattr(checked, k) for k in SETTINGS}
-    return replace(scenario, levers=levers, behaviour=behaviour, **settings)
+    return replace(scenario, levers=levers, behaviour=behaviour, overrides=applied, **settings)
 
 
 def parse_assignment(text: str) -> tuple[str, float | str]:

@@ -20,7 +20,7 @@ from model.organisation import build_organisation
 from model.params import SCALES, Schedule
 from model.simulate import run_table
 from model.units import MAJOR, WIDTH, _arise_and_heal
-from scenarios import load_scenario
+from scenarios import apply_overrides, load_scenario
 
 SHARES = [m for m in METRICS if m.endswith(("_share", "_rate", "_months"))
           or m in ("grassroots_recognition", "public_satisfaction", "formalism_index")]
@@ -163,6 +163,27 @@ def test_same_scenario_and_seed_give_identical_results_and_carry_provenance():
     assert list(first["year"]) == [2022, 2023, 2024, 2025]
     other = simulate(scenario, seed=12, scale="county", years=2)
     assert not first.drop(columns="seed").equals(other.drop(columns="seed"))
+
+
+def test_a_runs_provenance_names_the_overrides_its_file_does_not_hold():
+    scenario = apply_overrides(load_scenario("baseline", {"merge_rate": 0.4, "years": 1}),
+                               {"levers.merge_rate": 0.5, "behaviour.detection_base": 0.3, "scale": "county"})
+    frame = simulate(scenario, seed=5)
+    assert frame.attrs["overrides"] == {"levers.merge_rate": 0.5, "years": 1, "behaviour.detection_base": 0.3,
+                                        "scale": "county"}
+    rerun = simulate(apply_overrides(load_scenario(frame.attrs["source"]), frame.attrs["overrides"]), seed=5)
+    pd.testing.assert_frame_equal(frame, rerun)
+    assert simulate(load_scenario("baseline"), seed=5, scale="county", years=1).attrs["overrides"] == {}
+
+
+def test_detection_gain_measures_every_year_against_the_last_burn_in_year():
+    scenario = apply_overrides(load_scenario("packages/documents_reform"), {"burn_in_years": 3, "years": 2})
+    table = simulate(scenario, seed=4, scale="county")
+    found = table["problems_found_per_unit_year"].to_numpy()
+    reference = found[2]
+    assert list(table["phase"]) == ["burn_in"] * 3 + ["policy"] * 2
+    np.testing.assert_allclose(table["detection_gain"], found / reference - 1.0)
+    assert table["detection_gain"].iloc[2] == 0.0 and table["detection_gain"].iloc[:2].ne(0.0).any()
 
 
 def test_runs_continuing_from_a_burn_in_snapshot_equal_full_runs():
