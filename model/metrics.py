@@ -103,7 +103,7 @@ class YearAccumulator:
             "detection_rate_comprehensive": ratio(c["found_comprehensive"], c["scope_comprehensive"]),
             "detection_rate_special": ratio(c["found_special"], c["scope_special"]),
             "problems_found_per_unit_year": found_per_unit,
-            "detection_gain": (found_per_unit / reference_found - 1.0) if reference_found else 0.0,
+            "detection_gain": detection_gain(found_per_unit, reference_found),
             "major_problem_miss_rate": ratio(c["major_erupted"], c["major_erupted"] + c["major_found"]),
             "rectification_completion_rate": ratio(c["completed"], c["cases"]),
             "rectification_acceptance_pass_rate": ratio(c["passed"], c["cases"]),
@@ -141,3 +141,8 @@ class YearAccumulator:
         sigmoid = lambda x: 1.0 / (1.0 + np.exp(-x))  # noqa: E731
         return float(mean(sigmoid(recognition_logit))), float(mean(sigmoid(satisfaction_logit)))
 
+
+def detection_gain(found_per_unit: float, reference_found: float | None) -> float:
+    """Leads found per unit over the reference year's, minus 1: NaN before there is a reference or
+    when the reference year found nothing (a change from nothing has no size)."""
+    return found_per_unit / reference_found - 1.0 if reference_found else float("nan")

@@ -20,7 +20,7 @@ import numpy as np
 from .agents import Department, GrassrootsUnit, SupervisionBody
 from .draws import kernel_stream
 from .inspection import inspection_tables
-from .metrics import YearAccumulator
+from .metrics import YearAccumulator, detection_gain
 from .organisation import build_organisation
 from .params import WEEKS_PER_YEAR, Scenario
 from .planning import Planner, YearPlan
@@ -256,8 +256,11 @@ class SupervisionModel(mesa.Model):
         metrics = self.accumulator.finish(self.behaviour, self.units.implementation, self.units.latent,
                                           self.reference_found)
         in_burn_in = self.week <= self.burn_in_weeks
-        if in_burn_in:
-            self.reference_found = metrics["problems_found_per_unit_year"]
-            metrics["detection_gain"] = 0.0
         self.yearly.append({"year": self.calendar_year - 1, "phase": "burn_in" if in_burn_in else "policy",
                             **metrics})
+        if in_burn_in:
+            # The last burn-in year is the reference; earlier ones are measured against it too, so a
+            # burn-in year's gain shows how far the status quo still drifts.
+            self.reference_found = metrics["problems_found_per_unit_year"]
+            for year in self.yearly:
+                year["detection_gain"] = detection_gain(year["problems_found_per_unit_year"], self.reference_found)
