@@ -28,7 +28,8 @@ class Evaluator:
     the values as applied; base_value(scenario, name, where) is a factor's value when the design
     leaves it alone (both raise a UserError naming `where` for a bad name or value). run(spec) is
     a top-level function (so it can be sent to worker processes) returning rows with columns
-    year, phase and the outcomes.
+    year, phase and the outcomes. compiled: whether run uses the model's compiled kernels (a
+    first run after a change of the model compiles them).
     """
 
     name: str
@@ -36,6 +37,7 @@ class Evaluator:
     prepare: Callable[[Scenario, Mapping[str, float], str], tuple[Scenario, dict[str, float]]]
     base_value: Callable[[Scenario, str, str], float]
     run: Callable[[RunSpec], pd.DataFrame]
+    compiled: bool
 
 
 def _model_parameter(name: str, where: str):
@@ -69,7 +71,7 @@ def model_base_value(scenario: Scenario, name: str, where: str) -> float:
     return scenario.behaviour[parameter]
 
 
-MODEL = Evaluator("model", tuple(METRICS), prepare_model_point, model_base_value, run_one)
+MODEL = Evaluator("model", tuple(METRICS), prepare_model_point, model_base_value, run_one, True)
 
 
 ISHIGAMI_FACTORS = ("x1", "x2", "x3")
@@ -111,4 +113,4 @@ def ishigami_base_value(scenario: Scenario, name: str, where: str) -> float:
     return 0.0
 
 
-ISHIGAMI = Evaluator("ishigami", ("y",), prepare_ishigami_point, ishigami_base_value, ishigami)
+ISHIGAMI = Evaluator("ishigami", ("y",), prepare_ishigami_point, ishigami_base_value, ishigami, False)

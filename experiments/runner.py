@@ -17,7 +17,9 @@ import numpy as np
 import pandas as pd
 
 from model import Scenario, simulate
+from model.simulate import load_kernels
 from model.errors import UserError
+from model.kernel_cache import kernels_cached
 from model.threads import THREADS_VARIABLE, usable_cores
 
 from .workers import process_context
@@ -53,7 +55,7 @@ def default_workers() -> int:
 def execute(specs: Iterable[RunSpec], workers: int | None = None, scheduler: str | None = None,
             progress: bool = True, description: str = "model runs", *,
             evaluate: Callable[[RunSpec], pd.DataFrame] = run_one,
-            total: int | None = None) -> Iterator[tuple[int, pd.DataFrame]]:
+            total: int | None = None, compiled: bool | None = None) -> Iterator[tuple[int, pd.DataFrame]]:
     """Yield (index in specs, result) as runs finish.
 
     scheduler None: local processes (workers, default all cores; 1 runs in this process).
@@ -62,10 +64,18 @@ def execute(specs: Iterable[RunSpec], workers: int | None = None, scheduler: str
     or a chunk of runs that takes about TASK_SECONDS), so memory stays flat however many runs
     there are. `evaluate` turns one spec into its table (a top-level function,
     so it can be sent to other processes); `total` sizes the progress bar when specs has no len().
+    `compiled`: whether evaluate uses the model's compiled kernels (default: when it is run_one);
+    if they must be compiled first, that is done before the progress bar starts.
     """
     if total is None and hasattr(specs, "__len__"):
         total = len(specs)
     workers = workers or default_workers()
+    compiled = evaluate is run_one if compiled is None else compiled
+    if progress and compiled and scheduler is None and not kernels_cached():
+        # Compiled before the bar starts, so its rate and time left are the runs', not the compiler's.
+        print("compiling the model's kernels (once after installing or changing the model, about 30 s)",
+              file=sys.stderr, flush=True)
+        load_kernels()
     bar = _progress_bar(total, description, progress)
     try:
         if scheduler is not None:

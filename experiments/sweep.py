@@ -173,7 +173,8 @@ def run_experiment(experiment: Experiment, kind: str, folder: Path, extra: dict,
     try:
         for _, frame in execute(_specs(experiment, seeds, done), workers=workers, scheduler=scheduler,
                                 progress=progress, description=f"{kind} {experiment.name}",
-                                evaluate=partial(run_naming_failures, experiment.evaluator.run), total=total):
+                                evaluate=partial(run_naming_failures, experiment.evaluator.run), total=total,
+                                compiled=experiment.evaluator.compiled):
             batch.append(frame)
             if len(batch) >= batch_runs or time.monotonic() - written_at >= BATCH_SECONDS:
                 write_part(folder, pd.concat(batch, ignore_index=True))

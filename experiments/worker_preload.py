@@ -6,9 +6,9 @@ with them instead of loading them itself. Each worker runs a national run's prov
 thread: the workers already use every core."""
 import os
 
-from model import default_scenario, simulate
+from model.simulate import load_kernels
 from model.threads import THREADS_VARIABLE
 
 os.environ[THREADS_VARIABLE] = "1"
 
-simulate(default_scenario(), seed=0, scale="county", years=1, reuse_burn_in=False)
+load_kernels()

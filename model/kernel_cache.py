@@ -38,3 +38,12 @@ def clear_stale_kernels() -> None:
         STAMP.write_text(digest)
     except OSError:  # a read-only tree: numba keeps its cache elsewhere
         pass
+
+
+def kernels_cached() -> bool:
+    """Whether the weeks' kernel (the largest) has a compiled copy on disk; without one, the first
+    run compiles the kernels for about half a minute."""
+    from .schedule import _run_weeks
+
+    index = getattr(getattr(getattr(_run_weeks, "_cache", None), "_cache_file", None), "_index_path", None)
+    return index is not None and Path(index).is_file()

@@ -12,7 +12,7 @@ from pandas.api.internals import create_dataframe_from_blocks
 
 from .metrics import METRICS
 from .model import SupervisionModel
-from .params import Scenario
+from .params import Scenario, default_scenario
 from .version import code_version
 
 
@@ -52,6 +52,11 @@ def simulate(scenario: Scenario, seed: int, scale: str | None = None, years: int
                        code_version=code_version(), source=scenario.source,
                        overrides=dict(scenario.overrides))
     return frame
+
+
+def load_kernels() -> None:
+    """Load the compiled kernels, or compile and cache them on first use, with one short run."""
+    simulate(default_scenario(), seed=0, scale="county", years=1, reuse_burn_in=False)
 
 
 def run_table(scenario_name: str, seed: int, scale: str, yearly: list[dict],

@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+from tqdm import tqdm
 
 import run as cli
 from experiments import MODEL, ExperimentError, execute, list_experiments, load_experiment, run_sweep
@@ -273,6 +274,22 @@ def test_command_line_starts_the_workers_server_early_only_for_local_studies(arg
     """The command line starts the workers' fork server before it imports the model, when the
     command runs studies on local processes (experiments/workers.py)."""
     assert cli._starts_local_workers(argv) == starts
+
+
+@pytest.mark.parametrize("evaluate, compiled, loads", [(runner.run_one, None, True), (ishigami, None, False),
+                                                        (ishigami, False, False), (ishigami, True, True)])
+def test_uncached_kernels_are_compiled_before_the_progress_bar_starts(monkeypatch, capsys, evaluate, compiled, loads):
+    """So the bar's rate and time left are the runs', not the compiler's half minute."""
+    events = []
+    monkeypatch.setattr(runner, "kernels_cached", lambda: False)
+    monkeypatch.setattr(runner, "load_kernels", lambda: events.append("load"))
+    monkeypatch.setattr(runner, "_progress_bar", lambda *a: events.append("bar") or tqdm(total=1, disable=True))
+    spec = RunSpec(default_scenario(), 1, scale="county", years=1,
+                   tags=(("point", 0), ("replication", 0), ("x1", 0.1), ("x2", 0.2), ("x3", 0.3)))
+    results = list(execute([spec], workers=1, evaluate=evaluate, compiled=compiled))
+    assert len(results) == 1
+    assert events == (["load", "bar"] if loads else ["bar"])
+    assert ("compiling the model's kernels" in capsys.readouterr().err) == loads
 
 
 def test_execute_takes_specs_lazily():
