@@ -221,7 +221,12 @@ class SupervisionModel(mesa.Model):
         self.week = self.burn_in_weeks
 
     def step(self) -> None:
-        """One week (model.schedule gives the week's order)."""
+        """One week (model.schedule gives the week's order). The run's calendars end with its last
+        week, so a step after it is refused rather than run on arrays that stop there."""
+        if not self.running:
+            raise RuntimeError(f"the run has ended: its {self.total_weeks} weeks ({self.burn_in_weeks // WEEKS_PER_YEAR} "
+                               f"burn-in and {self.years} policy years) are done; step while model.running, or make "
+                               "a model with more years")
         self._advance(1)
 
     def _advance(self, weeks: int) -> None:

@@ -264,6 +264,9 @@ def test_stepping_week_by_week_equals_running_a_year_per_call():
     whole = SupervisionModel(scenario, seed, scale="county", years=1)
     assert pd.DataFrame(whole.run()).equals(pd.DataFrame(stepped.yearly))
     assert whole.steps == stepped.steps == whole.total_weeks
+    with pytest.raises(RuntimeError, match="the run has ended: its 156 weeks"):
+        stepped.step()  # its calendars end with the run: a step beyond used to read past them
+    assert pd.DataFrame(whole.yearly).equals(pd.DataFrame(stepped.yearly))
 
 
 def test_a_lever_changed_at_a_year_start_takes_effect_that_year():
