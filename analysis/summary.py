@@ -43,15 +43,23 @@ def document_baselines() -> dict[str, float]:
 
 
 def final_year(frame: pd.DataFrame, year: int | None = None) -> pd.DataFrame:
-    """Rows of one simulated year per run: the given calendar year, else each run's last year."""
+    """Rows of one simulated year per run: the given calendar year, else each run's last year.
+    A scenario is known by its name, so two runs of one name and seed (variants of a scenario made
+    with overrides, which keep its name) are refused rather than pooled."""
     if year is not None:
         chosen = frame[frame["year"] == year]
         if chosen.empty:
             years = sorted(frame["year"].unique())
             raise ValueError(f"year {year} is not in the results; allowed: {years}")
-        return chosen
-    last = frame.groupby(["scenario", "seed"])["year"].transform("max")
-    return frame[frame["year"] == last]
+    else:
+        chosen = frame[frame["year"] == frame.groupby(["scenario", "seed"])["year"].transform("max")]
+    twice = chosen[chosen.duplicated(["scenario", "seed"])]
+    if not twice.empty:
+        first = twice.iloc[0]
+        raise ValueError(f"scenario {first['scenario']!r} has more than one run of seed {first['seed']} in "
+                         f"{first['year']}; allowed: one run per scenario name and seed (give each variant its "
+                         "own name, e.g. dataclasses.replace(scenario, name=...))")
+    return chosen
 
 
 def level_interval(metric: str, values) -> tuple[float, float, float]:

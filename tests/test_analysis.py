@@ -16,7 +16,7 @@ from analysis.labels import (BEHAVIOUR_LABELS, LEVER_LABELS, METRIC_LABELS, Labe
 from analysis.measures import HEADLINES, lower_is_better
 from analysis.sensitivity import ranked_factors, read_sensitivity
 from analysis.study import evaluated_targets, load_study, non_dominated, wilson_interval
-from analysis.summary import level_interval
+from analysis.summary import level_interval, paired_differences
 from experiments.store import ResultsError, now_iso, write_manifest, write_part, write_table
 from model import BEHAVIOUR, LEVERS, METRICS
 from scenarios import list_scenarios
@@ -266,3 +266,14 @@ def test_a_share_interval_stays_inside_zero_and_one_and_contains_the_mean(values
     else:
         assert math.isnan(low) and math.isnan(high)
     assert level_interval("detection_gain", [-0.9, -0.95, 0.2])[1] < -1  # a change is not a share: not cut
+
+
+def test_two_runs_of_one_scenario_name_and_seed_are_refused_not_pooled():
+    """Overrides keep a scenario's name: a variant run beside it must not be pooled with it."""
+    rows = pd.DataFrame({"scenario": ["baseline", "merge_items", "merge_items"], "seed": [0, 0, 0],
+                         "year": [2026, 2026, 2026], "phase": "policy", "scale": "county",
+                         "duplicate_inspection_share": [0.34, 0.2, 0.3]})
+    with pytest.raises(ValueError, match="scenario 'merge_items' has more than one run of seed 0 in 2026"):
+        paired_differences(rows, "baseline", ["duplicate_inspection_share"])
+    renamed = rows.assign(scenario=["baseline", "merge_items", "merge_items_0.2"])
+    assert len(paired_differences(renamed, "baseline", ["duplicate_inspection_share"])) == 2
