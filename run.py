@@ -143,10 +143,13 @@ def save_run_results(folder, frame, scenarios, seeds, args, started) -> None:
     from pathlib import Path
 
     from experiments.store import environment, now_iso, write_manifest, write_part
+    from experiments.sweep import describe_scenario
 
     folder = Path(folder)
     manifest = {"kind": "run", "scenarios": [s.name for s in scenarios],
-                "scenario_files": [s.source for s in scenarios], "overrides": args.set, "seeds": seeds,
+                "scenario_files": [s.source for s in scenarios], "overrides": args.set,
+                # as run, so the folder reproduces its runs even after the files change
+                "scenarios_resolved": [describe_scenario(s) for s in scenarios], "seeds": seeds,
                 "scale": args.scale or scenarios[0].scale, "years": args.years or scenarios[0].years,
                 "started": started, "finished": None, **environment()}
     write_manifest(folder, manifest)

@@ -21,7 +21,7 @@ from scipy import stats
 
 from experiments.store import RUNS, ResultsError, load_results
 from model import METRICS
-from scenarios import load_document_figures
+from scenarios import load_document_figures, parse_assignment
 
 from .comparison import NOT_MODEL_OUTCOMES
 from .labels import format_value, lever_name, pick, scenario_name
@@ -66,6 +66,25 @@ class Study:
             return []
         chosen = [self.reference, *self.packages] if self.packages else self.groups
         return [g for g in chosen if g is not None][:MAX_TIME_PATH_GROUPS]
+
+    @property
+    def overrides(self) -> dict[str, object]:
+        """Values the runs took from the command line (`run --set`) or the experiment's base scenario
+        rather than the scenario files, by dotted name."""
+        if self.kind == "run":
+            return dict(parse_assignment(text) for text in self.manifest.get("overrides") or [])
+        return dict((self.manifest.get("scenario") or {}).get("overrides") or {})
+
+    @property
+    def reference_is_status_quo(self) -> bool:
+        return self.reference == REFERENCE
+
+    def reference_name(self, lang: str, separator: str = " ") -> str:
+        """What the effects are measured from: the status quo when the baseline was run, else the
+        first scenario run, by its name."""
+        if self.reference_is_status_quo:
+            return pick("现状", "the status quo", lang, separator)
+        return self.group_name(self.reference, lang, separator)
 
     def group_name(self, group: str, lang: str, separator: str = " ", joiner: str = " / ") -> str:
         """A scenario's label, or a design point's number and its distinctive factor settings."""

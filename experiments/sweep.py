@@ -63,7 +63,9 @@ def describe_scenario(scenario: Scenario) -> dict:
             "burn_in_years": scenario.burn_in_years, "start_year": scenario.start_year,
             "levers": {name: [[week, value] for week, value in schedule.steps]
                        for name, schedule in scenario.levers.items()},
-            "status_quo": dict(scenario.status_quo), "behaviour": dict(scenario.behaviour)}
+            "status_quo": dict(scenario.status_quo), "behaviour": dict(scenario.behaviour),
+            # only when there are some, so the fingerprint of a study without overrides stays what it was
+            **({"overrides": dict(scenario.overrides)} if scenario.overrides else {})}
 
 
 def _digest(value) -> str:

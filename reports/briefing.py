@@ -15,7 +15,7 @@ from analysis.measures import HEADLINES
 from analysis.sensitivity import RANKING_INDEX, methods_and_outcomes, ranked_factors
 from analysis.study import Study
 from experiments.sensitivity import NOISE_LIMIT
-from model import CALIBRATED, METRICS, SCALES, SOFT_METRICS
+from model import BEHAVIOUR, CALIBRATED, LEVERS, METRICS, SCALES, SOFT_METRICS
 from scenarios import load_document_figures
 
 from .document import Bullets, Document, Figure, Paragraph, Section, Table, Text
@@ -81,11 +81,25 @@ def build_briefing(study: Study, charts: set[str]) -> Document:
 # key findings --------------------------------------------------------------------------------
 
 def key_findings(study: Study) -> list[Text]:
-    if study.kind == "run":
-        return _run_findings(study)
-    if study.kind == "sweep":
-        return _sweep_findings(study)
-    return _sensitivity_findings(study)
+    findings = {"run": _run_findings, "sweep": _sweep_findings, "sensitivity": _sensitivity_findings}[study.kind]
+    return _override_caveats(study) + findings(study)
+
+
+def _override_caveats(study: Study) -> list[Text]:
+    """Said first: values set outside the scenario files change what 'status quo' and 'calibrated'
+    mean in everything below."""
+    levers = {k: v for k, v in study.overrides.items() if k.rpartition(".")[2] in LEVERS and not
+              k.startswith("behaviour.")}
+    behaviour = {k: v for k, v in study.overrides.items() if k not in levers and k.rpartition(".")[2] in BEHAVIOUR}
+    notes = ((behaviour, "这些运行修改了行为参数（{}），不是校准后的模型；下文与文件数据的比较描述的是修改后的模型。",
+              "these runs change behavioural parameters ({}), so the model is not the calibrated one; the "
+              "comparisons with the documents' figures below describe the changed model."),
+             (levers, "这些运行在每个情景（包括 baseline）中设定了政策杠杆（{}），因此 baseline 不是文件所述的现状。",
+              "these runs set levers ({}) in every scenario, baseline included, so baseline is not the documents' "
+              "status quo."))
+    return [say(lambda l, zh=zh, en=en, shown=", ".join(f"{k}={v}" for k, v in values.items()): (
+                "注意：" + zh.format(shown) if l == "zh" else "Note: " + en.format(shown)))
+            for values, zh, en in notes if values]
 
 
 def targets_met(study: Study, group: str) -> pd.DataFrame:
@@ -125,6 +139,12 @@ def _effect_text(study: Study, group: str, metric: str, lang: str) -> str:
 
 def _run_findings(study: Study) -> list[Text]:
     findings = []
+    if study.reference is not None and not study.reference_is_status_quo and len(study.groups) > 1:
+        findings.append(say(lambda l: (
+            f"以下效果均相对于{study.reference_name(l)}（第一个运行的情景），而非现状；如需与现状比较，请把 baseline 放在首位运行。"
+            if l == "zh" else
+            f"The effects below are measured from {study.reference_name(l)} (the first scenario run), not from the "
+            "status quo; to compare with the status quo, run baseline first.")))
     year = _final_year(study)
     evaluated = study.scorecard["metric"].nunique() if not study.scorecard.empty else 0
     for package in study.packages:
@@ -145,10 +165,10 @@ def _run_findings(study: Study) -> list[Text]:
                 f"{study.group_name(p, l)} still falls short of: "
                 f"{_join([_miss_phrase(r, l) for r in missed.itertuples()], l)}.")))
         findings.append(say(lambda l, p=package: (
-            f"与现状相比（{year}年，按种子配对），{study.group_name(p, l)}使"
+            f"与{study.reference_name(l)}相比（{year}年，按种子配对），{study.group_name(p, l)}使"
             + "，".join(f"{measure_name(m, l)}变化{_effect_text(study, p, h.metric, l)}" for m, h in HEADLINES.items())
             + "。" if l == "zh" else
-            f"Against the status quo ({year}, paired by seed), {study.group_name(p, l)} changes "
+            f"Against {study.reference_name(l)} ({year}, paired by seed), {study.group_name(p, l)} changes "
             + ", ".join(f"{measure_name(m, l).lower()} by {_effect_text(study, p, h.metric, l)}"
                         for m, h in HEADLINES.items()) + ".")))
     findings += _mechanism_findings(study)
@@ -343,8 +363,9 @@ def effects_section(study: Study, charts: set[str]) -> Section:
         section.blocks.append(Paragraph(Text("只有一个情景，无法比较。", "Only one scenario: nothing to compare.")))
         return section
     add_figure(section, charts, "1_mechanism_effects",
-               "图1 各项机制与现状之差（最后一年，按种子配对）：均值与95%区间。绿色为确定改善，橙色为确定恶化，灰色为不确定。",
-               "Figure 1. Each mechanism's difference from the status quo (final year, paired by seed): mean and 95% "
+               f"图1 各项机制与{study.reference_name('zh')}之差（最后一年，按种子配对）：均值与95%区间。绿色为确定改善，橙色为确定恶化，灰色为不确定。",
+               f"Figure 1. Each mechanism's difference from {study.reference_name('en')} (final year, paired by seed): "
+               "mean and 95% "
                "interval. Green: better with confidence; orange: worse with confidence; grey: unclear.")
     columns = [Text("情景", "Scenario")] + [say(lambda l, m=m: f"{measure_name(m, l)}变化" if l == "zh" else
                                                f"Change in {measure_name(m, l).lower()}") for m in HEADLINES]
@@ -391,19 +412,25 @@ def package_section(study: Study) -> Section:
 
 
 def trade_off_section(study: Study) -> Section:
+    square = study.reference is not None
     return Section(Text("权衡", "Trade-offs"), [
         Figure("3_trade_offs", Text(
-            "图3 横轴为督查负担（越低越好），纵轴为问题发现率（越高越好），颜色为形式主义指数；粗黑圈为非劣解，方框为现状；误差线为95%区间。",
+            "图3 横轴为督查负担（越低越好），纵轴为问题发现率（越高越好），颜色为形式主义指数；粗黑圈为非劣解，"
+            + (f"方框为{study.reference_name('zh')}；" if square else "") + "误差线为95%区间。",
             "Figure 3. Burden (x, lower is better) against detection (y, higher is better), colour = formalism index; "
-            "black rings: non-dominated; square: status quo; bars: 95% intervals.")),
+            "black rings: non-dominated; " + (f"square: {study.reference_name('en')}; " if square else "")
+            + "bars: 95% intervals.")),
         *[Paragraph(text) for text in _non_dominated_findings(study)]])
 
 
 def time_section(study: Study) -> Section:
+    shaded = bool(study.packages)  # the chart shades the documents' phases only beside a reform package
     blocks: list = [Figure("4_time_paths", Text(
-        "图4 三项核心指标的年度路径：均值与95%区间；阴影为试点（2024年1-6月）、推广（2024年7月-2025年12月）、巩固（2026年）阶段。",
-        "Figure 4. Yearly paths of the three headline measures: mean and 95% interval; shading: pilot (2024-01 to "
-        "2024-06), rollout (2024-07 to 2025-12) and consolidation (2026)."))]
+        "图4 三项核心指标的年度路径：均值与95%区间"
+        + ("；阴影为试点（2024年1-6月）、推广（2024年7月-2025年12月）、巩固（2026年）阶段。" if shaded else "。"),
+        "Figure 4. Yearly paths of the three headline measures: mean and 95% interval"
+        + ("; shading: pilot (2024-01 to 2024-06), rollout (2024-07 to 2025-12) and consolidation (2026)." if shaded
+           else ".")))]
     paths = study.time_paths
     for package in study.packages:
         rows = []
@@ -560,10 +587,12 @@ def caveats_section(study: Study) -> Section:
 
 
 STATISTICS = {
-    "run": Text("统计：均值及其95% t区间（跨种子）；达标概率为达到目标的种子占比（Wilson 95%区间见表格）；机制效果为与现状的配对差及其95%区间。",
+    "run": Text("统计：均值及其95% t区间（跨种子）；达标概率为达到目标的种子占比（Wilson 95%区间见表格）；机制效果为与参照情景"
+                "（运行了 baseline 时为现状，否则为第一个情景）的配对差及其95%区间。",
                 "Statistics: means with 95% t-intervals over seeds; the probability of meeting a target is the share "
                 "of seeds meeting it (Wilson 95% interval in the tables); mechanism effects are paired differences "
-                "from the status quo with 95% intervals."),
+                "from the reference (the status quo when baseline was run, else the first scenario) with 95% "
+                "intervals."),
     "sweep": Text("统计：每个扫描点的均值及其95% t区间（跨种子）；达标概率为达到目标的种子占比（Wilson 95%区间见表格）。",
                   "Statistics: each sweep point's mean with its 95% t-interval over seeds; the probability of meeting "
                   "a target is the share of seeds meeting it (Wilson 95% interval in the tables)."),
@@ -599,13 +628,14 @@ def _fewer_problems_caveats(study: Study) -> list[Text]:
                       for g, before, after in shown], lang)
     return [say(lambda l: (
         "以下情景中，问题线索发现增幅下降而问题发现率上升，二者并不矛盾：待发现的问题变少了，线索数随之减少；"
-        "文件“线索+40%”目标以问题存量不变为前提。括号内依次为线索增幅变化、发现率变化、每单位潜在问题数（现状 -> 情景）："
+        "文件“线索+40%”目标以问题存量不变为前提。括号内依次为线索增幅变化、发现率变化、每单位潜在问题数"
+        f"（{study.reference_name(l)} -> 情景）："
         + groups(l) + "。"
         if l == "zh" else
         "Problem leads found fall while the share of problems found rises under the groups below; the two do not "
         "contradict each other: fewer problems are left to find, so fewer leads (the documents' +40% leads target "
         "presumes an unchanged stock of problems). In brackets: change in leads found; change in share found; latent "
-        "problems per unit, status quo -> group: " + groups(l) + "."))]
+        f"problems per unit, {study.reference_name(l)} -> group: " + groups(l) + "."))]
 
 
 def provenance_section(study: Study) -> Section:

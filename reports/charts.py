@@ -88,7 +88,10 @@ def mechanism_effects_chart(study: Study, lang: str):
     mechanisms = sorted((g for g in others if g not in study.packages), key=lambda g: burden.get(g, 0.0))
     order = mechanisms + [g for g in others if g in study.packages]
     positions = {group: len(order) - 1 - i for i, group in enumerate(order)}
-    figure, axes = plt.subplots(1, 3, sharey=True, figsize=(12, 1.5 + 0.34 * len(order)))
+    unit_break = "" if study.reference_is_status_quo else "\n"  # a scenario's name is too long for one line
+    languages = 2 if lang == "both" else 1
+    label_lines = languages * (2 if unit_break else 1) + languages  # the x labels' and the panel titles' lines
+    figure, axes = plt.subplots(1, 3, sharey=True, figsize=(12, 1.2 + 0.34 * len(order) + 0.22 * label_lines))
     rows = []
     for axis, (measure, headline) in zip(axes, HEADLINES.items()):
         chosen = effects[effects["metric"] == headline.metric].set_index("group")
@@ -108,8 +111,9 @@ def mechanism_effects_chart(study: Study, lang: str):
         axis.grid(axis="x", color=GRID_COLOUR)
         axis.set_axisbelow(True)
         axis.set_title(_say(lang, lambda l, m=measure, h=headline: _panel_title(m, h.metric, l), "\n"))
-        axis.set_xlabel(_say(lang, lambda l, h=headline: _zh(l, f"与现状之差（{_difference_unit(h.metric, l)}）",
-                                                            f"Change vs status quo ({_difference_unit(h.metric, l)})"),
+        axis.set_xlabel(_say(lang, lambda l, h=headline: _zh(l, f"与{study.reference_name(l)}之差{unit_break}（{_difference_unit(h.metric, l)}）",
+                                                            f"Change vs {study.reference_name(l)}{unit_break}"
+                                                            f"({_difference_unit(h.metric, l)})"),
                              "\n"))
         if study.packages and mechanisms:
             axis.axhline(len(order) - len(mechanisms) - 0.5, color="#BBBBBB", linestyle=":", linewidth=1)
@@ -124,8 +128,9 @@ def mechanism_effects_chart(study: Study, lang: str):
     figure.tight_layout(rect=(0, 0.05, 1, 0.94 if lang != "both" else 0.92))
     _title(figure, _say(lang, lambda l: _zh(l, "各项机制对督查负担、问题发现和形式主义的影响",
                                             "Effect of each mechanism on burden, detection and formalism")),
-           _say(lang, lambda l: _zh(l, f"{_final_year(study)}年（最后一年），与现状按种子配对之差：均值与95%区间，{_seeds(study, l)}",
-                                    f"Final year {_final_year(study)}, paired difference from the status quo: mean and "
+           _say(lang, lambda l: _zh(l, f"{_final_year(study)}年（最后一年），与{study.reference_name(l)}按种子配对之差：均值与95%区间，"
+                                       f"{_seeds(study, l)}",
+                                    f"Final year {_final_year(study)}, paired difference from {study.reference_name(l)}: mean and "
                                     f"95% interval, {_seeds(study, l)}"), " | "))
     return figure, pd.DataFrame(rows)
 
@@ -259,7 +264,7 @@ def trade_off_chart(study: Study, lang: str):
     if is_reference.any():
         legend.insert(1, Line2D([], [], marker="s", linestyle="", markerfacecolor="none",
                                 markeredgecolor=REFERENCE_COLOUR, markersize=11,
-                                label=_say(lang, lambda l: _zh(l, "现状", "status quo"), " ")))
+                                label=_say(lang, lambda l: study.reference_name(l), " ")))
     axis.legend(handles=legend, loc="best", frameon=True, framealpha=0.9, fontsize=8)
     _title(figure, _say(lang, lambda l: _zh(l, "权衡：督查负担、问题发现与形式主义",
                                             "Trade-offs: burden, detection and formalism")),

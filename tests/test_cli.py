@@ -152,3 +152,13 @@ def test_a_schedule_step_after_the_run_is_a_one_line_warning_not_an_error(tmp_pa
     done = run_cli("run", str(late), *SMALL_RUN[2:])
     assert done.returncode == 0 and done.stderr.count("\n") == 1, done.stderr
     assert done.stderr.startswith(f"warning: {late}: schedule steps of levers.merge_rate in 2030 never take effect")
+
+
+def test_a_run_folder_records_its_scenarios_as_run_overrides_included(tmp_path):
+    """So the folder reproduces its runs after the scenario files change."""
+    folder = tmp_path / "results"
+    assert run_cli(*SMALL_RUN, "--seeds", "1", "--set", "merge_rate=0.5", "--out", str(folder)).returncode == 0
+    resolved = read_manifest(folder)["scenarios_resolved"]
+    assert [s["name"] for s in resolved] == ["baseline"]
+    assert resolved[0]["overrides"] == {"levers.merge_rate": 0.5}
+    assert resolved[0]["levers"]["merge_rate"] == [[0, 0.5]] and "detection_base" in resolved[0]["behaviour"]

@@ -25,7 +25,7 @@ from analysis.study import evaluated_targets, load_study
 from experiments.store import now_iso, read_runs, write_manifest, write_part, write_table
 from model import METRICS
 from reports import cli
-from reports.briefing import _fewer_problems_caveats
+from reports.briefing import _fewer_problems_caveats, key_findings
 from reports.charts import CHARTS
 from reports.style import chart_style, save_chart
 
@@ -429,3 +429,23 @@ def test_indices_of_a_noise_dominated_outcome_are_said_to_describe_noise():
     assert _noise_phrase(study, "quiet", "en") == "; replication noise is about 5% of the variance"
     assert "88% of the variance, so these indices mostly describe noise" in _noise_phrase(study, "noisy", "en")
     assert "主要反映噪声" in _noise_phrase(study, "noisy", "zh")
+
+
+def test_effects_name_their_reference_when_it_is_not_the_status_quo(results):
+    study = load_study(results)
+    assert study.reference_name("en") == "the status quo" and study.reference_name("zh") == "现状"
+    first = dataclasses.replace(study, reference="merge_items")
+    findings = [finding.en for finding in key_findings(first)]
+    assert findings[0].startswith(f"The effects below are measured from {study.group_name('merge_items', 'en')}")
+    assert not any("measured from" in finding.en for finding in key_findings(study))
+
+
+def test_overrides_outside_the_scenario_files_are_said_first(results):
+    study = load_study(results)
+    changed = dataclasses.replace(study, manifest={**study.manifest, "overrides": [
+        "behaviour.detection_base=0.3", "merge_rate=0.5", "years=2"]})
+    findings = [finding.en for finding in key_findings(changed)]
+    assert findings[0].startswith("Note: these runs change behavioural parameters (behaviour.detection_base=0.3)")
+    assert findings[1].startswith("Note: these runs set levers (merge_rate=0.5) in every scenario")
+    assert not any(finding.startswith("Note:") for finding in findings[2:])
+    assert not any(finding.en.startswith("Note:") for finding in key_findings(study))
