@@ -26,7 +26,15 @@ def test_documented_performance_exceeds_true_performance(baseline_final_year):
     assert baseline_final_year["documented_true_gap"].mean() > EXTRA_CHECKS["documented_true_gap"][1][0]
 
 
-def test_baseline_is_stationary_over_the_policy_years():
+# What docs/ODD.md section 5 says of the status quo's slow drift over the three policy years (measured
+# 2024 -> 2026, province, 20 seeds: burden -0.0004, detection +0.006, formalism +0.002, implementation
+# -0.003, falsification +0.006), with room for noise; single mechanisms move these by 0.01 to 0.1.
+DRIFT_LIMITS = {"supervision_time_share": 0.01, "detection_rate": 0.015, "formalism_index": 0.006,
+                "policy_implementation_rate": 0.01, "falsification_rate": 0.015}
+
+
+@pytest.mark.parametrize("metric", sorted(DRIFT_LIMITS))
+def test_the_status_quo_drifts_little_over_the_policy_years(metric):
     frame = paired_runs("province", 20, 3, (("baseline", "baseline", ()),))
-    by_year = frame[frame["phase"] == "policy"].groupby("year")["policy_implementation_rate"].mean()
-    assert by_year.max() - by_year.min() < 0.03
+    by_year = frame[frame["phase"] == "policy"].groupby("year")[metric].mean()
+    assert abs(by_year.iloc[-1] - by_year.iloc[0]) < DRIFT_LIMITS[metric]
