@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 from analysis.labels import (display_scale, format_number, format_plus_minus, format_probability, format_value,
                              lever_name, measure_name, metric_name, metric_unit, phase_name, value_kind)
@@ -34,6 +35,8 @@ MIN_LABELLED_SPAN = 0.25    # years: shorter visible phases are neither shaded n
 MAX_ANNOTATED_COLUMNS = 20  # wider scorecards print only the probability in each cell
 MORRIS_SHOWN_FACTORS = 8     # per outcome; the full ranking is in tables/sensitivity_indices
 LABEL_OFFSETS = ((6, 4), (6, -12), (-14, 4), (-14, -12), (-4, 9), (-4, -17), (10, -4), (-20, -4))
+# Farther places, drawn with a leader line to the point, for labels a crowd leaves no clear near place.
+FAR_LABEL_OFFSETS = ((20, 16), (20, -28), (-30, 16), (-30, -28), (-4, 26), (-4, -34), (28, -4), (-38, -4))
 
 
 def _say(lang: str, build: Callable[[str], str], separator: str = " / ") -> str:
@@ -109,10 +112,12 @@ def mechanism_effects_chart(study: Study, lang: str):
                          "verdict": row["verdict"], "n": row["n"]})
         axis.axvline(0, color=REFERENCE_COLOUR, linewidth=0.9)
         axis.grid(axis="x", color=GRID_COLOUR)
+        axis.xaxis.set_major_locator(MaxNLocator(nbins=6))  # a third of the width: default ticks collide
         axis.set_axisbelow(True)
         axis.set_title(_say(lang, lambda l, m=measure, h=headline: _panel_title(m, h.metric, l), "\n"))
         axis.set_xlabel(_say(lang, lambda l, h=headline: _zh(l, f"与{study.reference_name(l)}之差{unit_break}（{_difference_unit(h.metric, l)}）",
-                                                            f"Change vs {study.reference_name(l)}{unit_break}"
+                                                            f"Change vs {study.reference_name(l).removeprefix('the ')}"
+                                                            f"{unit_break or ' '}"
                                                             f"({_difference_unit(h.metric, l)})"),
                              "\n"))
         if study.packages and mechanisms:
@@ -296,20 +301,31 @@ def _frame_means(axis, x, y, low, high) -> bool:
 
 
 def _place_labels(axis, xs: np.ndarray, ys: np.ndarray, labels: list[tuple[int, str]], fontsize: float = 8.5) -> None:
-    """Put each point's label at the first nearby offset that overlaps no label or marker placed so far."""
+    """Put each point's label where it overlaps the fewest labels and markers placed so far and is
+    nearer its own point than any other (else a reader pairs it with the wrong one); a near place if
+    one is clear, else a farther one with a leader line."""
     axis.autoscale_view()
     points = axis.transData.transform(np.column_stack([xs, ys]))
     scale = axis.figure.dpi / 72
     taken = [(px - 6 * scale, py - 6 * scale, px + 6 * scale, py + 6 * scale) for px, py in points]
+    offsets = LABEL_OFFSETS + FAR_LABEL_OFFSETS
     for index, text in labels:
         px, py = points[index]
         width, height = (0.62 * fontsize * len(text) + 2) * scale, (fontsize + 2) * scale
         candidates = [(px + dx * scale, py + dy * scale, px + dx * scale + width, py + dy * scale + height)
-                      for dx, dy in LABEL_OFFSETS]
-        best = int(np.argmin([sum(_overlap(box, other) for other in taken) for box in candidates]))
+                      for dx, dy in offsets]
+        costs = []
+        for number, box in enumerate(candidates):
+            centre = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
+            nearest = int(np.argmin(np.hypot(*(points - centre).T)))
+            costs.append(sum(_overlap(box, other) for other in taken) + (1e6 if nearest != index else 0.0)
+                         + (1.0 if number >= len(LABEL_OFFSETS) else 0.0))
+        best = int(np.argmin(costs))
         taken.append(candidates[best])
-        axis.annotate(text, (xs[index], ys[index]), xytext=LABEL_OFFSETS[best], textcoords="offset points",
-                      fontsize=fontsize, ha="left", va="bottom")
+        leader = dict(arrowprops=dict(arrowstyle="-", color="#888888", linewidth=0.6, shrinkA=0, shrinkB=3)) \
+            if best >= len(LABEL_OFFSETS) else {}
+        axis.annotate(text, (xs[index], ys[index]), xytext=offsets[best], textcoords="offset points",
+                      fontsize=fontsize, ha="left", va="bottom", **leader)
 
 
 def _overlap(a, b) -> float:

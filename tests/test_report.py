@@ -449,3 +449,25 @@ def test_overrides_outside_the_scenario_files_are_said_first(results):
     assert findings[1].startswith("Note: these runs set levers (merge_rate=0.5) in every scenario")
     assert not any(finding.startswith("Note:") for finding in findings[2:])
     assert not any(finding.en.startswith("Note:") for finding in key_findings(study))
+
+
+def test_each_point_label_sits_nearer_its_own_point_than_any_other():
+    """The main job's trade-off map (2026-12-05), whose status quo cluster once left labels that read
+    as their neighbours': no label may sit nearer another point than its own."""
+    from reports.charts import _place_labels
+
+    xs = np.array([70.68, 69.31, 70.75, 68.42, 70.97, 66.87, 62.41, 65.96, 64.68, 59.4, 70.62, 67.25, 69.99, 70.58,
+                   65.39, 31.6])
+    ys = np.array([43.88, 44.02, 43.87, 44.54, 43.17, 44.05, 44.06, 46.76, 44.47, 45.27, 45.46, 40.92, 43.61, 43.43,
+                   51.87, 58.18])
+    figure = plt.figure(figsize=(11.5, 6.6))
+    axis = figure.add_axes((0.08, 0.1, 0.6, 0.78))
+    axis.scatter(xs, ys)
+    _place_labels(axis, xs, ys, [(i, str(i + 1)) for i in range(xs.size)])
+    figure.canvas.draw()
+    points = axis.transData.transform(np.column_stack([xs, ys]))
+    for index, label in enumerate(axis.texts):
+        box = label.get_window_extent()
+        centre = np.array([(box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2])
+        assert int(np.argmin(np.hypot(*(points - centre).T))) == index, label.get_text()
+    plt.close(figure)
