@@ -16,7 +16,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 import pandas as pd
 
-from model import Scenario, simulate
+from model import Scenario, code_version, simulate
 from model.simulate import load_kernels
 from model.errors import UserError
 from model.kernel_cache import kernels_cached
@@ -227,6 +227,13 @@ def _progress_bar(total: int, description: str, enabled: bool):
 
 
 def run_all(specs: Iterable[RunSpec], **options) -> pd.DataFrame:
-    """All results in one table, in spec order (whatever order the runs finished in)."""
+    """All results in one table, in spec order (whatever order the runs finished in). Its attrs
+    carry the code version and each scenario's file and overrides (the rows carry the seeds), which
+    concatenating the runs' own tables would drop."""
+    specs = list(specs)
     results = dict(execute(specs, **options))
-    return pd.concat([results[i] for i in sorted(results)], ignore_index=True)
+    frame = pd.concat([results[i] for i in sorted(results)], ignore_index=True)
+    frame.attrs = {"code_version": code_version(),
+                   "scenarios": {spec.scenario.name: {"source": spec.scenario.source,
+                                                      "overrides": dict(spec.scenario.overrides)} for spec in specs}}
+    return frame

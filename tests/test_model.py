@@ -216,6 +216,17 @@ def test_results_do_not_depend_on_worker_count():
     serial = run_all(specs, workers=1, progress=False)
     parallel = run_all(specs, workers=2, progress=False)
     pd.testing.assert_frame_equal(serial, parallel)
+    assert serial.attrs == parallel.attrs
+
+
+def test_a_table_of_many_runs_names_each_scenarios_file_and_overrides():
+    variant = dataclasses.replace(load_scenario("baseline", {"merge_rate": 0.5}), name="merging_half")
+    frame = run_all([RunSpec(s, seed, scale="county", years=1) for s in (load_scenario("baseline"), variant)
+                     for seed in (1, 2)], workers=1, progress=False)
+    assert frame.attrs["code_version"] == code_version()
+    assert frame.attrs["scenarios"]["merging_half"] == {"source": variant.source,
+                                                        "overrides": {"levers.merge_rate": 0.5}}
+    assert frame.attrs["scenarios"]["baseline"]["overrides"] == {}
 
 
 def test_national_results_do_not_depend_on_threads_and_continue_from_snapshots():
