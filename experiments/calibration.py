@@ -218,7 +218,8 @@ def write_baseline(fitted: dict) -> None:
 
 def write_report(rows: list[dict], fitted: dict, seeds: int, scale: str, rounds: int) -> None:
     lines = ["# Calibration fit", "",
-             f"Written by `python run.py calibrate` on {date.today().isoformat()}: {rounds} rounds of moment "
+             f"Written by `python run.py calibrate` on {date.today().isoformat()}: {rounds} "
+             f"round{'s' if rounds != 1 else ''} of moment "
              f"matching at {scale} scale with {seeds} seeds (common random numbers), then checked on "
              f"{CHECK_SEEDS} fresh seeds (year {FIT_YEARS} of the policy period after the status-quo burn-in, "
              "levers at the status quo throughout). Only the documents' baseline figures are used; no reform "

@@ -321,7 +321,10 @@ def _case_courses(rng, unit, column, now, work, integrity, sanction_memory, b, l
     days_to_accept = 0.0
     for j in range(n):
         follow_up = not passed[j] and draws[3, j] < closed_loop
-        accepted = passed[j] or follow_up
+        # The follow-up's redo is a genuine fix and meets the same standard: it fails acceptance with
+        # quality_failure, and the problem then returns to latent (one follow-up round per case).
+        redo_failed = follow_up and draws[7, j] < quality_failure
+        accepted = passed[j] or (follow_up and not redo_failed)
         accepted_at = check_at[j] if passed[j] else check_at[j] + redo_weeks[j]
         rechecked = hidden[j] and draws[4, j] < closed_loop
         caught_recheck = rechecked and rebound_after[j] > RECHECK_WEEKS and draws[5, j] < recheck_catch
@@ -356,7 +359,7 @@ def _case_courses(rng, unit, column, now, work, integrity, sanction_memory, b, l
         if fixed and rebounds:
             event_week[GENUINE_REBOUND, j] = fix_week + rebound_after[j]
         if not accepted:
-            event_week[DROPPED, j] = now + check_at[j]
+            event_week[DROPPED, j] = now + (accepted_at if follow_up else check_at[j])
         if hidden[j] and rebounds:
             event_week[SURFACE_REBOUND, j] = fix_week + rebound_after[j]
         if caught_recheck:

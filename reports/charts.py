@@ -112,7 +112,7 @@ def mechanism_effects_chart(study: Study, lang: str):
                          "verdict": row["verdict"], "n": row["n"]})
         axis.axvline(0, color=REFERENCE_COLOUR, linewidth=0.9)
         axis.grid(axis="x", color=GRID_COLOUR)
-        axis.xaxis.set_major_locator(MaxNLocator(nbins=6))  # a third of the width: default ticks collide
+        axis.xaxis.set_major_locator(MaxNLocator(nbins=6, steps=[1, 2, 5, 10]))  # a third of the width: default ticks collide
         axis.set_axisbelow(True)
         axis.set_title(_say(lang, lambda l, m=measure, h=headline: _panel_title(m, h.metric, l), "\n"))
         axis.set_xlabel(_say(lang, lambda l, h=headline: _zh(l, f"与{study.reference_name(l)}之差{unit_break}（{_difference_unit(h.metric, l)}）",

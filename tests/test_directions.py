@@ -98,3 +98,16 @@ def test_negative_list_cuts_visits(runs):
 
 def test_remote_inspection_with_shared_data_cuts_hosting(runs):
     lowers(runs, "shared_data_remote", "shared_data", "hosting_time_share")
+
+
+def test_closed_loop_completion_falls_short_of_certain_by_the_redos_that_fail(runs):
+    """At closed_loop 1 every failed acceptance is followed up once, and the genuine redo fails the
+    same standard (quality_failure): completion is pass + fail x (1 - quality_failure), not 1."""
+    from scenarios import load_scenario
+
+    final = runs[(runs["scenario"] == "closed_loop") & (runs["year"] == runs["year"].max())]
+    passed = final["rectification_acceptance_pass_rate"].mean()
+    quality_failure = load_scenario("baseline").behaviour["quality_failure"]
+    completion = final["rectification_completion_rate"].mean()
+    assert completion < 0.99
+    assert completion == pytest.approx(passed + (1 - passed) * (1 - quality_failure), abs=0.01)
