@@ -128,7 +128,7 @@ BEHAVIOUR: dict[str, Spec] = {
     "choice_noise": Spec(0.15, 0, None, "logistic noise scale of rectification and falsification choices", low_open=True),
     "acceptance_check": Spec(0.50, 0, 1, "chance an acceptance check by lay inspectors catches a surface fix"),
     "recheck_catch": Spec(0.7, 0, 1, "chance a closed-loop recheck catches a surface fix that has not yet rebounded"),
-    "quality_failure": Spec(0.05, 0, 1, "chance a genuine fix still fails acceptance (incomplete, below standard)"),
+    "quality_failure": Spec(0.05, 0, 1, "chance a genuine fix, a closed-loop redo included, still fails acceptance (incomplete, below standard)"),
     "deadline_weeks": Spec(13, 1, 52, "rectification deadline before acceptance", integer=True),
     "rebound_surface": Spec(0.03, 0, 1, "weekly rebound probability of a surface fix (literature 1-5%)"),
     "rebound_genuine": Spec(0.003, 0, 1, "weekly rebound probability of a genuine fix (literature 0.1-0.5%)"),
