@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 
 from model import Scenario, code_version, simulate
-from model.simulate import load_kernels
 from model.errors import UserError
 from model.kernel_cache import kernels_cached
+from model.simulate import load_kernels
 from model.threads import THREADS_VARIABLE, usable_cores
 
 from .workers import process_context

@@ -224,9 +224,9 @@ class SupervisionModel(mesa.Model):
         """One week (model.schedule gives the week's order). The run's calendars end with its last
         week, so a step after it is refused rather than run on arrays that stop there."""
         if not self.running:
-            raise RuntimeError(f"the run has ended: its {self.total_weeks} weeks ({self.burn_in_weeks // WEEKS_PER_YEAR} "
-                               f"burn-in and {self.years} policy years) are done; step while model.running, or make "
-                               "a model with more years")
+            raise RuntimeError(f"the run has ended: its {self.total_weeks} weeks ({self.scenario.burn_in_years} burn-in "
+                               f"and {self.years} policy years) are done; step while model.running, or make a model "
+                               "with more years")
         self._advance(1)
 
     def _advance(self, weeks: int) -> None:

@@ -15,8 +15,8 @@ from analysis.measures import HEADLINES
 from analysis.sensitivity import RANKING_INDEX, methods_and_outcomes, ranked_factors
 from analysis.study import Study
 from experiments.sensitivity import NOISE_LIMIT
-from model import BEHAVIOUR, CALIBRATED, LEVERS, METRICS, SCALES, SOFT_METRICS
-from scenarios import load_document_figures
+from model import CALIBRATED, METRICS, SCALES, SOFT_METRICS
+from scenarios import load_document_figures, override_kind
 
 from .document import Bullets, Document, Figure, Paragraph, Section, Table, Text
 
@@ -88,9 +88,9 @@ def key_findings(study: Study) -> list[Text]:
 def _override_caveats(study: Study) -> list[Text]:
     """Said first: values set outside the scenario files change what 'status quo' and 'calibrated'
     mean in everything below."""
-    levers = {k: v for k, v in study.overrides.items() if k.rpartition(".")[2] in LEVERS and not
-              k.startswith("behaviour.")}
-    behaviour = {k: v for k, v in study.overrides.items() if k not in levers and k.rpartition(".")[2] in BEHAVIOUR}
+    kinds = {k: override_kind(k)[0] for k in study.overrides}
+    levers, behaviour = ({k: v for k, v in study.overrides.items() if kinds[k] == kind}
+                         for kind in ("levers", "behaviour"))
     notes = ((behaviour, "这些运行修改了行为参数（{}），不是校准后的模型；下文与文件数据的比较描述的是修改后的模型。",
               "these runs change behavioural parameters ({}), so the model is not the calibrated one; the "
               "comparisons with the documents' figures below describe the changed model."),

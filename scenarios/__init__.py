@@ -7,7 +7,7 @@ A user mistake raises ScenarioError with a one-line message naming the file, the
 allowed values; run.py turns it into exit status 2.
 """
 from .loader import (SCENARIO_DIR, ScenarioError, apply_overrides, list_scenarios, load_document_figures,
-                     load_scenario, parse_assignment)
+                     load_scenario, override_kind, parse_assignment)
 
 __all__ = ["SCENARIO_DIR", "ScenarioError", "apply_overrides", "list_scenarios", "load_document_figures",
-           "load_scenario", "parse_assignment"]
+           "load_scenario", "override_kind", "parse_assignment"]

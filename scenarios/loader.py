@@ -214,20 +214,32 @@ def load_scenario(name_or_path: str | Path, overrides: Mapping[str, Any] | None 
     return apply_overrides(scenario, overrides or {}) if overrides else scenario
 
 
+def override_kind(key: str) -> tuple[str | None, str]:
+    """What a dotted override name sets, and the bare name: ("levers", name) for a lever (x or
+    levers.x), ("behaviour", name) for behaviour.x or a behavioural parameter's bare name,
+    ("settings", name) for scale, years and the like, (None, name) for anything else."""
+    section, _, name = key.rpartition(".")
+    if section in ("", "levers") and name in LEVERS:
+        return "levers", name
+    if section == "behaviour" or (section == "" and name in BEHAVIOUR):
+        return "behaviour", name
+    return ("settings" if section == "" and name in SETTINGS else None), name
+
+
 def apply_overrides(scenario: Scenario, overrides: Mapping[str, Any], where: str = "--set") -> Scenario:
     """Return the scenario with dotted-name overrides applied and validated."""
     levers, behaviour, settings = dict(scenario.levers), dict(scenario.behaviour), {}
     applied = dict(scenario.overrides)
     for key, value in overrides.items():
-        section, _, name = key.rpartition(".")
-        if section in ("", "levers") and name in LEVERS:
+        kind, name = override_kind(key)
+        if kind == "levers":
             applied[f"levers.{name}"] = _check_value(where, key, LEVERS[name], value)
             levers[name] = Schedule.constant(applied[f"levers.{name}"])
-        elif section == "behaviour" or (section == "" and name in BEHAVIOUR):
+        elif kind == "behaviour":
             if name not in BEHAVIOUR:
                 _fail(where, key, "unknown parameter", ", ".join(BEHAVIOUR))
             behaviour[name] = applied[f"behaviour.{name}"] = _check_value(where, key, BEHAVIOUR[name], value)
-        elif section == "" and name in SETTINGS:
+        elif kind == "settings":
             settings[name] = value
         else:
             _fail(where, key, "unknown lever or parameter",
