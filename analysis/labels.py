@@ -33,7 +33,9 @@ def _share(zh: str, en: str, unit_zh: str = "%", unit_en: str = "%") -> Label:
 
 
 METRIC_LABELS: dict[str, Label] = {
-    "inspections_per_unit_year": Label("每单位年均现场督查次数", "On-site inspections per unit", "次/年", "visits per year"),
+    "inspections_per_unit_year": Label("每单位年均接受督查次数", "Inspections per unit", "次/年", "per year"),
+    "onsite_inspections_per_unit_year": Label("每单位年均现场督查次数", "On-site inspections per unit", "次/年",
+                                              "visits per year"),
     "remote_inspections_per_unit_year": Label("每单位年均非现场督查次数", "Remote inspections per unit", "次/年", "per year"),
     "duplicate_inspection_share": _share("重复督查占比", "Duplicate inspections", "占督查次数%", "% of inspections"),
     "hosting_time_share": _share("迎检时间占比", "Time spent hosting inspections", "占工作时间%", "% of working time"),

@@ -1,7 +1,7 @@
 """Yearly outcome metrics: counters the rules feed during a year, turned into rates at its end.
 
 Every metric is a ratio of counted events or a mean of unit state; none is set from a lever.
-METRICS gives each one-line definition (the README table is generated from it).
+METRICS gives each one-line definition (tests/test_docs.py holds the README's table to it).
 """
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from .reductions import mean
 from .units import WEEKLY_HOURS
 
 METRICS: dict[str, str] = {
-    "inspections_per_unit_year": "on-site inspection visits (announced or unannounced; a joint visit counts once) per unit per year",
+    "inspections_per_unit_year": "inspections of every kind (各类督查: on-site and off-site; a joint visit counts once) per unit per year",
+    "onsite_inspections_per_unit_year": "on-site inspection visits (announced or unannounced) per unit per year",
     "remote_inspections_per_unit_year": "off-site (data-based) inspections per unit per year",
     "duplicate_inspection_share": "share of inspections whose every topic was already inspected at the unit earlier that year",
     "hosting_time_share": "share of units' working time spent hosting inspections (迎检), incl. compiling data for remote ones",
@@ -93,7 +94,8 @@ class YearAccumulator:
         leads = c["found_all"] + c["falsifications_found"]
         found_per_unit = leads / n
         m = {
-            "inspections_per_unit_year": c["onsite"] / n,
+            "inspections_per_unit_year": inspections / n,
+            "onsite_inspections_per_unit_year": c["onsite"] / n,
             "remote_inspections_per_unit_year": c["remote"] / n,
             "duplicate_inspection_share": ratio(c["duplicates"], inspections),
             "hosting_time_share": ratio(c["hosting"], c["unit_weeks"]),

@@ -165,7 +165,8 @@ def _run_weeks(stream, now, week_of_year, weeks, units, plan, tables, constants,
             sanction_memory[u] *= memory_decay
         if (w + 1) % QUARTER_WEEKS == 0:
             _evaluate_quarter(rng, unresolved, implementation, falsified, documented, score, belief, visited,
-                              sanction_memory, integrity, materials, evaluation[w], quarter_totals)
+                              sanction_memory, integrity, materials, load_factor, evaluation[w],
+                              quarter_totals)
         now += 1
     return event_codes, sanction_codes
 

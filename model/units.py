@@ -87,19 +87,26 @@ def observability(levers: dict, behaviour: dict) -> float:
     return 1.0 - (1.0 - data) * (1.0 - levers["unannounced_share"]) * (1.0 - levers["third_party_share"])
 
 
+def material_demand(levers: dict, behaviour: dict):
+    """The process score's scale before a unit's item load: what allocation optimises against and
+    evaluation scores with (levers as numbers or weekly arrays)."""
+    return (behaviour["material_demand"] * (1 - levers["material_reduction"])
+            * (1 - behaviour["data_sharing_material_relief"] * levers["data_sharing_rate"]))
+
+
 def unit_tables(levers: dict, behaviour: dict, phi: np.ndarray) -> dict[str, np.ndarray]:
     """The year's weekly parameters of the units' rules (levers and phi as 52 weekly values)."""
     b = behaviour
     w, stake = levers["outcome_weight"], b["evaluation_stake"]
     exposure = b["defensive_weight"] * levers["accountability_intensity"] * levers["sanction_severity"]
-    demand = (b["material_demand"] * (1 - levers["material_reduction"])
-              * (1 - b["data_sharing_material_relief"] * levers["data_sharing_rate"]))
+    demand = material_demand(levers, b)
     return {
         # the multitask values of materials and of real work, split into what perceived
         # accountability (1 + sanction memory) scales and what it does not; see _allocate
         "allocation": weekly_columns(
             stake * (1 - w) + stake * w * (1 - phi) * b["embellishment"],
-            exposure * (1 - levers["tolerance"]) * (1 - phi), stake * w, b["intrinsic_weight"], exposure * phi,
+            exposure * (1 - levers["tolerance"] * b["exogenous_share"]) * (1 - phi), stake * w, b["intrinsic_weight"],
+            exposure * phi,
             demand, b["productivity"], b["adjustment_speed"], b["minimum_real_work"]),
         "problems": weekly_columns(b["problem_arrival"], b["arrival_work_sensitivity"], b["reference_real_work"],
                                    b["major_share"], b["self_fix_rate"], b["major_eruption"])[0],
@@ -259,7 +266,7 @@ def evaluation_table(levers: dict, behaviour: dict, phi: np.ndarray) -> np.ndarr
                     b["falsification_sanction_multiplier"] * week["accountability_intensity"],
                     falsification_catch_per_visit(week, b) * week["sanction_severity"] * b["sanction_cost"],
                     b["intrinsic_weight"], b["falsification_cost"], b["choice_noise"], b["embellishment"],
-                    max(b["material_demand"] * (1 - week["material_reduction"]), 1e-4), b["belief_learning_rate"]]
+                    material_demand(week, b), b["belief_learning_rate"]]
     return table
 
 
@@ -268,7 +275,7 @@ QUARTER_TOTALS = ("falsified_reports", "reports", "gap", "implementation")
 
 @njit(cache=True, error_model="numpy")
 def _evaluate_quarter(rng, unresolved, implementation, falsified, documented, score, belief, visited,
-                      sanction_memory, integrity, materials, p, totals):
+                      sanction_memory, integrity, materials, load_factor, p, totals):
     """Quarterly report and evaluation: decide falsification (Becker; Allingham and Sandmo: when
     the target gap is large and the expected penalty small), document, score, update beliefs.
     A task fails while it has an unresolved problem; a major problem fails one more."""
@@ -286,7 +293,7 @@ def _evaluate_quarter(rng, unresolved, implementation, falsified, documented, sc
         utility = (gain_per_gap * gap * (1 - w * phi) - belief[u] * penalty_per_sanction * sanction
                    - intrinsic * integrity[u] * gap - cost)
         falsified[u] = gap > 0 and draws[0, u] < 1.0 / (1.0 + np.exp(-utility / noise))
-        process = 1.0 - np.exp(-materials[u] / demand)
+        process = 1.0 - np.exp(-materials[u] / max(demand * load_factor[u], 1e-4))
         dressed = embellishment * process * (1 - implementation[u]) * 0.5
         documented[u] = min(1.0, implementation[u] + dressed + (gap if falsified[u] else 0.0))
         seen = implementation[u] if draws[1, u] < phi else documented[u]
