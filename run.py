@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import sys
 
 STUDY_COMMANDS = (None, "run", "calibrate", "sweep", "sensitivity")  # None: the main job
@@ -72,18 +74,18 @@ def command_run(args) -> int:
     from experiments import RunSpec, replication_seeds, run_all
     from experiments.store import check_replaceable, now_iso, staged_folder
     from model import code_version
-    from scenarios import load_scenario, parse_assignment
+    from scenarios import load_scenario
 
-    overrides = dict(parse_assignment(text) for text in args.set)
+    overrides = _overrides(args.set)
     _check_override_conflicts(overrides, args)
-    scenarios = [load_scenario(name, overrides) for name in args.scenarios]
+    scenarios = [_with_options(load_scenario(name, overrides), args) for name in args.scenarios]
     _check_distinct_names(scenarios)
-    _check_year(args.year, scenarios, args.years)
-    _warn_of_unreached_steps(scenarios, args.years)
+    _check_year(args.year, scenarios)
+    _warn_of_unreached_steps(scenarios)
     if args.out:
         check_replaceable(Path(args.out), "run")
     seeds = replication_seeds(args.seeds)
-    specs = [RunSpec(s, seed, scale=args.scale, years=args.years) for s in scenarios for seed in seeds]
+    specs = [RunSpec(s, seed) for s in scenarios for seed in seeds]
     started = now_iso()
     with staged_folder(args.out) if args.out else nullcontext() as staging:
         frame = run_all(specs, workers=args.workers, progress=not args.quiet)
@@ -96,6 +98,31 @@ def command_run(args) -> int:
     else:
         print(format_table(comparison))
     return 0
+
+
+def _overrides(assignments: list[str]) -> dict:
+    """--set NAME=VALUE options; a name given twice is a mistake, not a silent choice of the last."""
+    from scenarios import parse_assignment
+
+    overrides = {}
+    for text in assignments:
+        name, value = parse_assignment(text)
+        if name in overrides:
+            raise UserError(f"--set {name}: given twice ({overrides[name]} and {value}); allowed: once")
+        overrides[name] = value
+    return overrides
+
+
+def _with_options(scenario, args):
+    """--scale and --years applied to the scenario itself, checked as its file's values are and
+    recorded with the scenario, so the results folder describes the runs it holds."""
+    from scenarios import apply_overrides
+
+    for option in ("scale", "years"):
+        value = getattr(args, option)
+        if value is not None:
+            scenario = apply_overrides(scenario, {option: value}, where=f"--{option}")
+    return scenario
 
 
 def _check_override_conflicts(overrides: dict, args) -> None:
@@ -117,23 +144,23 @@ def _check_distinct_names(scenarios) -> None:
         first_of[scenario.name] = scenario.source
 
 
-def _warn_of_unreached_steps(scenarios, years: int | None) -> None:
+def _warn_of_unreached_steps(scenarios) -> None:
     """A schedule step after the run's end is allowed (the file may serve longer runs) but has no effect."""
     for scenario in scenarios:
-        unreached = scenario.steps_after_the_run(years)
+        unreached = scenario.steps_after_the_run()
         if unreached:
             levers = sorted({lever for lever, _ in unreached})
             named = f"levers.{levers[0]}" if len(levers) == 1 else f"{len(levers)} levers ({levers[0]}, ...)"
             print(f"warning: {scenario.source}: schedule steps of {named} in "
                   f"{', '.join(str(y) for y in sorted({y for _, y in unreached}))} never take effect: the run ends "
-                  f"with {scenario.calendar_years(years)[-1]} (more years: --years)", file=sys.stderr)
+                  f"with {scenario.calendar_years()[-1]} (more years: --years)", file=sys.stderr)
 
 
-def _check_year(year: int | None, scenarios, years: int | None) -> None:
+def _check_year(year: int | None, scenarios) -> None:
     """--year must be a calendar year every scenario simulates (burn-in years included)."""
     if year is None:
         return
-    simulated = sorted(set.intersection(*(set(s.calendar_years(years)) for s in scenarios)))
+    simulated = sorted(set.intersection(*(set(s.calendar_years()) for s in scenarios)))
     if year not in simulated:
         allowed = f"{simulated[0]} to {simulated[-1]}" if simulated else "none (the scenarios share no year)"
         raise UserError(f"--year: {year} is not a simulated year of every scenario; allowed: {allowed}")
@@ -150,7 +177,7 @@ def save_run_results(folder, frame, scenarios, seeds, args, started) -> None:
                 "scenario_files": [s.source for s in scenarios], "overrides": args.set,
                 # as run, so the folder reproduces its runs even after the files change
                 "scenarios_resolved": [describe_scenario(s) for s in scenarios], "seeds": seeds,
-                "scale": args.scale or scenarios[0].scale, "years": args.years or scenarios[0].years,
+                "scale": scenarios[0].scale, "years": scenarios[0].years,
                 "started": started, "finished": None, **environment()}
     write_manifest(folder, manifest)
     write_part(folder, frame, name="all")
@@ -196,9 +223,23 @@ def _add_run_options(parser, seeds: int) -> None:
     parser.add_argument("--out", default=None, metavar="DIR", help="also save the results folder (manifest + Parquet)")
 
 
+class OneLineErrors(argparse.ArgumentParser):
+    """argparse's mistakes in the tool's one-line form (field: problem; allowed: ...), not a usage block."""
+
+    def error(self, message: str):
+        argument = re.fullmatch(r"argument ([^:]+): (.*)", message, flags=re.DOTALL)
+        field, problem = (argument.group(1).split("/")[-1], argument.group(2)) if argument else ("", message)
+        choices = re.search(r" \(choose from (.*)\)$", problem)
+        if choices:
+            problem = f"{problem[:choices.start()]}; allowed: {choices.group(1).replace(chr(39), '')}"
+        elif re.match(r"invalid (int|float) value", problem):
+            problem += "; allowed: a whole number" if "int" in problem else "; allowed: a number"
+        where = f"{field}: " if field else ""
+        self.exit(2, f"error: {where}{problem} (usage: {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="run.py", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = OneLineErrors(prog="run.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_run_options(parser, MAIN_SEEDS)
     parser.set_defaults(handler=command_main)
     commands = parser.add_subparsers(dest="command")
@@ -287,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {early[0]}: given before the command {args.command!r}, where it does not apply; allowed: "
               f"options after the command (run.py {args.command} ... {early[0]} ...)", file=sys.stderr)
         return 2
-    for name in ("seeds", "workers", "years"):
+    for name in ("seeds", "workers", "years", "iterations", "replications"):
         value = getattr(args, name, None)
         if value is not None and value < 1:
             print(f"error: --{name}: {value} is below 1; allowed: a whole number >= 1", file=sys.stderr)
@@ -297,6 +338,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the output's reader stopped early (| head): nothing left to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except KeyboardInterrupt:
         resumable = args.command in ("sweep", "sensitivity")
         print("interrupted: " + ("the finished runs are kept and the same command continues from them" if resumable

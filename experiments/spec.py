@@ -15,12 +15,11 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
-import yaml
 
 from model import SCALES, Scenario
 from model.errors import UserError
 from scenarios import ScenarioError, list_scenarios, load_scenario
-from scenarios.loader import resolve_named_file, resolve_path
+from scenarios.loader import SETTINGS, read_yaml_mapping, resolve_named_file, resolve_path
 
 from .designs import DESIGNS, LEVELLED, OPTIONS, SENSITIVITY_METHODS, DesignSettings, sample
 from .runner import ROOT_SEED
@@ -35,7 +34,7 @@ DISTRIBUTIONS = {"uniform": ("low", "high"), "loguniform": ("low", "high"), "tri
 SALIB_DISTS = {"uniform": "unif", "loguniform": "logunif", "triangular": "triang", "truncated_normal": "truncnorm",
                "lognormal": "lognorm"}
 FACTOR_KEYS = ("low", "high", "relative", "levels", "values", "distribution", "mode", "mean", "sd")
-YEARS = (1, 50)
+YEARS = SETTINGS["years"]  # the range a scenario file allows
 DEFAULT_REPLICATIONS = 5
 DEFAULT_N = {"latin": 64, "morris": 20, "sobol": 256}
 MINIMUM_N = {"latin": 2, "morris": 4, "sobol": 16}  # morris and sobol: halves still estimate (convergence)
@@ -123,15 +122,7 @@ def resolve_experiment(name_or_path: str | Path) -> Path:
 
 
 def _read(path: Path) -> tuple[dict, str]:
-    text = path.read_text(encoding="utf-8")
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = f" at line {mark.line + 1}" if mark else ""
-        _fail(str(path), "file", f"not valid YAML{line}", "a YAML mapping")
-    if not isinstance(data, dict):
-        _fail(str(path), "file", "is not a mapping", "a YAML mapping of " + ", ".join(TOP_LEVEL_KEYS))
+    data, text = read_yaml_mapping(path, ExperimentError, TOP_LEVEL_KEYS)
     unknown = sorted(set(data) - set(TOP_LEVEL_KEYS))
     if unknown:
         _fail(str(path), unknown[0], "unknown field", ", ".join(TOP_LEVEL_KEYS))
@@ -239,7 +230,8 @@ def _sampled_factor(where: str, name: str, raw: dict, design: str, base: Callabl
 
 def _factors(where: str, raw: Any, design: str, base: Callable[[str], float]) -> tuple[Factor, ...]:
     if not isinstance(raw, dict) or not raw:
-        _fail(where, "factors", "is missing or empty", "a mapping of lever or behaviour.<parameter> names to ranges")
+        problem = "is missing or empty" if not raw else f"is a {type(raw).__name__}, not a mapping"
+        _fail(where, "factors", problem, "a mapping of lever or behaviour.<parameter> names to ranges")
     factors = []
     for name, spec in raw.items():
         if not isinstance(spec, dict):
@@ -306,10 +298,11 @@ def _design(where: str, raw: Any, folder: Path, method: str | None, n: int | Non
         raw = {**raw, "n": n}
     settings = {"type": kind, "seed": seed}
     if "n" in OPTIONS[kind]:
-        size = _whole(where, n_field, raw.get("n", DEFAULT_N[kind]), 1)
-        if size < MINIMUM_N[kind]:
-            _fail(where, n_field, f"{size} is too few samples for a {kind} design",
-                  f"at least {MINIMUM_N[kind]}" + (", a power of 2" if kind == "sobol" else ""))
+        size = raw.get("n", DEFAULT_N[kind])
+        if isinstance(size, bool) or not isinstance(size, int) or size < MINIMUM_N[kind]:
+            problem = f"{size} is too few samples" if isinstance(size, int) else f"{size!r} is not a whole number"
+            _fail(where, n_field, f"{problem} for a {kind} design",
+                  f"a whole number, at least {MINIMUM_N[kind]}" + (", a power of 2" if kind == "sobol" else ""))
         if kind == "sobol" and size & (size - 1):
             _fail(where, n_field, f"{size} is not a power of 2 (Sobol' sequences balance at powers of 2)",
                   f"a power of 2, at least {MINIMUM_N['sobol']}")

@@ -139,8 +139,11 @@ def read_manifest(folder: str | Path) -> dict:
                            "sensitivity")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, UnicodeDecodeError):
         raise ResultsError(f"{path}: manifest: not valid JSON; allowed: the manifest the tool writes") from None
+    if not isinstance(manifest, dict):
+        raise ResultsError(f"{path}: manifest: a JSON {type(manifest).__name__}, not an object; allowed: the "
+                           "manifest the tool writes")
     if manifest.get("kind") not in KINDS:
         raise ResultsError(f"{path}: kind: {manifest.get('kind')!r} is not a results kind; allowed: {', '.join(KINDS)}")
     return manifest
@@ -175,7 +178,7 @@ def compact_runs(folder: Path, keys: list[str]) -> None:
     if parts == [complete]:
         return
     if not complete.is_file():
-        rows = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+        rows = pd.concat([_read_parquet(p) for p in parts], ignore_index=True)
         write_part(folder, rows.sort_values(keys, kind="stable", ignore_index=True), name="all")
     for path in parts:
         if path != complete:
@@ -192,7 +195,17 @@ def read_runs(folder: str | Path, columns: list[str] | None = None) -> pd.DataFr
     parts = [complete] if complete.is_file() else sorted((Path(folder) / RUNS).glob("part-*.parquet"))
     if not parts:
         return pd.DataFrame(columns=columns)
-    return pd.concat([pd.read_parquet(p, columns=columns) for p in parts], ignore_index=True)
+    return pd.concat([_read_parquet(p, columns) for p in parts], ignore_index=True)
+
+
+def _read_parquet(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """A results file, or a one-line error when it was damaged or replaced by something else."""
+    try:
+        return pd.read_parquet(path, columns=columns)
+    except (pa.ArrowException, OSError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ResultsError(f"{path}: {path.parent.name}: not a readable Parquet file ({reason}); allowed: the files "
+                           "the tool writes (run the study again into a new folder)") from None
 
 
 def discard_unfinished_parts(folder: Path) -> int:
@@ -205,7 +218,7 @@ def discard_unfinished_parts(folder: Path) -> int:
 
 def read_table(folder: str | Path, name: str) -> pd.DataFrame | None:
     path = Path(folder) / TABLES / f"{name}.parquet"
-    return pd.read_parquet(path) if path.is_file() else None
+    return _read_parquet(path) if path.is_file() else None
 
 
 def load_results(folder: str | Path, kinds: tuple[str, ...] = KINDS) -> tuple[dict, pd.DataFrame]:

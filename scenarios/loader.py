@@ -53,18 +53,56 @@ def resolve_path(name_or_path: str | Path) -> Path:
     return resolve_named_file(name_or_path, SCENARIO_DIR, "scenario", list_scenarios(), ScenarioError)
 
 
-def _read_yaml(path: Path) -> dict:
+class _RepeatedKey(yaml.YAMLError):
+    def __init__(self, key, line: int):
+        super().__init__(f"{key} repeated")
+        self.key, self.line = key, line
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """Safe YAML that refuses a key given twice in one mapping (PyYAML keeps the last one silently,
+    so a lever typed twice in a policy file would quietly lose its first value)."""
+
+
+def _mapping_once_per_key(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, str | int | float | bool):
+            continue  # a list or mapping as a key: construct_mapping says what is wrong with it
+        if key in seen:
+            raise _RepeatedKey(key, key_node.start_mark.line + 1)
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_once_per_key)
+
+
+def read_yaml_mapping(path: Path, error: type[UserError], keys: tuple[str, ...]) -> tuple[dict, str]:
+    """A user's YAML file as a mapping (empty file: empty mapping) and its text, or a one-line
+    `error` naming the file and what is wrong with it."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
+        text = path.read_text(encoding="utf-8")
+        data = yaml.load(text, Loader=_StrictLoader)
+    except UnicodeDecodeError:
+        raise error(f"{path}: file: not UTF-8 text; allowed: a YAML mapping in UTF-8") from None
+    except _RepeatedKey as repeated:
+        raise error(f"{path}: {repeated.key}: given twice in one mapping (line {repeated.line}); allowed: "
+                    "each key once") from None
+    except yaml.YAMLError as problem:
+        mark = getattr(problem, "problem_mark", None)
         line = f" at line {mark.line + 1}" if mark else ""
-        raise ScenarioError(f"{path}: file: not valid YAML{line}; allowed: a YAML mapping") from None
+        raise error(f"{path}: file: not valid YAML{line}; allowed: a YAML mapping") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        _fail(str(path), "file", "is not a mapping", "a YAML mapping of " + ", ".join(TOP_LEVEL_KEYS))
-    return data
+        raise error(f"{path}: file: is not a mapping; allowed: a YAML mapping of " + ", ".join(keys))
+    return data, text
+
+
+def _read_yaml(path: Path) -> dict:
+    return read_yaml_mapping(path, ScenarioError, TOP_LEVEL_KEYS)[0]
 
 
 def _raw_chain(path: Path, seen: tuple[Path, ...] = ()) -> dict:

@@ -160,5 +160,45 @@ def test_a_run_folder_records_its_scenarios_as_run_overrides_included(tmp_path):
     assert run_cli(*SMALL_RUN, "--seeds", "1", "--set", "merge_rate=0.5", "--out", str(folder)).returncode == 0
     resolved = read_manifest(folder)["scenarios_resolved"]
     assert [s["name"] for s in resolved] == ["baseline"]
-    assert resolved[0]["overrides"] == {"levers.merge_rate": 0.5}
+    assert resolved[0]["overrides"] == {"levers.merge_rate": 0.5, "scale": "county", "years": 1}
+    assert (resolved[0]["scale"], resolved[0]["years"]) == ("county", 1), "the options as run, not the file's"
     assert resolved[0]["levers"]["merge_rate"] == [[0, 0.5]] and "detection_base" in resolved[0]["behaviour"]
+
+
+@pytest.mark.parametrize("args, fragments", [
+    (["run", "baseline", "--scale", "town"], ["--scale: invalid choice: 'town'", "allowed: county, city, province"]),
+    (["run", "baseline", "--seeds", "abc"], ["--seeds: invalid int value", "allowed: a whole number"]),
+    (["report", "somewhere", "--lang", "fr"], ["--lang", "allowed: zh, en, both"]),
+    (["run", "baseline", "--years", "51"], ["--years: years: 51", "allowed: integer in [1, 50]"]),
+    (["calibrate", "--dry-run", "--iterations", "0"], ["--iterations: 0 is below 1"]),
+    (["run", "baseline", "--set", "merge_rate=0.5", "--set", "merge_rate=0.1"], ["--set merge_rate: given twice"]),
+])
+def test_mistakes_on_the_command_line_are_one_line_errors(args, fragments):
+    assert_one_line_error(run_cli(*args), *fragments)
+
+
+def test_a_key_given_twice_in_a_scenario_file_is_refused(tmp_path):
+    path = tmp_path / "twice.yaml"
+    path.write_text("extends: baseline\nlevers:\n  merge_rate: 0.6\n  merge_rate: 0.2\n")
+    assert_one_line_error(run_cli(*SMALL_RUN[:1], str(path), *SMALL_RUN[2:]), str(path), "merge_rate: given twice",
+                          "line 4")
+
+
+@pytest.mark.parametrize("damage", ["runs", "manifest"])
+def test_a_damaged_results_folder_is_a_one_line_error(tmp_path, damage):
+    folder = tmp_path / "results"
+    assert run_cli(*SMALL_RUN, "--seeds", "1", "--out", str(folder)).returncode == 0
+    if damage == "runs":
+        (folder / "runs" / "part-all.parquet").write_bytes(b"not parquet")
+    else:
+        (folder / "manifest.json").write_text("[]")
+    done = run_cli("report", str(folder), "--out", str(tmp_path / "report"))
+    assert_one_line_error(done, "part-all.parquet: runs: not a readable Parquet file" if damage == "runs"
+                          else "manifest: a JSON list, not an object")
+    assert not (tmp_path / "report").exists()
+
+
+def test_a_reader_that_stops_early_ends_the_output_without_a_traceback():
+    done = subprocess.run(f"{sys.executable} run.py {' '.join(SMALL_RUN)} --seeds 1 | true", shell=True, cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert "Traceback" not in done.stderr and "Error" not in done.stderr, done.stderr
