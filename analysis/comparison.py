@@ -41,9 +41,10 @@ def compare(frame: pd.DataFrame, year: int | None = None) -> dict:
         if name != order[0] and not diffs.empty:
             entry["vs_first"] = _records(diffs[diffs["scenario"] == name], ("diff", "low", "high"))
         out.append(entry)
-    evaluated = sorted(int(y) for y in final_year(frame, year)["year"].unique())
-    # the calendar year compared (null only when runs end in different years), and whether it was chosen
-    return {"year": evaluated[0] if len(evaluated) == 1 else None, "final_year": year is None, "scenarios": out}
+    # the calendar year compared, whether it was chosen, and whether some scenarios ran beyond it
+    compared = int(final_year(frame, year)["year"].iloc[0])
+    return {"year": compared, "final_year": year is None, "runs_beyond": bool(frame["year"].max() > compared),
+            "scenarios": out}
 
 
 def _clean(value):
@@ -66,8 +67,9 @@ def format_table(comparison: dict, targets: dict[str, Target] | None = None) -> 
     meta = scenarios[0]
     seeds = len(meta["seeds"])
     compared = comparison.get("year")
-    year = ("final simulated year" if compared is None else
-            f"final simulated year ({compared})" if comparison.get("final_year") else f"year {compared}")
+    year = (f"year {compared}" if not comparison.get("final_year") else
+            f"the last year every scenario simulates ({compared}; later years of longer runs are not used)"
+            if comparison.get("runs_beyond") else f"final simulated year ({compared})")
     lines.append(f"Scale {meta['scale']}, {seeds} seed{'s' if seeds != 1 else ''} per scenario, {year}; "
                  f"intervals are 95% intervals of the mean; P(met) is the share of seeds meeting the target.")
     if comparison.get("overrides"):

@@ -27,7 +27,8 @@ from .comparison import NOT_MODEL_OUTCOMES
 from .labels import format_value, lever_name, pick, scenario_name
 from .measures import HEADLINE_METRICS, HEADLINES, lower_is_better
 from .sensitivity import read_sensitivity
-from .summary import Target, document_baselines, document_targets, level_interval, mean_interval
+from .summary import (Target, document_baselines, document_targets, last_common_year, level_interval,
+                      mean_interval)
 
 REQUIRED_COLUMNS = ("scenario", "seed", "year", "phase")
 REFERENCE = "baseline"
@@ -171,10 +172,14 @@ def evaluated_targets(metrics: list[str]) -> dict[str, Target]:
     return {m: t for m, t in document_targets().items() if m in metrics and m not in NOT_MODEL_OUTCOMES}
 
 
+def judged_year(runs: pd.DataFrame) -> int:
+    """The year targets are judged and groups compared in: the end of the policy period, the last
+    year every group simulated."""
+    return last_common_year(runs, by="group")
+
+
 def final_rows(runs: pd.DataFrame) -> pd.DataFrame:
-    """Each run's final simulated year: targets are judged at the end of the policy period."""
-    last = runs.groupby(["group", "seed"])["year"].transform("max")
-    return runs[runs["year"] == last]
+    return runs[runs["year"] == judged_year(runs)]
 
 
 def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
@@ -227,10 +232,12 @@ def mechanism_effects(runs: pd.DataFrame, reference: str, groups: list[str], met
         paired = final.loc[final["group"] == group, ["seed", *metrics]].merge(base, on="seed",
                                                                              suffixes=("", "__reference"))
         for metric in metrics:
-            diff, low, high = mean_interval(paired[metric] - paired[f"{metric}__reference"])
-            reference_mean = float(paired[f"{metric}__reference"].mean()) if len(paired) else math.nan
+            differences = paired[metric] - paired[f"{metric}__reference"]
+            defined = differences.notna()  # a pair with an undefined value on either side is left out whole
+            diff, low, high = mean_interval(differences)
+            reference_mean = float(paired.loc[defined, f"{metric}__reference"].mean()) if defined.any() else math.nan
             rows.append({"group": group, "reference": reference, "metric": metric, "diff": diff, "low": low,
-                         "high": high, "n": len(paired), "reference_mean": reference_mean,
+                         "high": high, "n": int(defined.sum()), "reference_mean": reference_mean,
                          "verdict": _verdict(metric, low, high)})
     return pd.DataFrame(rows, columns=["group", "reference", "metric", "diff", "low", "high", "n",
                                        "reference_mean", "verdict"])

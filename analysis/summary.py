@@ -42,17 +42,20 @@ def document_baselines() -> dict[str, float]:
     return {name: b["value"] for name, b in figures["baselines"].items() if isinstance(b.get("value"), (int, float))}
 
 
+def last_common_year(frame: pd.DataFrame, by: str = "scenario") -> int:
+    """The last calendar year that every scenario (or group) simulated: runs of different lengths are
+    compared, and paired, in one year, not each in its own last year."""
+    return int(frame.groupby(by)["year"].max().min())
+
+
 def final_year(frame: pd.DataFrame, year: int | None = None) -> pd.DataFrame:
-    """Rows of one simulated year per run: the given calendar year, else each run's last year.
-    A scenario is known by its name, so two runs of one name and seed (variants of a scenario made
-    with overrides, which keep its name) are refused rather than pooled."""
-    if year is not None:
-        chosen = frame[frame["year"] == year]
-        if chosen.empty:
-            years = sorted(frame["year"].unique())
-            raise ValueError(f"year {year} is not in the results; allowed: {years}")
-    else:
-        chosen = frame[frame["year"] == frame.groupby(["scenario", "seed"])["year"].transform("max")]
+    """Rows of one simulated year per run: the given calendar year, else the last year every
+    scenario simulated. A scenario is known by its name, so two runs of one name and seed
+    (variants of a scenario made with overrides, which keep its name) are refused rather than pooled."""
+    chosen = frame[frame["year"] == (last_common_year(frame) if year is None else year)]
+    if year is not None and chosen.empty:
+        years = sorted(frame["year"].unique())
+        raise ValueError(f"year {year} is not in the results; allowed: {years}")
     twice = chosen[chosen.duplicated(["scenario", "seed"])]
     if not twice.empty:
         first = twice.iloc[0]
@@ -107,7 +110,8 @@ def paired_differences(frame: pd.DataFrame, reference: str, metrics: list[str],
             continue
         paired = group[["seed", *metrics]].merge(base, on="seed", suffixes=("", "__reference"))
         for metric in metrics:
-            diff, low, high = mean_interval(paired[metric] - paired[f"{metric}__reference"])
+            differences = paired[metric] - paired[f"{metric}__reference"]
+            diff, low, high = mean_interval(differences)
             rows.append({"scenario": scenario, "reference": reference, "metric": metric, "diff": diff,
-                         "low": low, "high": high, "n": len(paired)})
+                         "low": low, "high": high, "n": int(differences.notna().sum())})
     return pd.DataFrame(rows)

@@ -13,7 +13,7 @@ from analysis.labels import (display_scale, fixed, format_estimate, format_numbe
                              lever_name, measure_name, metric_name, scale_name)
 from analysis.measures import HEADLINES
 from analysis.sensitivity import RANKING_INDEX, methods_and_outcomes, ranked_factors
-from analysis.study import Study
+from analysis.study import Study, judged_year
 from experiments.sensitivity import NOISE_LIMIT
 from model import CALIBRATED, METRICS, SCALES, SOFT_METRICS
 from scenarios import load_document_figures, override_kind
@@ -49,7 +49,7 @@ def _names(study: Study, groups: list[str], lang: str) -> str:
 
 
 def _final_year(study: Study) -> int:
-    return int(study.runs["year"].max())
+    return judged_year(study.runs)
 
 
 def build_briefing(study: Study, charts: set[str]) -> Document:
@@ -198,9 +198,9 @@ def _mechanism_findings(study: Study) -> list[Text]:
         chosen = effects[(effects["metric"] == headline.metric) & (effects["verdict"] == "better")]
         if chosen.empty:
             findings.append(say(lambda l, m=measure: (
-                f"没有单项机制在{measure_name(m, l)}上有确定的改善（95%区间均含0）。" if l == "zh" else
-                f"No single mechanism improves {measure_name(m, l).lower()} with confidence (every 95% interval "
-                "includes 0).")))
+                f"没有单项机制在{measure_name(m, l)}上有确定的改善（没有95%区间完全落在改善一侧）。" if l == "zh" else
+                f"No single mechanism improves {measure_name(m, l).lower()} with confidence (no 95% interval lies "
+                "wholly on the better side of 0).")))
             continue
         best = chosen.sort_values("diff", ascending=headline.lower_is_better).iloc[0]
         findings.append(say(lambda l, m=measure, b=best: (
@@ -311,9 +311,11 @@ def _noise_phrase(study: Study, outcome: str, lang: str) -> str:
     if not math.isfinite(share):
         return ""
     if share > NOISE_LIMIT:
-        return (f"；随机噪声约占方差{100 * share:.0f}%，这些指数主要反映噪声（请增加重复次数或扩大规模）" if lang == "zh" else
-                f"; replication noise is about {100 * share:.0f}% of the variance, so these indices mostly describe "
-                "noise (add replications or a larger scale)")
+        extent = ("主要反映噪声" if share > 0.5 else "的排序在相近处不可靠") if lang == "zh" else (
+            "mostly describe noise" if share > 0.5 else "do not rank close factors reliably")
+        return (f"；随机噪声约占方差{100 * share:.0f}%，这些指数{extent}（请增加重复次数或扩大规模）" if lang == "zh" else
+                f"; replication noise is about {100 * share:.0f}% of the variance, so these indices {extent} "
+                "(add replications or a larger scale)")
     return f"；随机噪声约占方差{100 * share:.0f}%" if lang == "zh" else f"; replication noise is about " \
                                                                        f"{100 * share:.0f}% of the variance"
 
@@ -550,7 +552,7 @@ def caveats_section(study: Study) -> Section:
     for metric, reason in NOT_MODEL_OUTCOMES.items() if compared else ():
         items.append(say(lambda l, m=metric, r=reason: f"目标 {m} 未评估：{r}。" if l == "zh" else
                          f"Target {m} is not evaluated: {r}."))
-    items += _fewer_problems_caveats(study)
+    items += _fewer_problems_caveats(study) + _judgement_caveats(study)
     seeds = study.seeds_per_group
     if compared and seeds < FEW_SEEDS:
         items.append(say(lambda l: (f"每组只有{seeds}个种子：区间较宽（1个种子时没有区间），达标概率以1/{seeds}为步长变化。"
@@ -605,6 +607,42 @@ STATISTICS = {
 
 PROVENANCE_KEYS = ("kind", "scenarios", "overrides", "method", "outcomes", "scale", "years", "replications", "started",
                    "finished", "code_version", "python", "platform")
+
+
+SAME_AS_COMPLETION = 1e-3  # rectified_within_6_months this close to completion in every group: one number
+
+
+def _judgement_caveats(study: Study) -> list[Text]:
+    """What the scorecard's figures rest on, said when the results show it: groups cut to a common
+    year, seeds left out where a metric is undefined, two targets judged on one number."""
+    items, year = [], judged_year(study.runs)
+    longer = sorted(set(study.runs.loc[study.runs["year"] > year, "group"]))
+    if longer:
+        items.append(say(lambda l: (
+            f"各组模拟年数不同：比较与目标评估统一在所有组都模拟到的最后一年（{year}年）；" if l == "zh" else
+            f"The groups simulate different numbers of years: they are compared, and targets judged, in {year}, the "
+            "last year all of them simulate; the later years of ") + _join([study.group_name(g, l) for g in longer], l)
+            + ("之后的年份未纳入。" if l == "zh" else " are not used.")))
+    card, seeds = study.scorecard, study.runs.groupby("group")["seed"].nunique()
+    short = card[card["n"] < card["group"].map(seeds)] if not card.empty else card
+    if len(short):
+        items.append(say(lambda l: (
+            "以下目标的达标概率只按该指标有定义的种子计算（例如分母为0的比率）：" if l == "zh" else
+            "The probability of meeting these targets counts only the seeds where the metric is defined (e.g. a "
+            "rate with a zero denominator): ") + _join(
+                [f"{study.group_name(r.group, l)} {r.metric} ({r.n}/{seeds[r.group]})" for r in short.itertuples()], l)
+            + ("。" if l == "zh" else ".")))
+    final = study.runs[study.runs["year"] == year]
+    pair = ("rectified_within_6_months", "rectification_completion_rate")
+    if set(pair) <= set(card.get("metric", ())) and (final[pair[0]] - final[pair[1]]).abs().max() < SAME_AS_COMPLETION:
+        within, completion = (f"{100 * card.loc[card['metric'] == m, 'target'].iloc[0]:.0f}%" for m in pair)
+        items.append(say(lambda l: (
+            f"模型中几乎所有通过验收的整改都在26周内完成，因此“6个月内整改”与“整改完成率”是同一个数，两个目标（{within}与"
+            f"{completion}）只是门槛不同。" if l == "zh" else
+            "In the model nearly every accepted rectification is accepted within 26 weeks, so rectified_within_6_months "
+            f"and rectification_completion_rate are one number here: their two targets ({within} and {completion}) "
+            "differ only in their thresholds.")))
+    return items
 
 
 def _fewer_problems_caveats(study: Study) -> list[Text]:

@@ -277,3 +277,32 @@ def test_two_runs_of_one_scenario_name_and_seed_are_refused_not_pooled():
         paired_differences(rows, "baseline", ["duplicate_inspection_share"])
     renamed = rows.assign(scenario=["baseline", "merge_items", "merge_items_0.2"])
     assert len(paired_differences(renamed, "baseline", ["duplicate_inspection_share"])) == 2
+
+
+def test_runs_of_different_lengths_are_compared_in_the_last_year_they_share(tmp_path):
+    """A scenario run for longer is not paired with the others' final year from a later year."""
+    runs = synthetic_runs()
+    longer = runs[(runs["scenario"] == "merge_items") & (runs["year"] == 2025)].assign(year=2026)
+    longer["formalism_index"] += 1.0  # a year the other scenarios never reach: must not enter the comparison
+    folder = tmp_path / "lengths"
+    write_run_folder(folder, pd.concat([runs, longer], ignore_index=True))
+    study = load_study(folder)
+    effect = study.effects.set_index(["group", "metric"]).loc[("merge_items", "formalism_index")]
+    expected = final_values(runs, "merge_items", "formalism_index") - final_values(runs, "baseline", "formalism_index")
+    assert effect["diff"] == pytest.approx(expected.mean())
+    table = paired_differences(pd.concat([runs, longer]), "baseline", ["formalism_index"])
+    assert table.set_index("scenario").loc["merge_items", "diff"] == pytest.approx(expected.mean())
+
+
+def test_a_pair_with_an_undefined_value_is_left_out_whole_and_not_counted(tmp_path):
+    runs = synthetic_runs()
+    undefined = (runs["scenario"] == "merge_items") & (runs["seed"] == SEEDS[0]) & (runs["year"] == 2025)
+    runs.loc[undefined, "major_problem_miss_rate"] = np.nan
+    folder = tmp_path / "undefined"
+    write_run_folder(folder, runs)
+    effect = load_study(folder).effects.set_index(["group", "metric"]).loc[("merge_items", "major_problem_miss_rate")]
+    kept = final_values(runs, "baseline", "major_problem_miss_rate")[1:]
+    assert effect["n"] == len(SEEDS) - 1
+    assert effect["reference_mean"] == pytest.approx(kept.mean())
+    assert paired_differences(runs, "baseline", ["major_problem_miss_rate"]).set_index("scenario").loc[
+        "merge_items", "n"] == len(SEEDS) - 1

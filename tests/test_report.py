@@ -429,6 +429,8 @@ def test_indices_of_a_noise_dominated_outcome_are_said_to_describe_noise():
     assert _noise_phrase(study, "quiet", "en") == "; replication noise is about 5% of the variance"
     assert "88% of the variance, so these indices mostly describe noise" in _noise_phrase(study, "noisy", "en")
     assert "主要反映噪声" in _noise_phrase(study, "noisy", "zh")
+    some = SimpleNamespace(noise=pd.DataFrame({"outcome": ["some"], "noise_share": [0.3]}))
+    assert "do not rank close factors reliably" in _noise_phrase(some, "some", "en")  # 30% is not "mostly"
 
 
 def test_effects_name_their_reference_when_it_is_not_the_status_quo(results):
