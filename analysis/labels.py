@@ -263,6 +263,14 @@ def value_kind(metric: str) -> str:
     return "number" if label is None else label.kind
 
 
+def stored_unit(metric: str, lang: str, separator: str = " / ") -> str:
+    """The unit of a metric as the results and tables hold it: shares and changes as fractions,
+    which the charts and the text show as %."""
+    if display_scale(metric) != 1.0:
+        return pick("比例（×100为%）", "fraction (x100 for %)", lang, separator)
+    return metric_unit(metric, lang, separator)
+
+
 def display_scale(metric: str) -> float:
     """Factor from model units to the units shown: shares and relative changes are shown in %."""
     return 100.0 if value_kind(metric) in ("share", "change") else 1.0

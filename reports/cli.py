@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analysis.labels import check_lang, metric_name
+from analysis.labels import check_lang, metric_name, stored_unit
 from analysis.study import Study, load_study
 from experiments.store import now_iso, staged_folder
 from model import code_version
@@ -88,6 +88,8 @@ def _write_tables(study: Study, folder: Path, lang: str) -> None:
             if column in labelled:
                 labelled.insert(labelled.columns.get_loc(column) + 1, f"{column}_label",
                                 [metric_name(m, lang) for m in labelled[column]])
+                labelled.insert(labelled.columns.get_loc(column) + 2, f"{column}_unit",
+                                [stored_unit(m, lang) for m in labelled[column]])
         pd.DataFrame(labelled).to_csv(folder / f"{name}.csv", index=False, encoding="utf-8")
 
 

@@ -196,6 +196,7 @@ def test_non_dominated_set_over_three_measures():
 def test_wilson_interval_is_inside_unit_range():
     assert wilson_interval(0, 5)[0] == 0.0 and 0 < wilson_interval(0, 5)[1] < 0.6
     assert wilson_interval(5, 5)[1] == 1.0
+    assert wilson_interval(0, 3)[0] == 0.0 and wilson_interval(3, 3)[1] == 1.0  # exactly, not 1e-17 off
     assert all(math.isnan(v) for v in wilson_interval(0, 0))
 
 

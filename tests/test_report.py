@@ -166,6 +166,14 @@ def test_target_table_matches_the_run_rows(report_en, final_rows):
             assert cells[position + 1] == format_probability(target.met(finite(values)).mean()), (metric, scenario)
 
 
+def test_tables_say_the_unit_their_numbers_are_in(report_en):
+    """The tables hold model units (shares as fractions) while the charts' CSVs hold what is drawn (%)."""
+    table = pd.read_csv(report_en / "tables" / "target_scorecard.csv")
+    units = dict(zip(table["metric"], table["metric_unit"]))
+    assert units["duplicate_inspection_share"] == "fraction (x100 for %)"
+    assert units["material_hours_per_week"] == "hours per week"
+
+
 def paired(final_rows, scenario: str, metric: str) -> np.ndarray:
     chosen = final_rows[final_rows["scenario"] == scenario].sort_values("seed")
     base = final_rows[final_rows["scenario"] == "baseline"].sort_values("seed")
