@@ -30,7 +30,7 @@ METRICS: dict[str, str] = {
     "rebound_rate": "share of accepted rectifications whose problem recurs within a year of acceptance",
     "rectified_within_6_months": "share of problems found this year rectified and accepted within 26 weeks",
     "rectification_days": "mean days from finding to accepted rectification",
-    "task_completion_days": "mean days to close a supervised task (processing, coordination, data)",
+    "task_completion_days": "mean working days to close a supervised task (processing, coordination, data)",
     "accountability_rate": "problem leads that led to accountability / problem leads found",
     "falsification_rate": "share of quarterly reports with inflated progress",
     "documented_true_gap": "mean documented minus true implementation rate (reports vs reality)",

@@ -67,7 +67,9 @@ N_TOPICS = TOPICS_PER_DEPARTMENT * len(DEPARTMENT_KINDS)
 COVERAGE_BY_LEVEL = np.array([0.01, 0.05, 0.15, 0.40])
 BODY_ITEMS_PER_YEAR = 3.0  # per body and jurisdiction, before items_scale and kind weight
 DEPARTMENT_ITEMS_PER_YEAR = 2.0  # per department and jurisdiction, before items_scale
-UNNECESSARY_SHARE_BODY = 0.15  # items in the negative list's categories (D1 5.1)
+# Items in the negative list's categories: assumed (D1 5.1 names 12 categories, no share), more
+# among departments' own inspections than among the supervision bodies'.
+UNNECESSARY_SHARE_BODY = 0.15
 UNNECESSARY_SHARE_DEPARTMENT = 0.30
 
 

@@ -144,7 +144,7 @@ BEHAVIOUR: dict[str, Spec] = {
     # data and tasks
     "data_departments": Spec(8, 1, 30, "departments an inspection needs data from (D1 2.4)", integer=True),
     "data_request_days": Spec(8.0, 0, None, "mean working days one unshared data request takes", low_open=True),
-    "task_processing_days": Spec(8.0, 0, None, "mean days to close a supervised task at reference real work", low_open=True),
+    "task_processing_days": Spec(8.0, 0, None, "mean working days to process a supervised task at reference real work", low_open=True),
     "task_data_need": Spec(0.5, 0, 1, "share of supervised tasks that need cross-department data"),
     # soft outcomes
     "recognition_intercept": Spec(0.0, -10, 10, "intercept of the grassroots-recognition logit"),

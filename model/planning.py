@@ -404,7 +404,11 @@ def _issue_and_sample(stream, first_level, stop_level, jurisdiction_first, juris
             is_body[sources], topic_table, n_source_topics[sources], special_share, topic_cdf)
         level_source = np.concatenate((own_source, carried_source))
         level_week = np.concatenate((own_week, carried_week))
-        keep = _negative_list_keep(rng, level_source, level_week, unnecessary_share, negative_list_share)
+        # An item's category does not change as it is relayed down: only the level's own items
+        # face the negative list; relayed copies passed it where they were issued.
+        keep = np.ones(level_source.size, np.bool_)
+        keep[:own_source.size] = _negative_list_keep(rng, own_source, own_week, unnecessary_share,
+                                                     negative_list_share)
         struck += keep.size - np.count_nonzero(keep)
         level_source, level_week = level_source[keep], level_week[keep]
         level_jurisdiction = np.concatenate((own_jurisdiction, carried_jurisdiction))[keep]
@@ -573,22 +577,22 @@ def _thin_join_merge(stream, keep_probability, item, unit, week, mode, key, days
             joinable_w[i] = joinable
 
     # Joint inspection: joinable on-site visits to a unit in the same policy area within a
-    # half-year become one entry (joint teams are formed around a theme: one entry, several bodies).
-    # A group is a run of a unit's joinable visits, in week order, with the same half-year and area.
+    # half-year become one entry (joint teams are formed around a theme: one entry, several bodies),
+    # led by the first of them in week order.
     members_w = np.ones(m, np.int8)
     joined_w = np.zeros(m, np.bool_)
-    group = np.full(n_units, -1, np.int64)
-    leader = np.empty(n_units, np.int64)
+    half_year = np.full((n_units, N_AREAS), -1, np.int64)  # of each unit's and area's current group
+    leader = np.empty((n_units, N_AREAS), np.int64)
     for i in range(m):
         if joinable_w[i]:
-            u = unit_w[i]
-            this = week_w[i] // JOINT_WINDOW_WEEKS * N_AREAS + _lowest_bit(mask_w[i]) // TOPICS_PER_DEPARTMENT
-            if this == group[u]:
-                mask_w[leader[u]] |= mask_w[i]
-                members_w[leader[u]] += 1  # wraps like the int8 cast of the group size did
+            u, area, half = unit_w[i], _lowest_bit(mask_w[i]) // TOPICS_PER_DEPARTMENT, week_w[i] // JOINT_WINDOW_WEEKS
+            if half == half_year[u, area]:
+                first = leader[u, area]
+                mask_w[first] |= mask_w[i]
+                members_w[first] += 1  # wraps like the int8 cast of the group size did
                 joined_w[i] = True
             else:
-                group[u], leader[u] = this, i
+                half_year[u, area], leader[u, area] = half, i
     for i in range(m):
         if joinable_w[i] and not joined_w[i]:
             special_w[i] = _popcount(mask_w[i]) == 1
@@ -597,9 +601,11 @@ def _thin_join_merge(stream, keep_probability, item, unit, week, mode, key, days
         joined[at[i]] = joined_w[i]
 
     # Merging: scan the year in order; a visit whose topics were all inspected before at the unit
-    # is folded into the earlier item with probability merge_rate, or always when its body is in
-    # the joint system (results are shared and recognised), else it is a duplicate.
+    # is folded into the earlier item with probability merge_rate, or always when it is in the
+    # joint system and joint-system visits inspected those topics (their results are shared and
+    # recognised), else it is a duplicate.
     seen = np.zeros(n_units, np.int64)
+    seen_jointly = np.zeros(n_units, np.int64)
     covered_w = np.zeros(m, np.bool_)
     final_w = np.empty(m, np.int64)
     n_final = 0
@@ -608,8 +614,11 @@ def _thin_join_merge(stream, keep_probability, item, unit, week, mode, key, days
         if not joined_w[i]:
             u = unit_w[i]
             covered_w[i] = (seen[u] & mask_w[i]) == mask_w[i]
+            shared = joinable_w[i] and (seen_jointly[u] & mask_w[i]) == mask_w[i]
             seen[u] |= mask_w[i]
-            if covered_w[i] and (joinable_w[i] or chance(rng, merge_rate[week_w[i]])):
+            if joinable_w[i]:
+                seen_jointly[u] |= mask_w[i]
+            if covered_w[i] and (shared or chance(rng, merge_rate[week_w[i]])):
                 merged[at[i]] = True
             else:
                 final_w[n_final] = i

@@ -82,9 +82,11 @@ def set_item_load(state: UnitState, item_load: np.ndarray, elasticity: float) ->
 
 
 def observability(levers: dict, behaviour: dict) -> float:
-    """Chance an evaluation sees true outcomes: shared data, unannounced checks, third parties."""
+    """Chance an evaluation sees true outcomes: shared data, unannounced checks, third parties.
+    Unannounced checks are a share of on-site visits, so off-site inspection leaves fewer of them."""
     data = behaviour["quantifiable_share"] * levers["data_sharing_rate"]
-    return 1.0 - (1.0 - data) * (1.0 - levers["unannounced_share"]) * (1.0 - levers["third_party_share"])
+    unannounced = levers["unannounced_share"] * (1.0 - levers["remote_share"])
+    return 1.0 - (1.0 - data) * (1.0 - unannounced) * (1.0 - levers["third_party_share"])
 
 
 def material_demand(levers: dict, behaviour: dict):
@@ -105,8 +107,8 @@ def unit_tables(levers: dict, behaviour: dict, phi: np.ndarray) -> dict[str, np.
         # accountability (1 + sanction memory) scales and what it does not; see _allocate
         "allocation": weekly_columns(
             stake * (1 - w) + stake * w * (1 - phi) * b["embellishment"],
-            exposure * (1 - levers["tolerance"] * b["exogenous_share"]) * (1 - phi), stake * w, b["intrinsic_weight"],
-            exposure * phi,
+            exposure * (1 - levers["tolerance"] * b["exogenous_share"]) * (1 - phi), stake * w,
+            b["intrinsic_weight"], exposure * phi,
             demand, b["productivity"], b["adjustment_speed"], b["minimum_real_work"]),
         "problems": weekly_columns(b["problem_arrival"], b["arrival_work_sensitivity"], b["reference_real_work"],
                                    b["major_share"], b["self_fix_rate"], b["major_eruption"])[0],

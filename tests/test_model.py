@@ -62,6 +62,33 @@ def test_invariants_and_metric_ranges_hold_for_any_levers(levers, seed):
     assert np.allclose(frame["inspections_per_unit_year"], kinds), "inspections of every kind: on site plus off site"
 
 
+def test_unannounced_checks_change_nothing_when_every_inspection_is_off_site():
+    """Unannounced checks are a share of on-site visits: with none on site, there are none, and
+    evaluations see no more truth for the lever."""
+    def run(unannounced: float) -> pd.DataFrame:
+        scenario = load_scenario("baseline", {"remote_share": 1.0, "unannounced_share": unannounced})
+        return simulate(scenario, 4, scale="city", years=1)
+
+    pd.testing.assert_frame_equal(run(0.0), run(0.5))
+
+
+def test_a_relayed_item_faces_the_negative_list_once_where_it_was_issued():
+    """An item's category does not change as it is relayed down; relayed copies of kept items are
+    never struck, so relaying more strikes no more items."""
+    def struck(relay: float) -> float:
+        counts = []
+        for seed in range(12):  # struck items per city year: about 100, sd 10
+            scenario = load_scenario("baseline", {"negative_list_share": 1.0, "behaviour.relay_probability": relay,
+                                                  "burn_in_years": 1, "years": 1})
+            model = SupervisionModel(scenario, seed=seed, scale="city")
+            for _ in range(53):  # the burn-in year, then the policy year's plan
+                model.step()
+            counts.append(model.plan.struck)
+        return float(np.mean(counts))
+
+    assert struck(1.0) == pytest.approx(struck(0.0), rel=0.1)
+
+
 def test_tolerance_waives_only_blame_for_outside_causes():
     """Tolerance (容错纠错) waives sanctions for problems with outside causes, and units expect no
     more than that: with no such problems it changes nothing, in the rules or in the units' choices."""
