@@ -38,3 +38,31 @@ def test_the_status_quo_drifts_little_over_the_policy_years(metric):
     frame = paired_runs("province", 20, 3, (("baseline", "baseline", ()),))
     by_year = frame[frame["phase"] == "policy"].groupby("year")[metric].mean()
     assert abs(by_year.iloc[-1] - by_year.iloc[0]) < DRIFT_LIMITS[metric]
+
+
+def test_a_fitted_lever_is_the_status_quo_so_the_burn_in_runs_it_too():
+    from experiments.calibration import with_parameters
+    from model import simulate
+    from scenarios import load_scenario
+
+    base = load_scenario("baseline")
+    fitted = with_parameters(base, {"levers.accountability_intensity": 0.05})
+    assert fitted.status_quo["accountability_intensity"] == 0.05 == fitted.levers["accountability_intensity"].final
+    runs = {name: simulate(s, 3, scale="county", years=1) for name, s in (("base", base), ("fitted", fitted))}
+    burn_in = {name: run.loc[run["phase"] == "burn_in", "accountability_rate"].to_numpy() for name, run in runs.items()}
+    assert (burn_in["fitted"] != burn_in["base"]).any(), "the burn-in must run the fitted value"
+
+
+def test_a_fit_short_of_the_tolerance_writes_nothing_and_says_so(monkeypatch, capsys):
+    import run
+    from experiments import calibration
+    from tests.conftest import ROOT
+
+    monkeypatch.setattr(calibration, "TOLERANCE", 0.0)  # no fit reaches it: the outcome cannot depend on chance
+    files = (ROOT / "scenarios" / "baseline.yaml", ROOT / "docs" / "calibration.md", ROOT / "docs" / "ODD.md")
+    before = [path.read_bytes() for path in files]
+    status = run.main(["calibrate", "--iterations", "1", "--seeds", "1", "--scale", "county", "--workers", "1"])
+    printed = capsys.readouterr()
+    assert status == 2 and "nothing written" in printed.err and printed.err.count("\n") == 1, printed.err
+    assert "kept round 1 of 1" in printed.out
+    assert [path.read_bytes() for path in files] == before
