@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from model import SCALES, Scenario
+from model import BEHAVIOUR, SCALES, Scenario
 from model.errors import UserError
 from scenarios import ScenarioError, list_scenarios, load_scenario
 from scenarios.loader import SETTINGS, read_yaml_mapping, resolve_named_file, resolve_path
@@ -388,6 +388,7 @@ def load_experiment(name_or_path: str | Path, evaluator, *, scale: str | None = 
                           lambda name: evaluator.base_value(scenario, name, factor_where))
     if factors is not None:
         chosen = _select(where, chosen, factors, design.type)
+    _check_whole_levels(factor_where, chosen, design)
     outcomes = _outcomes(where, data.get("outcomes"), evaluator.outcomes)
     salib = [factor.salib() for factor in chosen]
     problem = {"num_vars": len(chosen), "names": [factor.name for factor in chosen],
@@ -401,6 +402,25 @@ def load_experiment(name_or_path: str | Path, evaluator, *, scale: str | None = 
                             points=sample(problem, design))
     _check_points(experiment, factor_where)
     return experiment
+
+
+def _check_whole_levels(where: str, factors: tuple[Factor, ...], design: DesignSettings) -> None:
+    """A whole-number parameter runs rounded; on a Morris grid, rounded levels would make its steps
+    differ from the step its elementary effects are divided by, so its levels must be whole."""
+    if design.type != "morris":
+        return
+    for factor in factors:
+        section, _, name = factor.name.rpartition(".")
+        if section != "behaviour" or not BEHAVIOUR[name].integer or factor.distribution != "uniform":
+            continue
+        low, high = factor.settings["low"], factor.settings["high"]
+        grid = np.linspace(low, high, design.levels)
+        if not np.allclose(grid, np.round(grid)):
+            step = math.ceil((high - low) / (design.levels - 1))
+            levels = ", ".join(f"{v:g}" for v in grid)
+            _fail(where, factor.name, f"its {design.levels} Morris levels {levels} are not whole numbers (the runs "
+                  "would round them)", f"low and high {design.levels - 1} whole steps apart, e.g. low {low:g} and "
+                  f"high {low + step * (design.levels - 1):g}")
 
 
 def _select(where: str, factors: tuple[Factor, ...], names: Sequence[str], design: str) -> tuple[Factor, ...]:

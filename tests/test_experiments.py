@@ -158,6 +158,9 @@ BAD_FILES = {
     "setting as factor": ("factors:\n  years: {values: [1, 2]}\ndesign: {type: grid}\n", "factors: years"),
     "unknown outcome": ("factors:\n  merge_rate: {values: [0, 1]}\ndesign: {type: grid}\noutcomes: [happiness]\n",
                         "outcomes[0]"),
+    "whole-number parameter between Morris levels": (
+        "factors:\n  merge_rate: {low: 0, high: 1}\n  behaviour.data_departments: {low: 4, high: 12}\n"
+        "design: {type: morris, n: 4}\n", "behaviour.data_departments: its 4 Morris levels 4, 6.66667"),
 }
 
 
