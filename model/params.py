@@ -85,7 +85,7 @@ BEHAVIOUR: dict[str, Spec] = {
     "joint_member_load": Spec(0.25, 0, 1, "extra hosting per additional body in a joint visit"),
     "max_hosting_share": Spec(0.50, 0, 1, "most of a week that hosting can take (the rest of the load waits)"),
     "material_demand": Spec(0.30, 0, None, "material time at which the process score reaches 63% (ledger demand scale)", low_open=True),
-    "item_load_elasticity": Spec(0.5, 0, 1, "elasticity of material demand to the number of items a unit carries"),
+    "item_load_elasticity": Spec(1.0, 0, 1, "elasticity of material demand to the number of items a unit carries"),
     "folded_item_ledger_share": Spec(0.5, 0, 1, "share of a merged or joined item's ledgers that remain to be kept"),
     "data_sharing_material_relief": Spec(0.4, 0, 1, "cut in material demand when all data are shared"),
     "minimum_real_work": Spec(0.10, 0, 1, "least share of time left for real task work"),
