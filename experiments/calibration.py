@@ -139,6 +139,44 @@ def distance_to_documents(pairs: list[Moment], observed: dict) -> float:
     return math.sqrt(sum(gaps) / len(pairs))
 
 
+IDENTIFICATION_STEP = 0.2  # relative step (absolute on the logit scale) of the identification check
+
+
+def identification(scenario, pairs: list[Moment], seeds: list[int], scale: str, workers) -> np.ndarray:
+    """How each fitted figure moves with each fitted parameter at the fit: central differences with
+    common random numbers, as elasticities (d figure / figure's document value per relative change
+    of the parameter; per unit on the logit scale). Rows are figures, columns parameters, both in
+    the moments' order: a dominant diagonal and a moderate condition number mean the documents'
+    figures pin the parameters down one by one."""
+    matrix = np.empty((len(pairs), len(pairs)))
+    for j, m in enumerate(pairs):
+        value = _current(scenario, m.parameter)
+        step = IDENTIFICATION_STEP if m.logit else IDENTIFICATION_STEP * abs(value)
+        low, high = _bounds(m.parameter)
+        up, down = min(value + step, high), max(value - step, low)
+        moved = [_evaluate(with_parameters(scenario, {m.parameter: x}), seeds, scale, workers) for x in (up, down)]
+        per_unit = 1.0 if m.logit else abs(value)
+        for i, figure in enumerate(pairs):
+            change = float(np.nanmean(moved[0][figure.metric]) - np.nanmean(moved[1][figure.metric]))
+            matrix[i, j] = change / (up - down) * per_unit / (abs(figure.target) or 1.0)
+    return matrix
+
+
+def format_identification(pairs: list[Moment], matrix: np.ndarray) -> str:
+    """Each parameter's effect on its own figure beside its largest effect on another one."""
+    lines = ["| parameter | its figure | effect on it | largest effect on another figure |", "|---|---|---|---|"]
+    for j, m in enumerate(pairs):
+        others = [(abs(matrix[i, j]), i) for i in range(len(pairs)) if i != j]
+        size, i = max(others)
+        lines.append(f"| {m.parameter} | {m.metric} | {matrix[j, j]:+.2f} | {pairs[i].metric} {matrix[i, j]:+.2f} |")
+    singular = np.linalg.svd(matrix, compute_uv=False)
+    lines += ["", f"Condition number of the whole matrix: {singular[0] / singular[-1]:.0f} (singular values "
+              f"{singular[-1]:.3f} to {singular[0]:.2f}). Effects are elasticities: the change of a figure, as a "
+              f"share of its document value, per relative change of the parameter ({IDENTIFICATION_STEP:.0%} up and "
+              "down, common random numbers; per unit for the two logit intercepts)."]
+    return "\n".join(lines)
+
+
 def calibrate(seeds: int = 4, scale: str = "province", iterations: int = 6, workers: int | None = None,
               write: bool = True, echo=print) -> dict:
     """Fit, check on fresh seeds, and write only a fit that reached the tolerance."""
@@ -173,8 +211,10 @@ def calibrate(seeds: int = 4, scale: str = "province", iterations: int = 6, work
     check = _evaluate(scenario, replication_seeds(CHECK_SEEDS, root=CALIBRATION_ROOT_SEED + 1), scale, workers)
     table = fit_table(pairs, check)
     fit = {"rounds": round_number, "kept_round": kept_round, "distance": distance,
-           "check_distance": distance_to_documents(pairs, check), "converged": distance < TOLERANCE}
+           "check_distance": distance_to_documents(pairs, check), "converged": distance < TOLERANCE,
+           "identification": format_identification(pairs, identification(scenario, pairs, fit_seeds, scale, workers))}
     echo(format_fit(table))
+    echo(fit["identification"])
     echo(f"kept round {kept_round} of {round_number}: distance {distance:.3f} on the fitting seeds (tolerance "
          f"{TOLERANCE}), {fit['check_distance']:.3f} on {CHECK_SEEDS} fresh seeds")
     if write:
@@ -254,7 +294,9 @@ def write_report(rows: list[dict], fitted: dict, seeds: int, scale: str, fit: di
              f"effect is a target. Round {fit['kept_round']} was kept: root mean squared relative distance "
              f"from the documents' figures {fit['distance']:.3f} on the fitting seeds (tolerance {TOLERANCE}), "
              f"{fit['check_distance']:.3f} on the fresh seeds.", "",
-             format_fit(rows), "", "Fitted values:", ""]
+             format_fit(rows), "", "Identification at the fit: how each fitted parameter moves its own figure and the "
+             "others (the procedure pairs one parameter with one figure; large effects off the pair mean the fit "
+             "rests on the figures jointly).", "", fit["identification"], "", "Fitted values:", ""]
     lines += [f"- `{name}` = {value:.6g}" for name, value in fitted.items()]
     DOCS.mkdir(exist_ok=True)
     (DOCS / "calibration.md").write_text("\n".join(lines) + "\n", encoding="utf-8")

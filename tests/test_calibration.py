@@ -1,6 +1,7 @@
 """The calibrated baseline lands inside the validity bands (province scale, 20 seeds)."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from experiments.calibration import EXTRA_CHECKS, moments
@@ -66,3 +67,17 @@ def test_a_fit_short_of_the_tolerance_writes_nothing_and_says_so(monkeypatch, ca
     assert status == 2 and "nothing written" in printed.err and printed.err.count("\n") == 1, printed.err
     assert "kept round 1 of 1" in printed.out
     assert [path.read_bytes() for path in files] == before
+
+
+def test_identification_measures_each_parameters_effect_on_the_fitted_figures():
+    from experiments.calibration import identification, moments
+    from scenarios import load_scenario
+
+    pairs = moments()
+    matrix = identification(load_scenario("baseline"), pairs, [1, 2], "county", 1)
+    assert matrix.shape == (len(pairs), len(pairs)) and np.isfinite(matrix).all()
+    own = {m.parameter: matrix[j, j] for j, m in enumerate(pairs)}
+    # data acquisition time is request time times a fixed factor (ODD 7.7), bar the half day when every
+    # department's data are shared: elasticity just below 1, with no noise
+    assert own["behaviour.data_request_days"] == pytest.approx(1.0, abs=2e-3)
+    assert own["behaviour.hosting_load"] > 0.5, "hosting time follows the load per visit"
