@@ -153,6 +153,12 @@ def _host(backlog, hosting, visit_unit, visit_mode, visit_members, load_by_mode,
 
 
 @njit(cache=True, error_model="numpy")
+def _unit_demand(demand_base: float, load_factor: float) -> float:
+    """A unit's material demand: the year's base scaled by its item load (never zero: it divides)."""
+    return max(demand_base * load_factor, 1e-4)
+
+
+@njit(cache=True, error_model="numpy")
 def _allocate(intent, materials, work, hosting, sanction_memory, integrity, load_factor, p):
     """Move the settled material share part-way to the multitask optimum (Holmstrom and Milgrom):
     materials pay through the process score, embellishment and, where truth is unseen, protection
@@ -165,7 +171,7 @@ def _allocate(intent, materials, work, hosting, sanction_memory, integrity, load
         felt = 1.0 + sanction_memory[u]
         value_materials = process_value + blame_value * felt
         value_outcome = outcome_value + intrinsic * integrity[u] + seen_value * felt
-        demand = max(demand_base * load_factor[u], 1e-4)
+        demand = _unit_demand(demand_base, load_factor[u])
         available = 1.0 - hosting[u]
         optimum = (np.log(value_materials / (demand * value_outcome * k)) + k * available) / (k + 1.0 / demand)
         intent[u] += speed * (max(optimum, 0.0) - intent[u])
@@ -295,7 +301,7 @@ def _evaluate_quarter(rng, unresolved, implementation, falsified, documented, sc
         utility = (gain_per_gap * gap * (1 - w * phi) - belief[u] * penalty_per_sanction * sanction
                    - intrinsic * integrity[u] * gap - cost)
         falsified[u] = gap > 0 and draws[0, u] < 1.0 / (1.0 + np.exp(-utility / noise))
-        process = 1.0 - np.exp(-materials[u] / max(demand * load_factor[u], 1e-4))
+        process = 1.0 - np.exp(-materials[u] / _unit_demand(demand, load_factor[u]))
         dressed = embellishment * process * (1 - implementation[u]) * 0.5
         documented[u] = min(1.0, implementation[u] + dressed + (gap if falsified[u] else 0.0))
         seen = implementation[u] if draws[1, u] < phi else documented[u]
