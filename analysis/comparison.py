@@ -9,7 +9,7 @@ from model import METRICS
 
 from .labels import fixed
 from .summary import (Target, document_baselines, document_targets, final_year, paired_differences, summarise,
-                      target_attainment)
+                      target_attainment, twin_metrics)
 
 # Targets whose quantity is an input of the model rather than one of its outcomes.
 NOT_MODEL_OUTCOMES = {
@@ -42,9 +42,10 @@ def compare(frame: pd.DataFrame, year: int | None = None) -> dict:
             entry["vs_first"] = _records(diffs[diffs["scenario"] == name], ("diff", "low", "high"))
         out.append(entry)
     # the calendar year compared, whether it was chosen, and whether some scenarios ran beyond it
-    compared = int(final_year(frame, year)["year"].iloc[0])
+    rows = final_year(frame, year)
+    compared = int(rows["year"].iloc[0])
     return {"year": compared, "final_year": year is None, "runs_beyond": bool(frame["year"].max() > compared),
-            "scenarios": out}
+            "same_number_as": twin_metrics(rows), "scenarios": out}
 
 
 def _clean(value):
@@ -80,6 +81,10 @@ def format_table(comparison: dict, targets: dict[str, Target] | None = None) -> 
             header += f"   document baseline {baselines[metric]:g}"
         lines.append(header)
         lines.append(f"  ({target.note})")
+        twin = comparison.get("same_number_as", {}).get(metric)
+        if twin:
+            lines.append(f"  note: equal to {twin} in every run (nearly every accepted fix is accepted within 26 "
+                         f"weeks), so this target is judged on that number with another threshold")
         if metric in NOT_MODEL_OUTCOMES:
             lines.append(f"  not evaluated: {NOT_MODEL_OUTCOMES[metric]}")
             continue

@@ -99,6 +99,19 @@ def target_attainment(frame: pd.DataFrame, targets: dict[str, Target], year: int
     return pd.DataFrame(rows)
 
 
+# Target metrics that can come out as another one's number: nearly every accepted rectification is
+# accepted within 26 weeks (ODD section 10), so the six-month share can equal completion.
+TWIN_METRICS = (("rectified_within_6_months", "rectification_completion_rate"),)
+SAME_NUMBER = 1e-3
+
+
+def twin_metrics(rows: pd.DataFrame) -> dict[str, str]:
+    """Each metric that is within SAME_NUMBER of its twin in every one of these rows (one year's),
+    so that a reader is told its target is judged on the twin's number."""
+    return {metric: twin for metric, twin in TWIN_METRICS if {metric, twin} <= set(rows.columns)
+            and (rows[metric] - rows[twin]).abs().max() < SAME_NUMBER}
+
+
 def paired_differences(frame: pd.DataFrame, reference: str, metrics: list[str],
                        year: int | None = None) -> pd.DataFrame:
     """Each scenario minus the reference scenario, paired by seed (common random numbers)."""

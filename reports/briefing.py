@@ -14,6 +14,7 @@ from analysis.labels import (display_scale, fixed, format_estimate, format_numbe
 from analysis.measures import HEADLINES
 from analysis.sensitivity import RANKING_INDEX, methods_and_outcomes, ranked_factors
 from analysis.study import Study, judged_year
+from analysis.summary import twin_metrics
 from experiments.sensitivity import NOISE_LIMIT
 from model import CALIBRATED, METRICS, SCALES, SOFT_METRICS
 from scenarios import load_document_figures, override_kind
@@ -609,9 +610,6 @@ PROVENANCE_KEYS = ("kind", "scenarios", "overrides", "method", "outcomes", "scal
                    "finished", "code_version", "python", "platform")
 
 
-SAME_AS_COMPLETION = 1e-3  # rectified_within_6_months this close to completion in every group: one number
-
-
 def _judgement_caveats(study: Study) -> list[Text]:
     """What the scorecard's figures rest on, said when the results show it: groups cut to a common
     year, seeds left out where a metric is undefined, two targets judged on one number."""
@@ -632,9 +630,9 @@ def _judgement_caveats(study: Study) -> list[Text]:
             "rate with a zero denominator): ") + _join(
                 [f"{study.group_name(r.group, l)} {r.metric} ({r.n}/{seeds[r.group]})" for r in short.itertuples()], l)
             + ("。" if l == "zh" else ".")))
-    final = study.runs[study.runs["year"] == year]
+    twins = twin_metrics(study.runs[study.runs["year"] == year])
     pair = ("rectified_within_6_months", "rectification_completion_rate")
-    if set(pair) <= set(card.get("metric", ())) and (final[pair[0]] - final[pair[1]]).abs().max() < SAME_AS_COMPLETION:
+    if twins.get(pair[0]) == pair[1] and set(pair) <= set(card.get("metric", ())):
         within, completion = (f"{100 * card.loc[card['metric'] == m, 'target'].iloc[0]:.0f}%" for m in pair)
         items.append(say(lambda l: (
             f"模型中几乎所有通过验收的整改都在26周内完成，因此“6个月内整改”与“整改完成率”是同一个数，两个目标（{within}与"

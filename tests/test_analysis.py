@@ -307,3 +307,17 @@ def test_a_pair_with_an_undefined_value_is_left_out_whole_and_not_counted(tmp_pa
     assert effect["reference_mean"] == pytest.approx(kept.mean())
     assert paired_differences(runs, "baseline", ["major_problem_miss_rate"]).set_index("scenario").loc[
         "merge_items", "n"] == len(SEEDS) - 1
+
+
+def test_the_terminal_table_says_when_a_target_is_judged_on_another_targets_number():
+    """The six-month share equal to completion in every run is said under its block; apart, it is not."""
+    from analysis.comparison import compare, format_table
+
+    runs = synthetic_runs()
+    apart = format_table(compare(runs))
+    runs["rectified_within_6_months"] = runs["rectification_completion_rate"] - 0.0002
+    same = format_table(compare(runs))
+    note = "note: equal to rectification_completion_rate in every run"
+    assert note not in apart
+    block = same[same.index("\nrectified_within_6_months"):]
+    assert note in block.split("\n\n")[0] and same.count(note) == 1
