@@ -103,6 +103,7 @@ BEHAVIOUR_LABELS: dict[str, Label] = {
     "remote_data_compilation": Label("非现场数据整理负荷", "Data compilation, remote"),
     "joint_member_load": Label("联合督查成员附加负荷", "Extra load per joint member"),
     "max_hosting_share": Label("迎检时间上限", "Cap on weekly hosting"),
+    "ledger_share": Label("台账时间占比", "Ledger time share"),
     "material_demand": Label("材料需求规模", "Material demand scale"),
     "item_load_elasticity": Label("材料需求对事项弹性", "Material elasticity to items"),
     "folded_item_ledger_share": Label("合并事项台账保留比例", "Ledgers kept for folded items"),

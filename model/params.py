@@ -84,8 +84,9 @@ BEHAVIOUR: dict[str, Spec] = {
     "remote_data_compilation": Spec(0.15, 0, 1, "unit-weeks of data compilation a remote inspection needs when data are not shared"),
     "joint_member_load": Spec(0.25, 0, 1, "extra hosting per additional body in a joint visit"),
     "max_hosting_share": Spec(0.50, 0, 1, "most of a week that hosting can take (the rest of the load waits)"),
-    "material_demand": Spec(0.30, 0, None, "material time at which the process score reaches 63% (ledger demand scale)", low_open=True),
+    "material_demand": Spec(0.12, 0, None, "chosen material time at which the process score reaches 63%, at today's item load", low_open=True),
     "item_load_elasticity": Spec(1.0, 0, 1, "elasticity of material demand to the number of items a unit carries"),
+    "ledger_share": Spec(0.25, 0, 0.6, "share of the working week kept on ledgers at today's item load, before material cuts and data sharing"),
     "folded_item_ledger_share": Spec(0.5, 0, 1, "share of a merged or joined item's ledgers that remain to be kept"),
     "data_sharing_material_relief": Spec(0.4, 0, 1, "cut in material demand when all data are shared"),
     "minimum_real_work": Spec(0.10, 0, 1, "least share of time left for real task work"),
@@ -153,7 +154,7 @@ BEHAVIOUR: dict[str, Spec] = {
 
 # Behavioural parameters `run.py calibrate` fits to the documents' baseline figures.
 CALIBRATED = (
-    "items_scale", "topic_concentration", "hosting_load", "evaluation_stake", "detection_base",
+    "items_scale", "topic_concentration", "hosting_load", "ledger_share", "material_demand", "detection_base",
     "special_depth", "genuine_fix_cost", "quality_failure", "problem_arrival", "falsification_cost",
     "genuine_fix_weeks", "data_request_days", "task_processing_days", "recognition_intercept",
     "satisfaction_intercept", "initial_problems",

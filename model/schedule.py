@@ -107,7 +107,8 @@ def _run_province(p: Province, now: int, weeks: int, units, plan, tables: dict, 
     p.events.codes, p.sanctions.codes = _run_weeks(
         p.stream, now, week_of_year, weeks,
         (units.hosting_backlog[part], units.hosting[part], units.material_intent[part], units.materials[part],
-         units.work[part], units.sanction_memory[part], units.integrity[part], units.load_factor[part],
+         units.ledgers[part], units.work[part], units.sanction_memory[part], units.integrity[part],
+         units.item_ratio[part], units.load_factor[part],
          units.latent[part], units.latent_ordinary[part], units.unresolved[part],
          (units.arrival_clock[part], units.fix_clock[part], units.eruption_clock[part]), units.falsified[part],
          units.visited_this_quarter[part], units.implementation[part], units.documented[part], units.score[part],
@@ -129,8 +130,8 @@ def _run_weeks(stream, now, week_of_year, weeks, units, plan, tables, constants,
     """One province's weeks, drawing from stream[0]. Returns its event and sanction calendars' code
     tables (new ones when a row had to widen)."""
     rng = stream[0]
-    (backlog, hosting, intent, materials, work, sanction_memory, integrity, load_factor, latent, latent_ordinary,
-     unresolved, clocks, falsified, visited, implementation, documented, score, belief) = units
+    (backlog, hosting, intent, materials, ledgers, work, sanction_memory, integrity, item_ratio, load_factor, latent,
+     latent_ordinary, unresolved, clocks, falsified, visited, implementation, documented, score, belief) = units
     (plan_unit, mode, members, duplicate, special, depth, n_topics, source, mask, round_bounds, block_start,
      block_stop, round_first, round_last) = plan
     (load_by_mode, allocation, problems, detection, case_behaviour, case_levers, catch_by_mode,
@@ -144,8 +145,8 @@ def _run_weeks(stream, now, week_of_year, weeks, units, plan, tables, constants,
     for w in range(week_of_year, week_of_year + weeks):
         start, stop = block_start[w], block_stop[w]
         unit = plan_unit[start:stop]
-        _unit_week(rng, backlog, hosting, intent, materials, work, sanction_memory, integrity, load_factor, latent,
-                   latent_ordinary, unresolved, clocks, unit, mode[start:stop], members[start:stop],
+        _unit_week(rng, backlog, hosting, intent, materials, ledgers, work, sanction_memory, integrity, item_ratio,
+                   load_factor, latent, latent_ordinary, unresolved, clocks, unit, mode[start:stop], members[start:stop],
                    duplicate[start:stop], load_by_mode[w], joint_member_load, max_hosting, allocation[w], problems,
                    material_need, unit_week_totals, supervision_share, erupted, scratch)
         if stop > start:
@@ -165,7 +166,7 @@ def _run_weeks(stream, now, week_of_year, weeks, units, plan, tables, constants,
             sanction_memory[u] *= memory_decay
         if (w + 1) % QUARTER_WEEKS == 0:
             _evaluate_quarter(rng, unresolved, implementation, falsified, documented, score, belief, visited,
-                              sanction_memory, integrity, materials, load_factor, evaluation[w],
+                              sanction_memory, integrity, materials, ledgers, load_factor, evaluation[w],
                               quarter_totals)
         now += 1
     return event_codes, sanction_codes

@@ -30,8 +30,9 @@ class UnitState:
     integrity: np.ndarray
     belief_inspected: np.ndarray  # believed chance of at least one visit in a quarter
     hosting: np.ndarray  # shares of this week's working time
-    material_intent: np.ndarray  # the material share a unit has settled on (adjusts slowly)
-    materials: np.ndarray
+    material_intent: np.ndarray  # the share a unit has settled on preparing beyond its ledgers (adjusts slowly)
+    materials: np.ndarray  # ledgers plus what the unit chose to prepare
+    ledgers: np.ndarray  # this week's share kept on the ledgers its items demand
     work: np.ndarray
     hosting_backlog: np.ndarray  # unit-weeks of hosting still owed to announced visits
     sanction_memory: np.ndarray
@@ -47,6 +48,7 @@ class UnitState:
     documented: np.ndarray
     score: np.ndarray
     item_load: np.ndarray
+    item_ratio: np.ndarray  # item load relative to the reference (set with item_load); ledgers follow it
     load_factor: np.ndarray  # material demand relative to the reference item load (set with item_load)
     visited_this_quarter: np.ndarray
     risk_signal: np.ndarray
@@ -65,12 +67,14 @@ class UnitState:
         return cls(
             integrity=rng.beta(behaviour["integrity_a"], behaviour["integrity_b"], n),
             belief_inspected=np.full(n, 0.9),
-            hosting=np.zeros(n), material_intent=np.full(n, 0.3), materials=np.full(n, 0.3), work=work,
+            hosting=np.zeros(n), material_intent=np.full(n, 0.3), materials=np.full(n, 0.3),
+            ledgers=np.zeros(n), work=work,
             hosting_backlog=np.zeros(n), sanction_memory=np.zeros(n),
             latent=latent, latent_ordinary=latent[:, :MAJOR].sum(axis=1, dtype=np.int64), unresolved=latent.copy(),
             arrival_clock=arrival_clock, fix_clock=fix_clock, eruption_clock=eruption_clock,
             falsified=np.zeros(n, dtype=bool), implementation=np.ones(n), documented=np.ones(n),
-            score=np.zeros(n), item_load=np.full(n, REFERENCE_ITEM_LOAD), load_factor=np.ones(n),
+            score=np.zeros(n), item_load=np.full(n, REFERENCE_ITEM_LOAD),
+            item_ratio=np.ones(n), load_factor=np.ones(n),
             visited_this_quarter=np.zeros(n, dtype=bool), risk_signal=np.ones(n),
         )
 
@@ -78,7 +82,8 @@ class UnitState:
 def set_item_load(state: UnitState, item_load: np.ndarray, elasticity: float) -> None:
     """The items whose ledgers a unit keeps this year, and the material demand they make."""
     state.item_load = item_load
-    state.load_factor = (item_load / REFERENCE_ITEM_LOAD) ** elasticity
+    state.item_ratio = item_load / REFERENCE_ITEM_LOAD
+    state.load_factor = state.item_ratio ** elasticity
 
 
 def observability(levers: dict, behaviour: dict) -> float:
@@ -89,11 +94,16 @@ def observability(levers: dict, behaviour: dict) -> float:
     return 1.0 - (1.0 - data) * (1.0 - unannounced) * (1.0 - levers["third_party_share"])
 
 
+def material_relief(levers: dict, behaviour: dict):
+    """What paperless inspection and shared data leave of every material and ledger demand (levers
+    as numbers or weekly arrays)."""
+    return (1 - levers["material_reduction"]) * (1 - behaviour["data_sharing_material_relief"] * levers["data_sharing_rate"])
+
+
 def material_demand(levers: dict, behaviour: dict):
     """The process score's scale before a unit's item load: what allocation optimises against and
     evaluation scores with (levers as numbers or weekly arrays)."""
-    return (behaviour["material_demand"] * (1 - levers["material_reduction"])
-            * (1 - behaviour["data_sharing_material_relief"] * levers["data_sharing_rate"]))
+    return behaviour["material_demand"] * material_relief(levers, behaviour)
 
 
 def unit_tables(levers: dict, behaviour: dict, phi: np.ndarray) -> dict[str, np.ndarray]:
@@ -102,6 +112,7 @@ def unit_tables(levers: dict, behaviour: dict, phi: np.ndarray) -> dict[str, np.
     w, stake = levers["outcome_weight"], b["evaluation_stake"]
     exposure = b["defensive_weight"] * levers["accountability_intensity"] * levers["sanction_severity"]
     demand = material_demand(levers, b)
+    ledgers = b["ledger_share"] * material_relief(levers, b)
     return {
         # the multitask values of materials and of real work, split into what perceived
         # accountability (1 + sanction memory) scales and what it does not; see _allocate
@@ -109,7 +120,7 @@ def unit_tables(levers: dict, behaviour: dict, phi: np.ndarray) -> dict[str, np.
             stake * (1 - w) + stake * w * (1 - phi) * b["embellishment"],
             exposure * (1 - levers["tolerance"] * b["exogenous_share"]) * (1 - phi), stake * w,
             b["intrinsic_weight"], exposure * phi,
-            demand, b["productivity"], b["adjustment_speed"], b["minimum_real_work"]),
+            demand, b["productivity"], b["adjustment_speed"], b["minimum_real_work"], ledgers),
         "problems": weekly_columns(b["problem_arrival"], b["arrival_work_sensitivity"], b["reference_real_work"],
                                    b["major_share"], b["self_fix_rate"], b["major_eruption"])[0],
         "evaluation": evaluation_table(levers, behaviour, phi),
@@ -120,15 +131,15 @@ UNIT_WEEK_TOTALS = ("hosting", "materials", "excess", "unit_weeks", "major_erupt
 
 
 @njit(cache=True, error_model="numpy")
-def _unit_week(rng, backlog, hosting, intent, materials, work, sanction_memory, integrity, load_factor, latent,
-               latent_ordinary, unresolved, clocks, visit_unit, visit_mode, visit_members, visit_duplicate, load_by_mode,
+def _unit_week(rng, backlog, hosting, intent, materials, ledgers, work, sanction_memory, integrity, item_ratio,
+               load_factor, latent, latent_ordinary, unresolved, clocks, visit_unit, visit_mode, visit_members, visit_duplicate, load_by_mode,
                joint_member_load, max_hosting, allocation, problems, material_need, totals, supervision_share,
                erupted, scratch):
     """A week of the units' own rules, in order: this week's visits add hosting, units allocate
     their time, problems arise, heal and erupt. `scratch` is two rows of per-unit space the caller
     keeps between weeks."""
     _host(backlog, hosting, visit_unit, visit_mode, visit_members, load_by_mode, joint_member_load, max_hosting)
-    _allocate(intent, materials, work, hosting, sanction_memory, integrity, load_factor, allocation)
+    _allocate(intent, materials, ledgers, work, hosting, sanction_memory, integrity, item_ratio, load_factor, allocation)
     for u in range(work.size):
         totals[0] += hosting[u]
         totals[1] += materials[u]
@@ -159,24 +170,30 @@ def _unit_demand(demand_base: float, load_factor: float) -> float:
 
 
 @njit(cache=True, error_model="numpy")
-def _allocate(intent, materials, work, hosting, sanction_memory, integrity, load_factor, p):
-    """Move the settled material share part-way to the multitask optimum (Holmstrom and Milgrom):
-    materials pay through the process score, embellishment and, where truth is unseen, protection
-    against blame; real work through outcomes, integrity and seen accountability. Exposure to
-    blame scales with perceived accountability (1 + the unit's sanction memory); material demand
-    with the unit's item load. This week's materials are the settled share unless hosting leaves
-    less room; real work takes the rest."""
-    process_value, blame_value, outcome_value, intrinsic, seen_value, demand_base, k, speed, minimum_work = p
+def _allocate(intent, materials, ledgers, work, hosting, sanction_memory, integrity, item_ratio, load_factor, p):
+    """Keep the ledgers the unit's items demand (D2 2.3.3: ten kinds per supervised task), as far as
+    hosting leaves room, then move the settled share of chosen materials part-way to the multitask
+    optimum (Holmstrom and Milgrom) for the time left: chosen materials pay through the process
+    score, embellishment and, where truth is unseen, protection against blame; real work through
+    outcomes, integrity and seen accountability. Ledgers are owed per item whatever they earn, so
+    they are not part of the choice. Exposure to blame scales with perceived accountability (1 +
+    the unit's sanction memory); material demand with the unit's item load. This week's chosen
+    materials are the settled share unless hosting and ledgers leave less room; real work takes
+    the rest."""
+    process_value, blame_value, outcome_value, intrinsic, seen_value, demand_base, k, speed, minimum_work, \
+        ledger_base = p
     for u in range(intent.size):
         felt = 1.0 + sanction_memory[u]
         value_materials = process_value + blame_value * felt
         value_outcome = outcome_value + intrinsic * integrity[u] + seen_value * felt
         demand = _unit_demand(demand_base, load_factor[u])
-        available = 1.0 - hosting[u]
+        ledgers[u] = min(ledger_base * item_ratio[u], max(1.0 - hosting[u] - minimum_work, 0.0))
+        available = 1.0 - hosting[u] - ledgers[u]
         optimum = (np.log(value_materials / (demand * value_outcome * k)) + k * available) / (k + 1.0 / demand)
         intent[u] += speed * (max(optimum, 0.0) - intent[u])
-        materials[u] = min(max(intent[u], 0.0), max(available - minimum_work, 0.0))
-        work[u] = available - materials[u]
+        chosen = min(max(intent[u], 0.0), max(available - minimum_work, 0.0))
+        materials[u] = ledgers[u] + chosen
+        work[u] = available - chosen
 
 
 @njit(cache=True, error_model="numpy")
@@ -283,7 +300,7 @@ QUARTER_TOTALS = ("falsified_reports", "reports", "gap", "implementation")
 
 @njit(cache=True, error_model="numpy")
 def _evaluate_quarter(rng, unresolved, implementation, falsified, documented, score, belief, visited,
-                      sanction_memory, integrity, materials, load_factor, p, totals):
+                      sanction_memory, integrity, materials, ledgers, load_factor, p, totals):
     """Quarterly report and evaluation: decide falsification (Becker; Allingham and Sandmo: when
     the target gap is large and the expected penalty small), document, score, update beliefs.
     A task fails while it has an unresolved problem; a major problem fails one more."""
@@ -301,7 +318,7 @@ def _evaluate_quarter(rng, unresolved, implementation, falsified, documented, sc
         utility = (gain_per_gap * gap * (1 - w * phi) - belief[u] * penalty_per_sanction * sanction
                    - intrinsic * integrity[u] * gap - cost)
         falsified[u] = gap > 0 and draws[0, u] < 1.0 / (1.0 + np.exp(-utility / noise))
-        process = 1.0 - np.exp(-materials[u] / _unit_demand(demand, load_factor[u]))
+        process = 1.0 - np.exp(-(materials[u] - ledgers[u]) / _unit_demand(demand, load_factor[u]))
         dressed = embellishment * process * (1 - implementation[u]) * 0.5
         documented[u] = min(1.0, implementation[u] + dressed + (gap if falsified[u] else 0.0))
         seen = implementation[u] if draws[1, u] < phi else documented[u]

@@ -19,7 +19,7 @@ from model.inspection import INSPECTION_TOTALS, expected_data_days
 from model.organisation import build_organisation
 from model.params import SCALES, Schedule
 from model.simulate import run_table
-from model.units import MAJOR, WIDTH, _arise_and_heal
+from model.units import MAJOR, WIDTH, _allocate, _arise_and_heal
 from scenarios import apply_overrides, load_scenario
 
 CLOSED_FORM_METRIC = "data_acquisition_days"
@@ -33,8 +33,9 @@ def step_checking_invariants(model: SupervisionModel, weeks: int) -> None:
         u = model.units
         total = u.work + u.materials + u.hosting
         assert np.allclose(total, 1.0), "time shares must sum to 1"
-        for share in (u.work, u.materials, u.hosting):
+        for share in (u.work, u.materials, u.hosting, u.ledgers):
             assert share.min() >= -1e-12 and share.max() <= 1 + 1e-12
+        assert (u.materials >= u.ledgers).all(), "ledgers are part of materials"
         assert u.latent.min() >= 0
         assert (u.unresolved >= u.latent).all(), "a latent problem is always unresolved"
         assert (u.latent_ordinary == u.latent[:, :MAJOR].sum(axis=1)).all(), "the kept count is the row sum"
@@ -60,6 +61,27 @@ def test_invariants_and_metric_ranges_hold_for_any_levers(levers, seed):
     assert (frame["inspections_per_unit_year"] >= 0).all()
     kinds = frame["onsite_inspections_per_unit_year"] + frame["remote_inspections_per_unit_year"]
     assert np.allclose(frame["inspections_per_unit_year"], kinds), "inspections of every kind: on site plus off site"
+
+
+@settings(max_examples=60, deadline=None)
+@given(hosting=st.floats(0, 0.5), ratio=st.floats(0.2, 2.0), ledger_base=st.floats(0, 0.6),
+       intent=st.floats(0, 0.8), memory=st.floats(0, 3), integrity=st.floats(0, 1))
+def test_ledgers_follow_the_items_and_more_items_never_mean_less_material_time(hosting, ratio, ledger_base, intent,
+                                                                              memory, integrity):
+    """ODD 7.2: ledgers are owed per item as far as hosting leaves room; the chosen part gives back
+    less than the extra ledgers take, so material time never falls as items rise."""
+    minimum_work = 0.1
+    p = np.array([1.0, 0.2, 0.3, 0.5, 0.1, 0.1, 3.0, 0.15, minimum_work, ledger_base])
+    out = {}
+    for label, r in (("fewer", ratio), ("more", 2 * ratio)):
+        state = [np.array([intent]), np.zeros(1), np.zeros(1), np.zeros(1)]  # intent, materials, ledgers, work
+        _allocate(*state, np.array([hosting]), np.array([memory]), np.array([integrity]), np.array([r]),
+                  np.ones(1), p)
+        intent_after, materials, ledgers, work = (a[0] for a in state)
+        assert ledgers == pytest.approx(min(ledger_base * r, max(1 - hosting - minimum_work, 0)))
+        assert hosting + materials + work == pytest.approx(1.0) and materials >= ledgers
+        out[label] = materials
+    assert out["more"] >= out["fewer"] - 1e-12
 
 
 def test_unannounced_checks_change_nothing_when_every_inspection_is_off_site():
