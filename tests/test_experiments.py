@@ -198,9 +198,10 @@ def test_sweep_command_writes_the_default_folder(grid_file, tmp_path, monkeypatc
 
 
 def test_shipped_experiments_load_and_screening_covers_every_parameter():
-    assert {"mechanism_sweep", "morris_screening", "sobol_levers"} <= set(list_experiments())
+    studies = {"morris_screening", "sobol_levers"}
+    assert {"mechanism_sweep", "accountability_response"} | studies <= set(list_experiments())
     for name in list_experiments():
-        load_experiment(name, MODEL, sensitivity=name != "mechanism_sweep")
+        load_experiment(name, MODEL, sensitivity=name in studies)
     screening = load_experiment("morris_screening", MODEL, sensitivity=True)
     covered = {name.rpartition(".")[2] for name in screening.factor_names}
     assert covered == set(LEVERS) | set(BEHAVIOUR), "add the missing parameters' ranges to morris_screening.yaml"
