@@ -83,8 +83,8 @@ def format_table(comparison: dict, targets: dict[str, Target] | None = None) -> 
         lines.append(f"  ({target.note})")
         twin = comparison.get("same_number_as", {}).get(metric)
         if twin:
-            lines.append(f"  note: equal to {twin} in every run (nearly every accepted fix is accepted within 26 "
-                         f"weeks), so this target is judged on that number with another threshold")
+            lines.append(f"  note: within 0.001 of {twin} in every run (nearly every accepted fix is accepted "
+                         f"within 26 weeks), so this target is judged on that number with another threshold")
         if metric in NOT_MODEL_OUTCOMES:
             lines.append(f"  not evaluated: {NOT_MODEL_OUTCOMES[metric]}")
             continue

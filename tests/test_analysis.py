@@ -317,7 +317,7 @@ def test_the_terminal_table_says_when_a_target_is_judged_on_another_targets_numb
     apart = format_table(compare(runs))
     runs["rectified_within_6_months"] = runs["rectification_completion_rate"] - 0.0002
     same = format_table(compare(runs))
-    note = "note: equal to rectification_completion_rate in every run"
+    note = "note: within 0.001 of rectification_completion_rate in every run"
     assert note not in apart
     block = same[same.index("\nrectified_within_6_months"):]
     assert note in block.split("\n\n")[0] and same.count(note) == 1
