@@ -94,6 +94,11 @@ class GrassrootsUnit(mesa.Agent):
         return float(self._state().materials[self.index] * WEEKLY_HOURS)
 
     @property
+    def ledger_hours_per_week(self) -> float:
+        """The part of the material hours owed to the ledgers of the unit's items."""
+        return float(self._state().ledgers[self.index] * WEEKLY_HOURS)
+
+    @property
     def latent_problems(self) -> int:
         return int(self._state().latent[self.index].sum())
 

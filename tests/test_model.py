@@ -154,6 +154,8 @@ def test_agents_are_mesa_agents_and_units_are_views_on_the_arrays():
         model.step()
     unit = model.unit(42)
     assert unit.material_hours_per_week == pytest.approx(model.units.materials[42] * 50)
+    assert unit.ledger_hours_per_week == pytest.approx(model.units.ledgers[42] * 50)
+    assert 0 < unit.ledger_hours_per_week < unit.material_hours_per_week
     assert unit.latent_problems == model.units.latent[42].sum()
     assert sum(unit.time_shares.values()) == pytest.approx(1.0)
     assert sum(body.visits_this_year for body in model.bodies) + sum(
