@@ -8,8 +8,8 @@ the baseline starts stationary. One figure is a response, not a level: material 
 while upper-level items grew 68% (2020 to 2023), an elasticity of ln 1.42 / ln 1.68. Each seed
 runs again with a 2020 item load (`items_scale` / 1.68) and the pair gives the model's elasticity
 of material hours to the inspections it realises (about 1.74 times as many, not exactly 1.68:
-thinning to capacity is not proportional). The fit is then checked on fresh seeds and written, with the
-fitted values, into scenarios/baseline.yaml and docs/calibration.md.
+thinning to capacity is not proportional). The fit is then checked on fresh seeds and written,
+with the fitted values, into scenarios/baseline.yaml and docs/calibration.md.
 """
 from __future__ import annotations
 
@@ -104,7 +104,8 @@ def _bounds(parameter: str) -> tuple[float, float]:
 def evaluate_figures(scenario, seeds, scale, workers) -> "dict[str, np.ndarray]":
     """The fitted figures per seed; each seed also runs with the 2020 item load (same seed), for
     material time's elasticity to the items since."""
-    earlier = with_parameters(scenario, {"behaviour.items_scale": scenario.behaviour["items_scale"] / (1 + items_growth())})
+    items_2020 = scenario.behaviour["items_scale"] / (1 + items_growth())
+    earlier = with_parameters(scenario, {"behaviour.items_scale": items_2020})
     specs = [RunSpec(s, seed, scale=scale, years=FIT_YEARS) for s in (scenario, earlier) for seed in seeds]
     frame = run_all(specs, workers=workers, progress=False)
     final = frame[frame["year"] == frame["year"].max()]
@@ -113,7 +114,8 @@ def evaluate_figures(scenario, seeds, scale, workers) -> "dict[str, np.ndarray]"
                 if column not in ("scenario", "seed", "scale", "year", "phase")}
     observed[RECTIFICATION_MEAN] = (observed["rectification_acceptance_pass_rate"]
                                     + observed["rectification_completion_rate"]) / 2
-    ratio = {m: observed[m] / then[m].to_numpy(dtype=float) for m in ("material_hours_per_week", "inspections_per_unit_year")}
+    ratio = {m: observed[m] / then[m].to_numpy(dtype=float)
+             for m in ("material_hours_per_week", "inspections_per_unit_year")}
     observed[MATERIAL_ELASTICITY] = np.log(ratio["material_hours_per_week"]) / np.log(ratio["inspections_per_unit_year"])
     return observed
 
@@ -172,7 +174,8 @@ def identification(scenario, pairs: list[Moment], seeds: list[int], scale: str, 
         step = IDENTIFICATION_STEP if m.logit else IDENTIFICATION_STEP * abs(value)
         low, high = _bounds(m.parameter)
         up, down = min(value + step, high), max(value - step, low)
-        moved = [evaluate_figures(with_parameters(scenario, {m.parameter: x}), seeds, scale, workers) for x in (up, down)]
+        moved = [evaluate_figures(with_parameters(scenario, {m.parameter: x}), seeds, scale, workers)
+                 for x in (up, down)]
         per_unit = 1.0 if m.logit else abs(value)
         for i, figure in enumerate(pairs):
             change = float(np.nanmean(moved[0][figure.metric]) - np.nanmean(moved[1][figure.metric]))

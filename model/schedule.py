@@ -146,8 +146,8 @@ def _run_weeks(stream, now, week_of_year, weeks, units, plan, tables, constants,
         start, stop = block_start[w], block_stop[w]
         unit = plan_unit[start:stop]
         _unit_week(rng, backlog, hosting, intent, materials, ledgers, work, sanction_memory, integrity, item_ratio,
-                   load_factor, latent, latent_ordinary, unresolved, clocks, unit, mode[start:stop], members[start:stop],
-                   duplicate[start:stop], load_by_mode[w], joint_member_load, max_hosting, allocation[w], problems,
+                   load_factor, latent, latent_ordinary, unresolved, clocks, unit, mode[start:stop],
+                   members[start:stop], duplicate[start:stop], load_by_mode[w], joint_member_load, max_hosting, allocation[w], problems,
                    material_need, unit_week_totals, supervision_share, erupted, scratch)
         if stop > start:
             event_week, event_code, sanction_week, sanction_unit = _inspect(

@@ -97,7 +97,8 @@ def observability(levers: dict, behaviour: dict) -> float:
 def material_relief(levers: dict, behaviour: dict):
     """What paperless inspection and shared data leave of every material and ledger demand (levers
     as numbers or weekly arrays)."""
-    return (1 - levers["material_reduction"]) * (1 - behaviour["data_sharing_material_relief"] * levers["data_sharing_rate"])
+    shared = behaviour["data_sharing_material_relief"] * levers["data_sharing_rate"]
+    return (1 - levers["material_reduction"]) * (1 - shared)
 
 
 def material_demand(levers: dict, behaviour: dict):
@@ -132,14 +133,15 @@ UNIT_WEEK_TOTALS = ("hosting", "materials", "excess", "unit_weeks", "major_erupt
 
 @njit(cache=True, error_model="numpy")
 def _unit_week(rng, backlog, hosting, intent, materials, ledgers, work, sanction_memory, integrity, item_ratio,
-               load_factor, latent, latent_ordinary, unresolved, clocks, visit_unit, visit_mode, visit_members, visit_duplicate, load_by_mode,
-               joint_member_load, max_hosting, allocation, problems, material_need, totals, supervision_share,
-               erupted, scratch):
+               load_factor, latent, latent_ordinary, unresolved, clocks, visit_unit, visit_mode, visit_members,
+               visit_duplicate, load_by_mode, joint_member_load, max_hosting, allocation, problems, material_need,
+               totals, supervision_share, erupted, scratch):
     """A week of the units' own rules, in order: this week's visits add hosting, units allocate
     their time, problems arise, heal and erupt. `scratch` is two rows of per-unit space the caller
     keeps between weeks."""
     _host(backlog, hosting, visit_unit, visit_mode, visit_members, load_by_mode, joint_member_load, max_hosting)
-    _allocate(intent, materials, ledgers, work, hosting, sanction_memory, integrity, item_ratio, load_factor, allocation)
+    _allocate(intent, materials, ledgers, work, hosting, sanction_memory, integrity, item_ratio, load_factor,
+              allocation)
     for u in range(work.size):
         totals[0] += hosting[u]
         totals[1] += materials[u]
