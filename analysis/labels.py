@@ -278,10 +278,17 @@ def display_scale(metric: str) -> float:
 
 
 def fixed(value: float, decimals: int, signed: bool = False) -> str:
-    """Fixed-point text. A value that rounds to zero reads as zero: a difference of -1e-15 (float
-    rounding between two equal means) is '+0.000', not '-0.000'."""
-    value = round(value, decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
-    return f"{value:+.{decimals}f}" if signed else f"{value:.{decimals}f}"
+    """Fixed-point text. A value that rounds to zero keeps its side: an interval bound of -0.04 is
+    '-0.0', so [-0.0, +1.2] does not read as excluding zero. Float noise reads as zero: a difference
+    of -1e-15 (float rounding between two equal means) is '+0.000', not '-0.000'."""
+    rounded = round(value, decimals) + 0.0  # + 0.0 turns -0.0 into 0.0
+    text = f"{rounded:+.{decimals}f}" if signed else f"{rounded:.{decimals}f}"
+    if rounded == 0 and value < -NOISE:
+        return "-" + text.lstrip("+")
+    return text
+
+
+NOISE = 1e-9  # in the units shown: below it, a difference is float rounding between equal numbers
 
 
 def format_number(value: float, signed: bool = False) -> str:

@@ -148,17 +148,19 @@ def _run_findings(study: Study) -> list[Text]:
             "status quo; to compare with the status quo, run baseline first.")))
     year = _final_year(study)
     evaluated = study.scorecard["metric"].nunique() if not study.scorecard.empty else 0
+    twins = twin_metrics(study.runs[study.runs["year"] == year])
     for package in study.packages:
         met = targets_met(study, package)
         missed = study.scorecard[(study.scorecard["group"] == package) & (study.scorecard["p_met"] < LIKELY)]
         findings.append(say(lambda l, p=package, met=met: (
             f"{study.group_name(p, l)}在{year}年可达到模型评估的{evaluated}项文件目标中的{len(met)}项（达标概率≥50%）"
-            + (f"：{_join([_target_phrase(r, l) for r in met.itertuples()], l)}。" if len(met) else "。")
+            + (f"：{_join([_target_phrase(r, l) for r in met.itertuples()], l)}" if len(met) else "")
+            + _same_number_note(set(met["metric"]), twins, l) + "。"
             if l == "zh" else
             f"{study.group_name(p, l)} meets {len(met)} of the {evaluated} document targets the model evaluates "
             f"in {year} "
-            f"(probability ≥ 50%)" + (f": {_join([_target_phrase(r, l) for r in met.itertuples()], l)}." if len(met)
-                                      else "."))))
+            f"(probability ≥ 50%)" + (f": {_join([_target_phrase(r, l) for r in met.itertuples()], l)}" if len(met)
+                                      else "") + _same_number_note(set(met["metric"]), twins, l) + ".")))
         if len(missed):
             findings.append(say(lambda l, p=package, missed=missed: (
                 f"{study.group_name(p, l)}仍未达到：{_join([_miss_phrase(r, l) for r in missed.itertuples()], l)}。"
@@ -180,6 +182,18 @@ def _run_findings(study: Study) -> list[Text]:
             f"{study.group_name(study.reference, l)} meets {len(met)} of {evaluated} targets in {year}.")))
     findings += _non_dominated_findings(study)
     return findings
+
+
+def _same_number_note(met: set[str], twins: dict[str, str], lang: str) -> str:
+    """Where two targets met are judged on one number (analysis.summary.twin_metrics), the count
+    holds that number twice: say so beside it."""
+    pairs = [(metric, twin) for metric, twin in twins.items() if {metric, twin} <= met]
+    if not pairs:
+        return ""
+    names = _join([f"{metric_name(a, lang)}{'与' if lang == 'zh' else ' and '}{metric_name(b, lang)}"
+                   for a, b in pairs], lang)
+    return (f"；其中{names}在模型中是同一个数，只是门槛不同" if lang == "zh" else
+            f"; {names} are one number in the model, judged against two thresholds")
 
 
 def _mechanisms(study: Study) -> list[str]:
@@ -543,15 +557,27 @@ def _years(years: list) -> str:
     return str(years[0]) if len(years) == 1 else f"{years[0]}-{years[-1]}"
 
 
+# What the soft metrics are and why two targets are not evaluated, in Chinese (the English is the
+# metric's definition in model.metrics and the reason in analysis.comparison).
+SOFT_DEFINITIONS_ZH = {
+    "grassroots_recognition": "认可督查工作的基层单位占比（由负担、重复督查、督查有用性和问责公平性决定的logit）",
+    "public_satisfaction": "群众平均满意度（由政策真实落实情况和重大问题事件决定的logit）",
+}
+NOT_EVALUATED_ZH = {
+    "data_sharing_rate": "由数据共享率杠杆直接设定，不是模型结果",
+    "inspection_cycle_reduction": "模型未模拟巡视周期长度",
+}
+
+
 def caveats_section(study: Study) -> Section:
     items = [say(lambda l, m=metric: (
-        f"{metric_name(m, l)}（{m}）是最软的指标：{METRICS[m].removeprefix('SOFT: ')}，仅拟合截距；只看方向，不看水平。"
+        f"{metric_name(m, l)}（{m}）属于最软的指标之一：{SOFT_DEFINITIONS_ZH[m]}，仅拟合截距；只看方向，不看水平。"
         if l == "zh" else
         f"{metric_name(m, l)} ({m}) is among the softest metrics: {METRICS[m].removeprefix('SOFT: ')}, fitted only by "
         "its intercept; read its direction, not its level.")) for metric in SOFT_METRICS]
     compared = study.kind in ("run", "sweep")
     for metric, reason in NOT_MODEL_OUTCOMES.items() if compared else ():
-        items.append(say(lambda l, m=metric, r=reason: f"目标 {m} 未评估：{r}。" if l == "zh" else
+        items.append(say(lambda l, m=metric, r=reason: f"目标 {m} 未评估：{NOT_EVALUATED_ZH[m]}。" if l == "zh" else
                          f"Target {m} is not evaluated: {r}."))
     items += _fewer_problems_caveats(study) + _judgement_caveats(study)
     seeds = study.seeds_per_group
@@ -569,10 +595,13 @@ def caveats_section(study: Study) -> Section:
                 "for: ") + _join([f"{metric_name(r.metric, l)} ({fixed(100 * r.relative_gap, 0, signed=True)}%)"
                                   for r in off.itertuples()], l) + ("；这些结果的水平需谨慎解读。" if l == "zh" else
                                                                     "; read their levels with care.")))
-    weak = {name: b for name, b in load_document_figures()["baselines"].items() if b.get("quality")}
+    # a figure from one county, one province or one case is weak; a national statistic is not
+    weak = {name: b for name, b in load_document_figures()["baselines"].items()
+            if str(b.get("quality", "")).startswith("single")}
     if weak:
-        items.append(say(lambda l: ("部分文件基线数据质量有限：" if l == "zh" else
-                                    "Some of the documents' baseline figures are weak: ")
+        items.append(say(lambda l: ("部分文件基线数据仅来自单个县、省或案例：" if l == "zh" else
+                                    "Some of the documents' baseline figures come from a single county, province or "
+                                    "case: ")
                          + _join([f"{name} ({b['quality']})" for name, b in weak.items()], l)
                          + ("。" if l == "zh" else ".")))
     if study.sensitivity is not None:
@@ -644,34 +673,46 @@ def _judgement_caveats(study: Study) -> list[Text]:
 
 
 def _fewer_problems_caveats(study: Study) -> list[Text]:
-    """detection_gain counts leads found; a group that leaves fewer problems to find can show fewer
-    leads while finding a larger share of the problems there are. Said wherever the effects show it,
-    so the two detection figures are not read as contradicting each other."""
+    """detection_gain counts leads found: problems and falsified reports. A group that leaves fewer
+    problems to find, or fewer falsified reports to catch, can show fewer leads while finding a
+    larger share of the problems there are. Said wherever the effects show it, with both stocks
+    before and after, so the two detection figures are not read as contradicting each other and the
+    reader sees which of the two stocks shrank."""
     if study.effects.empty:
         return []
     shown = []
     for group in dict.fromkeys(study.effects["group"]):
-        gain, rate, latent = (_effect(study, group, m) for m in
-                              ("detection_gain", "detection_rate", "latent_problems_per_unit"))
-        if all(e is not None for e in (gain, rate, latent)) and gain["high"] < 0 < rate["low"] and latent["high"] < 0:
-            shown.append((group, latent["reference_mean"], latent["reference_mean"] + latent["diff"]))
+        gain, rate, latent, falsified = (_effect(study, group, m) for m in (
+            "detection_gain", "detection_rate", "latent_problems_per_unit", "falsification_rate"))
+        if any(e is None for e in (gain, rate, latent, falsified)):
+            continue
+        if gain["high"] < 0 < rate["low"] and (latent["high"] < 0 or falsified["high"] < 0):
+            shown.append((group, latent, falsified))
     if not shown:
         return []
 
+    def before_after(effect: pd.Series, metric: str) -> str:
+        return (f"{format_value(metric, effect['reference_mean'])} -> "
+                f"{format_value(metric, effect['reference_mean'] + effect['diff'])}")
+
     def groups(lang: str) -> str:
         return _join([f"{study.group_name(g, lang)} ({_effect_text(study, g, 'detection_gain', lang)}; "
-                      f"{_effect_text(study, g, 'detection_rate', lang)}; {before:.1f} -> {after:.1f})"
-                      for g, before, after in shown], lang)
+                      f"{_effect_text(study, g, 'detection_rate', lang)}; "
+                      f"{before_after(latent, 'latent_problems_per_unit')}; {before_after(falsified, 'falsification_rate')})"
+                      for g, latent, falsified in shown], lang)
     return [say(lambda l: (
-        "以下情景中，问题线索发现增幅下降而问题发现率上升，二者并不矛盾：待发现的问题变少了，线索数随之减少；"
-        "文件“线索+40%”目标以问题存量不变为前提。括号内依次为线索增幅变化、发现率变化、每单位潜在问题数"
+        "以下情景中，问题线索发现增幅下降而问题发现率上升，二者并不矛盾：线索包括发现的问题和查出的虚报，"
+        "待发现的问题或可查出的虚报变少了，线索数随之减少；文件“线索+40%”目标以问题存量不变为前提。"
+        "括号内依次为线索增幅变化、发现率变化、每单位潜在问题数、虚报进度的报告占比"
         f"（{study.reference_name(l)} -> 情景）："
         + groups(l) + "。"
         if l == "zh" else
         "Problem leads found fall while the share of problems found rises under the groups below; the two do not "
-        "contradict each other: fewer problems are left to find, so fewer leads (the documents' +40% leads target "
+        "contradict each other: leads are problems found plus falsified reports caught, and fewer problems are "
+        "left to find or fewer falsified reports to catch, so fewer leads (the documents' +40% leads target "
         "presumes an unchanged stock of problems). In brackets: change in leads found; change in share found; latent "
-        f"problems per unit, {study.reference_name(l)} -> group: " + groups(l) + "."))]
+        f"problems per unit and the share of reports falsified, {study.reference_name(l)} -> group: "
+        + groups(l) + "."))]
 
 
 def provenance_section(study: Study) -> Section:

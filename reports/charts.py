@@ -264,7 +264,7 @@ def trade_off_chart(study: Study, lang: str):
     legend = [Line2D([], [], marker="o", linestyle="", markerfacecolor="#CCCCCC", markeredgecolor="black",
                      markeredgewidth=2, markersize=10,
                      label=_say(lang, lambda l: _zh(l, "★ 非劣解（三项指标无一被全面超越）",
-                                                    "★ non-dominated (no other is as good on all three)"), "\n")),
+                                                    "★ non-dominated (no other is as good on all three and better on one)"), "\n")),
               Line2D([], [], color="#B0B0B0", label=_say(lang, lambda l: _zh(l, "95%区间", "95% interval"), " "))]
     if is_reference.any():
         legend.insert(1, Line2D([], [], marker="s", linestyle="", markerfacecolor="none",

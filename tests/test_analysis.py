@@ -121,6 +121,14 @@ def test_a_difference_that_rounds_to_zero_reads_as_zero_not_minus_zero():
     assert format_difference("hosting_time_share", -0.0006, "en") == "-0.1 pp"
 
 
+def test_a_small_negative_bound_keeps_its_sign_so_the_interval_shows_it_spans_zero():
+    assert format_estimate("detection_rate", 0.006, -0.0004, 0.0123, "en", difference=True) == \
+        "+0.6 pp [-0.0, +1.2]"
+    assert format_estimate("formalism_index", 0.002, -0.0003, 0.0046, "en", difference=True) == \
+        "+0.002 [-0.000, +0.005]"
+    assert format_difference("detection_rate", -0.0003, "en") == "-0.0 pp"
+
+
 # the study's tables ----------------------------------------------------------------------------
 
 def test_groups_reference_and_packages_come_from_the_manifest(study):

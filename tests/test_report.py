@@ -25,7 +25,7 @@ from analysis.study import evaluated_targets, load_study
 from experiments.store import now_iso, read_runs, write_manifest, write_part, write_table
 from model import METRICS
 from reports import cli
-from reports.briefing import _fewer_problems_caveats, key_findings
+from reports.briefing import _fewer_problems_caveats, _same_number_note, key_findings
 from reports.charts import CHARTS
 from reports.style import chart_style, save_chart
 
@@ -398,17 +398,35 @@ def test_main_job_saves_results_and_writes_the_briefing(tmp_path):
 
 
 def test_fewer_leads_with_a_higher_share_found_is_explained_only_where_the_effects_show_it(results):
+    """Leads are problems found plus falsified reports caught: either stock shrinking explains fewer leads."""
     study = load_study(results)
 
-    def effects(gain_high: float) -> pd.DataFrame:
-        rows = [("detection_gain", -0.3, gain_high), ("detection_rate", 0.02, 0.05),
-                ("latent_problems_per_unit", -3.0, -2.0)]
+    def effects(gain_high: float, latent: tuple, falsified: tuple) -> pd.DataFrame:
+        rows = [("detection_gain", -0.3, gain_high, 0.0), ("detection_rate", 0.02, 0.05, 0.4),
+                ("latent_problems_per_unit", *latent, 10.0), ("falsification_rate", *falsified, 0.28)]
         return pd.DataFrame([{"group": "merge_items", "reference": "baseline", "metric": m, "diff": (low + high) / 2,
-                              "low": low, "high": high, "n": 4, "reference_mean": 10.0, "verdict": ""}
-                             for m, low, high in rows])
-    shown = _fewer_problems_caveats(dataclasses.replace(study, effects=effects(-0.1)))
-    assert len(shown) == 1 and "10.0 -> 7.5" in shown[0].en and study.group_name("merge_items", "en") in shown[0].en
-    assert _fewer_problems_caveats(dataclasses.replace(study, effects=effects(0.1))) == []
+                              "low": low, "high": high, "n": 4, "reference_mean": mean, "verdict": ""}
+                             for m, low, high, mean in rows])
+
+    def caveats(*args) -> list:
+        return _fewer_problems_caveats(dataclasses.replace(study, effects=effects(*args)))
+
+    fewer_problems = caveats(-0.1, (-3.0, -2.0), (-0.01, 0.01))
+    assert len(fewer_problems) == 1 and study.group_name("merge_items", "en") in fewer_problems[0].en
+    assert "10.0 -> 7.50" in fewer_problems[0].en and "28.0% -> 28.0%" in fewer_problems[0].en
+    fewer_lies = caveats(-0.1, (-0.5, 0.3), (-0.3, -0.2))
+    assert len(fewer_lies) == 1 and "28.0% -> 3.0%" in fewer_lies[0].en and "falsified" in fewer_lies[0].en
+    assert caveats(-0.1, (-0.5, 0.3), (-0.01, 0.01)) == []  # neither stock shrank: not explained away
+    assert caveats(0.1, (-3.0, -2.0), (-0.3, -0.2)) == []  # leads did not fall
+
+
+def test_a_count_of_targets_met_says_where_two_of_them_are_one_number():
+    twins = {"rectified_within_6_months": "rectification_completion_rate"}
+    both = {"rectified_within_6_months", "rectification_completion_rate", "hosting_time_share"}
+    note = _same_number_note(both, twins, "en")
+    assert "one number" in note and metric_name("rectified_within_6_months", "en") in note
+    assert "同一个数" in _same_number_note(both, twins, "zh")
+    assert _same_number_note({"rectified_within_6_months", "hosting_time_share"}, twins, "en") == ""
 
 
 def test_a_worse_flag_comes_with_the_chance_of_flags_among_many_comparisons():
