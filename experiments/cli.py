@@ -45,6 +45,10 @@ def leading_factors(indices: pd.DataFrame, noise: pd.DataFrame) -> str:
     for outcome, group in main.groupby("outcome", sort=False):
         top = group.sort_values("estimate", ascending=False, na_position="last").head(LEADING_FACTORS)
         noise_text = "n/a" if not math.isfinite(share[outcome]) else f"{share[outcome]:.0%}"
+        if group["estimate"].isna().all():
+            lines.append(f"{outcome} (noise {noise_text}): no index (the outcome is constant, or its variance is "
+                         "no more than replication noise: add replications)")
+            continue
         if not top["estimate"].max() > NO_EFFECT:
             lines.append(f"{outcome} (noise {noise_text}): no factor moves it")
             continue

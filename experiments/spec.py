@@ -211,6 +211,10 @@ def _sampled_factor(where: str, name: str, raw: dict, design: str, base: Callabl
     if distribution not in DISTRIBUTIONS:
         _fail(where, f"{field_name}.distribution", f"{distribution!r} is not a distribution", ", ".join(DISTRIBUTIONS))
     needed = DISTRIBUTIONS[distribution]
+    if design == "morris" and "low" not in needed:
+        bounded = [name for name, fields in DISTRIBUTIONS.items() if "low" in fields]
+        _fail(where, f"{field_name}.distribution", f"a Morris grid runs each factor from its 0% to its 100% quantile, "
+              f"which for a {distribution} distribution is 0 to infinity", f"for morris, {', '.join(bounded)}")
     given = set(raw) - {"distribution"}
     if given != set(needed):
         _fail(where, field_name, f"a {distribution} distribution needs {', '.join(needed)}",
@@ -411,8 +415,11 @@ def _check_whole_levels(where: str, factors: tuple[Factor, ...], design: DesignS
         return
     for factor in factors:
         section, _, name = factor.name.rpartition(".")
-        if section != "behaviour" or not BEHAVIOUR[name].integer or factor.distribution != "uniform":
+        if section not in ("", "behaviour") or name not in BEHAVIOUR or not BEHAVIOUR[name].integer:
             continue
+        if factor.distribution != "uniform":
+            _fail(where, f"{factor.name}.distribution", f"a whole-number parameter on a Morris grid at the "
+                  f"{factor.distribution} distribution's quantiles would run rounded levels", "uniform (low and high)")
         low, high = factor.settings["low"], factor.settings["high"]
         grid = np.linspace(low, high, design.levels)
         if not np.allclose(grid, np.round(grid)):

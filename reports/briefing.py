@@ -326,8 +326,9 @@ def _noise_phrase(study: Study, outcome: str, lang: str) -> str:
     if not math.isfinite(share):
         return ""
     if share > NOISE_LIMIT:
-        extent = ("主要反映噪声" if share > 0.5 else "的排序在相近处不可靠") if lang == "zh" else (
-            "mostly describe noise" if share > 0.5 else "do not rank close factors reliably")
+        extent = ("精度很低（噪声已从估计值中扣除，但区间很宽）" if share > 0.5 else "的排序在相近处不可靠") if lang == "zh" else (
+            "are imprecise (the noise is taken out of the estimates, not out of their intervals)" if share > 0.5
+            else "do not rank close factors reliably")
         return (f"；随机噪声约占方差{100 * share:.0f}%，这些指数{extent}（请增加重复次数或扩大规模）" if lang == "zh" else
                 f"; replication noise is about {100 * share:.0f}% of the variance, so these indices {extent} "
                 "(add replications or a larger scale)")

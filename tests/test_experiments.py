@@ -161,6 +161,12 @@ BAD_FILES = {
     "whole-number parameter between Morris levels": (
         "factors:\n  merge_rate: {low: 0, high: 1}\n  behaviour.data_departments: {low: 4, high: 12}\n"
         "design: {type: morris, n: 4}\n", "behaviour.data_departments: its 4 Morris levels 4, 6.66667"),
+    "whole-number parameter named without its section between Morris levels": (
+        "factors:\n  merge_rate: {low: 0, high: 1}\n  deadline_weeks: {low: 8, high: 25}\n"
+        "design: {type: morris, n: 4}\n", "deadline_weeks: its 4 Morris levels 8, 13.6667"),
+    "unbounded distribution on a Morris grid": (
+        "factors:\n  merge_rate: {low: 0, high: 1}\n  behaviour.sanction_cost: {distribution: lognormal, mean: 0, "
+        "sd: 0.3}\ndesign: {type: morris, n: 4}\n", "factors.behaviour.sanction_cost.distribution: a Morris grid"),
 }
 
 

@@ -453,8 +453,8 @@ def test_indices_of_a_noise_dominated_outcome_are_said_to_describe_noise():
 
     study = SimpleNamespace(noise=pd.DataFrame({"outcome": ["quiet", "noisy"], "noise_share": [0.05, 0.88]}))
     assert _noise_phrase(study, "quiet", "en") == "; replication noise is about 5% of the variance"
-    assert "88% of the variance, so these indices mostly describe noise" in _noise_phrase(study, "noisy", "en")
-    assert "主要反映噪声" in _noise_phrase(study, "noisy", "zh")
+    assert "88% of the variance, so these indices are imprecise" in _noise_phrase(study, "noisy", "en")
+    assert "精度很低" in _noise_phrase(study, "noisy", "zh")
     some = SimpleNamespace(noise=pd.DataFrame({"outcome": ["some"], "noise_share": [0.3]}))
     assert "do not rank close factors reliably" in _noise_phrase(some, "some", "en")  # 30% is not "mostly"
 
