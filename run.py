@@ -78,7 +78,7 @@ def command_run(args) -> int:
 
     overrides = _overrides(args.set)
     _check_override_conflicts(overrides, args)
-    scenarios = [_with_options(load_scenario(name, overrides), args) for name in args.scenarios]
+    scenarios = [_with_options(load_scenario(name, overrides, "--set"), args) for name in args.scenarios]
     _check_distinct_names(scenarios)
     _check_year(args.year, scenarios)
     _warn_of_unreached_steps(scenarios)

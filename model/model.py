@@ -22,7 +22,8 @@ from .draws import kernel_stream
 from .inspection import inspection_tables
 from .metrics import YearAccumulator, detection_gain
 from .organisation import build_organisation
-from .params import WEEKS_PER_YEAR, Scenario
+from .errors import UserError
+from .params import SCALES, WEEKS_PER_YEAR, YEARS_ALLOWED, Scenario
 from .planning import Planner, YearPlan
 from .schedule import provinces, run_weeks
 from .threads import default_threads
@@ -64,6 +65,26 @@ YEAR_TABLES_KEPT = 16
 _YEAR_TABLES: OrderedDict = OrderedDict()
 
 
+def check_run_arguments(where: str, scenario, seed, scale, years) -> None:
+    """A run's arguments as a Python caller gives them, refused in one line as the command line
+    refuses its own (a bad scale or seed would otherwise fail deep inside numpy or the organisation)."""
+    if not isinstance(scenario, Scenario):
+        raise UserError(f"{where}: scenario: {scenario!r} is a {type(scenario).__name__}, not a Scenario; allowed: "
+                        "scenarios.load_scenario(name or path)")
+    if not _whole(seed) or seed < 0:
+        raise UserError(f"{where}: seed: {seed!r} is not a whole number >= 0; allowed: an integer >= 0")
+    if scale is not None and scale not in SCALES:
+        raise UserError(f"{where}: scale: {scale!r} is not a scale; allowed: {', '.join(SCALES)}")
+    low, high = YEARS_ALLOWED
+    if years is not None and not (_whole(years) and low <= years <= high):
+        raise UserError(f"{where}: years: {years!r} is not a number of policy years; allowed: an integer in "
+                        f"[{low}, {high}]")
+
+
+def _whole(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
 @dataclass(frozen=True)
 class BurnInState:
     parts: tuple
@@ -82,6 +103,7 @@ class SupervisionModel(mesa.Model):
         """With `burn_in` (a snapshot of a run with the same burn-in; see snapshot()), the model
         starts at the end of the burn-in, as that run was. `threads` run the provinces' weeks
         (default: model.threads.default_threads()); the results do not depend on it."""
+        check_run_arguments("SupervisionModel", scenario, seed, scale, years)
         seed_sequence = np.random.SeedSequence(seed)
         rng = np.random.Generator(np.random.PCG64(seed_sequence))
         super().__init__(rng=rng)
@@ -171,6 +193,11 @@ class SupervisionModel(mesa.Model):
         return self.agents_by_type[Department]
 
     def unit(self, index: int) -> GrassrootsUnit:
+        """The grassroots unit numbered `index` (0 to n_units - 1, in the organisation's order)."""
+        n = self.organisation.n_units
+        if not _whole(index) or not 0 <= index < n:
+            raise UserError(f"unit: {index!r} is not a unit of this {self.scale} model; allowed: an integer from 0 "
+                            f"to {n - 1}")
         return self.unit_agents[index]
 
     @property

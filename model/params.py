@@ -11,6 +11,7 @@ from typing import Mapping
 import numpy as np
 
 WEEKS_PER_YEAR = 52
+YEARS_ALLOWED = (1, 50)  # policy years a run may simulate, in a scenario file or a call
 QUARTER_WEEKS = 13
 
 

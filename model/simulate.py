@@ -11,7 +11,7 @@ import pandas as pd
 from pandas.api.internals import create_dataframe_from_blocks
 
 from .metrics import METRICS
-from .model import SupervisionModel
+from .model import SupervisionModel, check_run_arguments
 from .params import Scenario, default_scenario
 from .version import code_version
 
@@ -30,6 +30,7 @@ def simulate(scenario: Scenario, seed: int, scale: str | None = None, years: int
     run's provinces in parallel (default: model.threads.default_threads()); the table does not
     depend on it.
     """
+    check_run_arguments("simulate", scenario, seed, scale, years)
     check_tags(tags)
     scale = scale or scenario.scale
     years = years if years is not None else scenario.years

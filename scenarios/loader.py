@@ -11,14 +11,14 @@ from typing import Any, Mapping
 import yaml
 
 from model.errors import UserError
-from model.params import BEHAVIOUR, LEVERS, SCALES, WEEKS_PER_YEAR, Scenario, Schedule
+from model.params import BEHAVIOUR, LEVERS, SCALES, WEEKS_PER_YEAR, YEARS_ALLOWED, Scenario, Schedule
 
 SCENARIO_DIR = Path(__file__).resolve().parent
 BASELINE = "baseline"
 BASELINE_FILE = SCENARIO_DIR / f"{BASELINE}.yaml"  # the one scenario that extends nothing; the others extend it by default
 TOP_LEVEL_KEYS = ("name", "description", "extends", "scale", "years", "burn_in_years", "start_year",
                   "levers", "behaviour")
-SETTINGS = {"scale": tuple(SCALES), "years": (1, 50), "burn_in_years": (1, 10), "start_year": (1900, 2200)}
+SETTINGS = {"scale": tuple(SCALES), "years": YEARS_ALLOWED, "burn_in_years": (1, 10), "start_year": (1900, 2200)}
 DATE = re.compile(r"^(\d{4})-(\d{1,2})$")
 
 
@@ -243,13 +243,15 @@ def status_quo_levers() -> dict[str, float]:
     return _status_quo_cached(BASELINE_FILE.stat().st_mtime)
 
 
-def load_scenario(name_or_path: str | Path, overrides: Mapping[str, Any] | None = None) -> Scenario:
+def load_scenario(name_or_path: str | Path, overrides: Mapping[str, Any] | None = None,
+                  where: str = "overrides") -> Scenario:
     """Load a scenario by name (under scenarios/) or path, resolve `extends`, apply overrides
-    (`merge_rate`, `levers.merge_rate`, `behaviour.detection_base`, `scale`, `years`), validate."""
+    (`merge_rate`, `levers.merge_rate`, `behaviour.detection_base`, `scale`, `years`), validate.
+    `where` is what an error about an override names (the command line passes "--set")."""
     path = resolve_path(name_or_path)
     raw = _raw_chain(path)
     scenario = _build(raw, str(path), status_quo_levers())
-    return apply_overrides(scenario, overrides or {}) if overrides else scenario
+    return apply_overrides(scenario, overrides, where) if overrides else scenario
 
 
 def override_kind(key: str) -> tuple[str | None, str]:

@@ -17,6 +17,7 @@ from model import (LEVERS, METRICS, Department, GrassrootsUnit, SupervisionBody,
                    simulate)
 from model.inspection import INSPECTION_TOTALS, expected_data_days
 from model.organisation import build_organisation
+from model.errors import UserError
 from model.params import SCALES, Schedule
 from model.simulate import run_table
 from model.units import MAJOR, WIDTH, _allocate, _arise_and_heal
@@ -160,6 +161,40 @@ def test_agents_are_mesa_agents_and_units_are_views_on_the_arrays():
     assert sum(unit.time_shares.values()) == pytest.approx(1.0)
     assert sum(body.visits_this_year for body in model.bodies) + sum(
         d.visits_this_year for d in model.departments) == model.plan.unit.size
+
+
+API_MISTAKES = {  # a Python caller's mistake: the argument, and what the one-line message must name
+    "scale": (dict(scale="City"), "simulate: scale: 'City' is not a scale; allowed: county, city, province, national"),
+    "seed as text": (dict(seed="1"), "simulate: seed: '1' is not a whole number >= 0; allowed: an integer >= 0"),
+    "negative seed": (dict(seed=-1), "simulate: seed: -1"),
+    "no policy year": (dict(years=0), "simulate: years: 0 is not a number of policy years; allowed: an integer in "
+                                       "[1, 50]"),
+    "fractional years": (dict(years=1.5), "simulate: years: 1.5"),
+    "scenario by name": (dict(scenario="baseline"), "simulate: scenario: 'baseline' is a str, not a Scenario"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(API_MISTAKES))
+def test_a_python_callers_mistake_is_a_one_line_user_error(case):
+    change, message = API_MISTAKES[case]
+    arguments = {"scenario": load_scenario("baseline"), "seed": 1, "scale": "county", "years": 1, **change}
+    with pytest.raises(UserError) as raised:
+        simulate(**arguments)
+    assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_a_unit_outside_the_model_is_refused_by_its_number():
+    model = SupervisionModel(load_scenario("baseline"), seed=1, scale="county", years=1)
+    assert model.unit(19) is model.unit_agents[19]
+    for index in (20, -1, "7"):
+        with pytest.raises(UserError, match=r"^unit: .* is not a unit of this county model; allowed: an integer from 0 "
+                                             r"to 19$"):
+            model.unit(index)
+
+
+def test_an_override_mistake_in_python_names_the_overrides_not_the_command_line():
+    with pytest.raises(UserError, match=r"^overrides: merge_rat: unknown lever or parameter; allowed: "):
+        load_scenario("baseline", overrides={"merge_rat": 0.6})
 
 
 def test_agents_made_on_first_read_are_the_constructors_agents_and_change_no_result():
