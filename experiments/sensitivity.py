@@ -7,7 +7,7 @@ index (Sobol' ST and the variance the indices divide by; Morris sigma), and a Mo
 noise would reach is flagged. Beside the indices go the share of the means' variance that is
 replication noise, a convergence check (indices from the first half of the trajectories or base
 samples against all of them) and flags for undefined, incomplete, negative, above-one, noise-level,
-unstable or unconverged indices, so weak estimates are visible rather than hidden.
+above-total (S1 > ST), unstable or unconverged indices, so weak estimates are visible rather than hidden.
 
 Tables (tidy, in the results folder's tables/):
     sensitivity_indices      method, outcome, factor, index, estimate, low, high, n, flag
@@ -170,10 +170,13 @@ def sobol_indices(problem: dict, points: np.ndarray, values: np.ndarray, setting
     used = int(complete.sum())
     short = bool((~whole.reshape(samples, size)[complete]).any())
     rows = []
+    # a factor cannot explain more alone than with its interactions: S1 above ST is estimation error
+    with np.errstate(invalid="ignore"):
+        above_total = np.asarray(full["S1"]) - np.asarray(full["ST"]) > TOLERANCE
     for key in ("S1", "ST"):
         low, high = _interval(full[f"{key}_conf_all"])
         rows += _rows("sobol", key, names, full[key], low, high, half[key], used, samples, scale=1.0, signed=True,
-                      short=short)
+                      short=short, above_total=above_total if key == "S1" else None)
     if second_order:
         pairs = [(j, k) for j in range(dimension) for k in range(j + 1, dimension)]
         estimate = np.array([full["S2"][j, k] for j, k in pairs])
@@ -220,17 +223,19 @@ def _sobol(problem: dict, outputs: np.ndarray, settings: DesignSettings, resampl
 
 
 def _rows(method: str, index: str, factors: list[str], estimate, low, high, half, used: int, planned: int,
-          scale: float, signed: bool = False, short: bool = False, noise_floor: float = 0.0) -> list[dict]:
+          scale: float, signed: bool = False, short: bool = False, noise_floor: float = 0.0,
+          above_total: np.ndarray | None = None) -> list[dict]:
     """Index rows with their flags, each with its half-sample estimate for the convergence table.
-    short: some point used has fewer than all its replications."""
+    short: some point used has fewer than all its replications; above_total: per factor, S1 exceeds
+    ST by more than the tolerance."""
     rows = []
     for position, factor in enumerate(factors):
         value, value_low, value_high, value_half = (float(np.asarray(a)[position]) for a in (estimate, low, high, half))
+        flag = _flag(value, value_low, value_high, value_half, scale, signed, used < planned or short, noise_floor)
+        if above_total is not None and above_total[position]:
+            flag = ",".join(filter(None, (flag, "above_total")))
         rows.append({"method": method, "factor": factor, "index": index, "estimate": value, "low": value_low,
-                     "high": value_high, "n": used,
-                     "flag": _flag(value, value_low, value_high, value_half, scale, signed, used < planned or short,
-                                   noise_floor),
-                     "estimate_half": value_half})
+                     "high": value_high, "n": used, "flag": flag, "estimate_half": value_half})
     return rows
 
 

@@ -14,7 +14,7 @@ from experiments import ISHIGAMI, MODEL, load_experiment, run_sensitivity
 from experiments.cli import leading_factors
 from experiments.designs import DesignSettings, morris
 from experiments.evaluators import Evaluator, ishigami_indices
-from experiments.sensitivity import CONVERGENCE_COLUMNS, INDEX_COLUMNS, NOISE_COLUMNS, _flag, morris_indices
+from experiments.sensitivity import CONVERGENCE_COLUMNS, INDEX_COLUMNS, NOISE_COLUMNS, _flag, _rows, morris_indices
 
 ISHIGAMI_FILE = """
 name: ishigami
@@ -26,7 +26,8 @@ design: {type: sobol, n: 512, second_order: true}
 replications: 2
 outcomes: [y]
 """
-FLAGS = {"", "undefined", "incomplete", "negative", "above_one", "noise_level", "unstable", "not_converged"}
+FLAGS = {"", "undefined", "incomplete", "negative", "above_one", "noise_level", "above_total", "unstable",
+         "not_converged"}
 
 
 @pytest.fixture(scope="module")
@@ -186,6 +187,12 @@ def test_flags_name_weak_estimates():
     assert _flag(0.4, 0.35, 0.45, 0.38, 1.0, True, True) == "incomplete"
     assert _flag(math.nan, math.nan, math.nan, math.nan, 1.0, True, False) == "undefined"
     assert _flag(0.4, 0.35, 0.45, 0.38, 1.0, True, False) == ""
+
+
+def test_a_first_order_index_above_its_total_is_flagged():
+    rows = _rows("sobol", "S1", ["a", "b"], [0.5, 0.2], [0.45, 0.15], [0.55, 0.25], [0.5, 0.2], 64, 64, scale=1.0,
+                 signed=True, above_total=np.array([True, False]))
+    assert [row["flag"] for row in rows] == ["above_total", ""]
 
 
 def test_printed_leading_factors_skip_effects_that_are_only_rounding():
