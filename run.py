@@ -320,6 +320,11 @@ def _options_before(argv: list[str], command: str) -> list[str]:
     return given
 
 
+# Options that count, and the most each may ask for: beyond these a command would fill the memory
+# (or run for years) before saying anything. Experiment files have their own limits (experiments.spec).
+COUNT_OPTIONS = {"seeds": 10_000, "workers": 1_024, "years": 50, "iterations": 1_000, "replications": 10_000}
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
@@ -328,11 +333,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {early[0]}: given before the command {args.command!r}, where it does not apply; allowed: "
               f"options after the command (run.py {args.command} ... {early[0]} ...)", file=sys.stderr)
         return 2
-    for name in ("seeds", "workers", "years", "iterations", "replications"):
+    for name, most in COUNT_OPTIONS.items():
         value = getattr(args, name, None)
-        if value is not None and value < 1:
-            print(f"error: --{name}: {value} is below 1; allowed: a whole number >= 1", file=sys.stderr)
+        if value is not None and not 1 <= value <= most:
+            print(f"error: --{name}: {value} is {'below 1' if value < 1 else 'more than a run can hold'}; allowed: a "
+                  f"whole number from 1 to {most:,}", file=sys.stderr)
             return 2
+    if getattr(args, "out", None) == "":
+        print("error: --out: '' names no folder; allowed: a folder path, e.g. --out results/my_run", file=sys.stderr)
+        return 2
     try:
         return args.handler(args)
     except UserError as error:

@@ -9,6 +9,7 @@ analysis in experiments.sensitivity can pair each design with its estimator.
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,6 +99,19 @@ def block_size(settings: DesignSettings, num_vars: int) -> int:
     if settings.type == "morris":
         return num_vars + 1
     return 2 * num_vars + 2 if settings.second_order else num_vars + 2
+
+
+def design_points(problem: dict, settings: DesignSettings) -> int:
+    """How many points sample() will make, counted before making them (a grid can be astronomical)."""
+    if settings.type == "grid":
+        return math.prod(len(values) for values in problem["values"])
+    if settings.type == "one_at_a_time":
+        return 1 + sum(len(values) for values in problem["values"])
+    if settings.type == "csv":
+        return len(settings.points)
+    if settings.type == "latin":
+        return settings.n
+    return settings.n * block_size(settings, problem["num_vars"])
 
 
 def sample(problem: dict, settings: DesignSettings) -> np.ndarray:

@@ -21,7 +21,7 @@ from model.errors import UserError
 from scenarios import ScenarioError, list_scenarios, load_scenario
 from scenarios.loader import SETTINGS, read_yaml_mapping, resolve_named_file, resolve_path
 
-from .designs import DESIGNS, LEVELLED, OPTIONS, SENSITIVITY_METHODS, DesignSettings, sample
+from .designs import DESIGNS, LEVELLED, OPTIONS, SENSITIVITY_METHODS, DesignSettings, design_points, sample
 from .runner import ROOT_SEED
 
 EXPERIMENT_DIR = Path(__file__).resolve().parent
@@ -38,6 +38,11 @@ YEARS = SETTINGS["years"]  # the range a scenario file allows
 DEFAULT_REPLICATIONS = 5
 DEFAULT_N = {"latin": 64, "morris": 20, "sobol": 256}
 MINIMUM_N = {"latin": 2, "morris": 4, "sobol": 16}  # morris and sobol: halves still estimate (convergence)
+# Sizes a study can hold: beyond them the design alone would fill the memory before a run starts.
+MAXIMUM_N = 2 ** 16
+MAXIMUM_LEVELS = 1000
+MAXIMUM_REPLICATIONS = 10_000
+MAXIMUM_RUNS = 10_000_000
 NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
@@ -179,7 +184,7 @@ def _levelled_factor(where: str, name: str, raw: dict, design: str, base: Callab
         _fail(where, field_name, f"has {', '.join(sorted(raw)) or 'no fields'}",
               "values: [...], or low, high and levels")
     low, high = _number(where, f"{field_name}.low", raw["low"]), _number(where, f"{field_name}.high", raw["high"])
-    levels = _whole(where, f"{field_name}.levels", raw["levels"], 2)
+    levels = _whole(where, f"{field_name}.levels", raw["levels"], 2, MAXIMUM_LEVELS)
     if not low < high:
         _fail(where, field_name, f"empty range [{low:g}, {high:g}]", "low < high")
     return Factor(name, values=tuple(float(v) for v in np.linspace(low, high, levels)))
@@ -208,7 +213,7 @@ def _sampled_factor(where: str, name: str, raw: dict, design: str, base: Callabl
     if "relative" in raw:
         return _relative_factor(where, name, raw, base)
     distribution = raw.get("distribution", "uniform")
-    if distribution not in DISTRIBUTIONS:
+    if not isinstance(distribution, str) or distribution not in DISTRIBUTIONS:
         _fail(where, f"{field_name}.distribution", f"{distribution!r} is not a distribution", ", ".join(DISTRIBUTIONS))
     needed = DISTRIBUTIONS[distribution]
     if design == "morris" and "low" not in needed:
@@ -255,8 +260,12 @@ def _csv_points(where: str, path_text: Any, folder: Path) -> tuple[Path, list[st
     path = (folder / path_text).resolve()
     if not path.is_file():
         _fail(where, "design.path", f"{path} does not exist", "a CSV file, relative to the experiment file")
-    with path.open(newline="", encoding="utf-8") as handle:
-        rows = list(csv_module.reader(handle))
+    try:  # utf-8-sig: Excel's "CSV UTF-8" starts with a byte-order mark, which would join the first name
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv_module.reader(handle))
+    except UnicodeDecodeError as error:
+        _fail(str(path), "encoding", f"byte {error.start} is not UTF-8 text", "a CSV file saved as UTF-8 (in Excel: "
+              "CSV UTF-8)")
     if len(rows) < 2 or not all(name.strip() for name in rows[0]):
         _fail(str(path), "header", "no header of factor names or no points", "a header row of factor names, then one "
               "row of numbers per point")
@@ -285,7 +294,7 @@ def _design(where: str, raw: Any, folder: Path, method: str | None, n: int | Non
     if unknown:
         _fail(where, f"design.{unknown[0]}", "unknown field", ", ".join(DESIGN_KEYS))
     kind = raw.get("type")
-    if kind not in DESIGNS:
+    if not isinstance(kind, str) or kind not in DESIGNS:
         _fail(where, "design.type", f"{kind!r} is not a design", ", ".join(DESIGNS))
     for key in sorted(set(raw) - {"type"} - set(OPTIONS[kind])):
         _fail(where, f"design.{key}", f"not an option of a {kind} design", ", ".join(OPTIONS[kind]) or "no options")
@@ -303,16 +312,18 @@ def _design(where: str, raw: Any, folder: Path, method: str | None, n: int | Non
     settings = {"type": kind, "seed": seed}
     if "n" in OPTIONS[kind]:
         size = raw.get("n", DEFAULT_N[kind])
-        if isinstance(size, bool) or not isinstance(size, int) or size < MINIMUM_N[kind]:
-            problem = f"{size} is too few samples" if isinstance(size, int) else f"{size!r} is not a whole number"
+        if isinstance(size, bool) or not isinstance(size, int) or not MINIMUM_N[kind] <= size <= MAXIMUM_N:
+            problem = (f"{size!r} is not a whole number" if isinstance(size, bool) or not isinstance(size, int) else
+                       f"{size} is too few samples" if size < MINIMUM_N[kind] else f"{size} is more samples than a "
+                       "study can hold")
             _fail(where, n_field, f"{problem} for a {kind} design",
-                  f"a whole number, at least {MINIMUM_N[kind]}" + (", a power of 2" if kind == "sobol" else ""))
+                  f"a whole number from {MINIMUM_N[kind]} to {MAXIMUM_N}" + (", a power of 2" if kind == "sobol" else ""))
         if kind == "sobol" and size & (size - 1):
             _fail(where, n_field, f"{size} is not a power of 2 (Sobol' sequences balance at powers of 2)",
                   f"a power of 2, at least {MINIMUM_N['sobol']}")
         settings["n"] = size
     if kind == "morris":
-        levels = _whole(where, "design.levels", raw.get("levels", 4), 2)
+        levels = _whole(where, "design.levels", raw.get("levels", 4), 2, MAXIMUM_LEVELS)
         if levels % 2:
             _fail(where, "design.levels", f"{levels} is odd (Morris steps need an even number of levels)",
                   "an even whole number >= 2")
@@ -368,15 +379,15 @@ def load_experiment(name_or_path: str | Path, evaluator, *, scale: str | None = 
         _fail(where, "name", f"{name!r} is not a plain name", "letters, digits, _ . - (it names the results folder)")
     scenario = _scenario(where, data.get("scenario", "baseline"), folder)
     chosen_scale = scale if scale is not None else data.get("scale", scenario.scale)
-    if chosen_scale not in SCALES:
+    if not isinstance(chosen_scale, str) or chosen_scale not in SCALES:
         _fail(where, "--scale" if scale is not None else "scale", f"{chosen_scale!r} is not a scale", ", ".join(SCALES))
     chosen_years = _whole(where, "--years" if years is not None else "years",
                           years if years is not None else data.get("years", scenario.years), *YEARS)
     chosen_replications = _whole(where, "--replications" if replications is not None else "replications",
                                  replications if replications is not None
-                                 else data.get("replications", DEFAULT_REPLICATIONS), 1)
+                                 else data.get("replications", DEFAULT_REPLICATIONS), 1, MAXIMUM_REPLICATIONS)
     seed = _whole(where, "seed", data.get("seed", ROOT_SEED), 0)
-    if method is not None and method not in SENSITIVITY_METHODS:
+    if method is not None and (not isinstance(method, str) or method not in SENSITIVITY_METHODS):
         _fail(where, "--method", f"{method!r} is not a sensitivity method", ", ".join(SENSITIVITY_METHODS))
     design = _design(where, data.get("design"), folder, method, n, sensitivity, seed)
     if design.type == "csv":
@@ -394,6 +405,7 @@ def load_experiment(name_or_path: str | Path, evaluator, *, scale: str | None = 
         chosen = _select(where, chosen, factors, design.type)
     _check_whole_levels(factor_where, chosen, design)
     outcomes = _outcomes(where, data.get("outcomes"), evaluator.outcomes)
+    _check_study_size(where, chosen, design, chosen_replications)
     salib = [factor.salib() for factor in chosen]
     problem = {"num_vars": len(chosen), "names": [factor.name for factor in chosen],
                "bounds": [bounds for _, bounds in salib], "dists": [dist for dist, _ in salib],
@@ -406,6 +418,14 @@ def load_experiment(name_or_path: str | Path, evaluator, *, scale: str | None = 
                             points=sample(problem, design))
     _check_points(experiment, factor_where)
     return experiment
+
+
+def _check_study_size(where: str, factors: tuple[Factor, ...], design: DesignSettings, replications: int) -> None:
+    values = [list(factor.values) if factor.values is not None else [] for factor in factors]
+    points = design_points({"values": values, "num_vars": len(factors)}, design)
+    if points * replications > MAXIMUM_RUNS:
+        _fail(where, "design", f"{points:,} points x {replications:,} replications is more runs than a study can hold",
+              f"at most {MAXIMUM_RUNS:,} runs (fewer levels, samples or replications)")
 
 
 def _check_whole_levels(where: str, factors: tuple[Factor, ...], design: DesignSettings) -> None:

@@ -66,11 +66,11 @@ LEVERS: dict[str, Spec] = {
     "closed_loop": Spec(0.325, 0, 1, "share of rectifications under rectify-accept-recheck with follow-up of failures"),
     "third_party_share": Spec(0.10, 0, 1, "share of evaluations done by an independent third party"),
     "material_reduction": Spec(0.0, 0, 1, "cut in material and ledger demands per item (paperless inspection)"),
-    "escalation_per_level": Spec(0.08, 0, None, "layer-by-layer escalation: extra items and target inflation per administrative level"),
+    "escalation_per_level": Spec(0.08, 0, 1, "layer-by-layer escalation: extra items and target inflation per administrative level"),
     "special_inspection_share": Spec(0.30, 0, 1, "share of supervision bodies' items that are focused special inspections"),
     "professional_share": Spec(0.50, 0, 1, "share of inspectors with a professional (law, economics, engineering) background"),
     "responsibility_clarity": Spec(0.588, 0, 1, "share of supervised items with one clear responsible subject"),
-    "inspection_capacity": Spec(1.0, 0, None, "inspector-days relative to the staffing of the status quo", low_open=True),
+    "inspection_capacity": Spec(1.0, 0, 10, "inspector-days relative to the staffing of the status quo", low_open=True),
 }
 
 # Behavioural and technical parameters. `calibrated` ones are fitted by `run.py calibrate`.

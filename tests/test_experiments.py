@@ -164,6 +164,20 @@ BAD_FILES = {
     "whole-number parameter named without its section between Morris levels": (
         "factors:\n  merge_rate: {low: 0, high: 1}\n  deadline_weeks: {low: 8, high: 25}\n"
         "design: {type: morris, n: 4}\n", "deadline_weeks: its 4 Morris levels 8, 13.6667"),
+    "a list where a scale belongs": ("scale: [county]\nfactors:\n  merge_rate: {values: [0, 1]}\ndesign: {type: grid}\n",
+                                     "scale: ['county'] is not a scale"),
+    "a list where a design type belongs": ("factors:\n  merge_rate: {values: [0, 1]}\ndesign: {type: [grid]}\n",
+                                           "design.type: ['grid'] is not a design"),
+    "a list where a distribution belongs": (
+        "factors:\n  merge_rate: {low: 0, high: 0.6, distribution: [uniform]}\n  tolerance: {low: 0, high: 1}\n"
+        "design: {type: latin, n: 8}\n", "factors.merge_rate.distribution: ['uniform'] is not a distribution"),
+    "a grid too large to hold": (
+        "factors:\n  merge_rate: {low: 0, high: 0.6, levels: 1000}\n  tolerance: {low: 0, high: 1, levels: 1000}\n"
+        "  closed_loop: {low: 0.2, high: 1, levels: 1000}\ndesign: {type: grid}\n",
+        "design: 1,000,000,000 points x 5 replications is more runs than a study can hold"),
+    "more samples than a study can hold": (
+        "factors:\n  merge_rate: {low: 0, high: 0.6}\n  tolerance: {low: 0, high: 1}\ndesign: {type: latin, n: 1000000000}\n",
+        "design.n: 1000000000 is more samples than a study can hold"),
     "unbounded distribution on a Morris grid": (
         "factors:\n  merge_rate: {low: 0, high: 1}\n  behaviour.sanction_cost: {distribution: lognormal, mean: 0, "
         "sd: 0.3}\ndesign: {type: morris, n: 4}\n", "factors.behaviour.sanction_cost.distribution: a Morris grid"),
@@ -180,6 +194,31 @@ def test_bad_experiment_file_is_one_line_exit_2_and_nothing_written(case, tmp_pa
     message = capsys.readouterr().err.strip()
     assert message.count("\n") == 0 and str(path) in message and expected in message and "allowed:" in message
     assert not out.exists()
+
+
+def test_a_points_file_from_excel_reads_and_one_in_another_encoding_is_refused(tmp_path, capsys):
+    write(tmp_path / "bom.csv", "\ufeffmerge_rate,tolerance\n0.1,0.2\n0.5,0.3\n")
+    experiment = load_experiment(write(tmp_path / "bom.yaml", "design: {type: csv, path: bom.csv}\n"), MODEL)
+    assert experiment.problem["names"] == ["merge_rate", "tolerance"]
+    (tmp_path / "gbk.csv").write_bytes("merge_rate,tolerance\n0.1,0.2\n".encode() + "0.5,０.3\n".encode("gbk"))
+    path = write(tmp_path / "gbk.yaml", "design: {type: csv, path: gbk.csv}\n")
+    assert cli.main(["sweep", str(path), "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    message = capsys.readouterr().err.strip()
+    assert message.count("\n") == 0 and "gbk.csv: encoding:" in message and "allowed: a CSV file saved as UTF-8" in message
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["run", "baseline", "--seeds", "100000000"], "--seeds: 100000000 is more than a run can hold; allowed: a whole "
+                                                   "number from 1 to 10,000"),
+    (["sweep", "mechanism_sweep", "--replications", "100000000"], "--replications: 100000000 is more than"),
+    (["run", "baseline", "--out", ""], "--out: '' names no folder; allowed: a folder path"),
+    (["report", "results/latest", "--out", ""], "--out: '' names no folder"),
+])
+def test_counts_a_run_cannot_hold_and_an_empty_folder_name_are_refused_at_once(argv, expected, capsys):
+    assert cli.main(argv) == 2
+    message = capsys.readouterr().err.strip()
+    assert message.count("\n") == 0 and expected in message
 
 
 def test_command_line_overrides_are_validated(grid_file, tmp_path, capsys):
