@@ -1,6 +1,7 @@
 """Scenario loading and validation (scenario file -> validated model.Scenario)."""
 from __future__ import annotations
 
+import datetime
 import math
 import re
 from dataclasses import replace
@@ -163,7 +164,12 @@ def _policy_week(where: str, field: str, when: Any, start_year: int) -> int:
     if isinstance(when, int) and not isinstance(when, bool):
         if when < 0:
             _fail(where, field, f"{when} is before the policy start", allowed)
+        if when >= SETTINGS["start_year"][0]:  # a run is at most 50 years: this is a calendar year
+            _fail(where, field, f"{when} reads as week {when}, past any run: a year is written as a date, e.g. "
+                  f"'{when}-01'", allowed)
         return when
+    if isinstance(when, datetime.date):  # YAML reads an unquoted 2024-01-01 as a date
+        when = f"{when.year:04d}-{when.month:02d}"
     match = DATE.match(str(when))
     if not match or not 1 <= int(match.group(2)) <= 12:
         _fail(where, field, f"{when!r} is not a week or date", allowed)

@@ -82,6 +82,7 @@ def test_a_lever_table_holds_the_value_in_force_each_week(steps, first_week, wee
     ("levers:\n  merge_rate: {schedule: [{from: '2023-01', value: 0.2}]}\n", "levers.merge_rate.schedule[0].from"),
     ("levers:\n  merge_rate: {schedule: [{from: '2025-01', value: 0.2}, {from: '2024-07', value: 0.3}]}\n",
      "levers.merge_rate.schedule"),
+    ("levers:\n  merge_rate: {schedule: [{from: 2024, value: 0.2}]}\n", "schedule[0].from: 2024 reads as week 2024"),
     ("extends: nowhere\n", "extends"),
     ("extends: [baseline]\n", "extends"),
     ("levers: [1, 2\n", "file"),
@@ -95,6 +96,13 @@ def test_bad_scenario_gives_one_line_naming_file_and_field(tmp_path, text, field
     assert "\n" not in message
     assert field in message and "allowed" in message
     assert str(path) in message
+
+
+def test_an_unquoted_date_in_a_schedule_is_the_month_it_names(tmp_path):
+    quoted, unquoted = tmp_path / "quoted.yaml", tmp_path / "unquoted.yaml"
+    quoted.write_text("levers:\n  merge_rate: {schedule: [{from: '2024-07', value: 0.2}]}\n", encoding="utf-8")
+    unquoted.write_text("levers:\n  merge_rate: {schedule: [{from: 2024-07-01, value: 0.2}]}\n", encoding="utf-8")
+    assert load_scenario(str(unquoted)).levers["merge_rate"] == load_scenario(str(quoted)).levers["merge_rate"]
 
 
 def test_a_file_without_extends_starts_from_the_calibrated_baseline(tmp_path):
