@@ -182,9 +182,12 @@ def _policy_week(where: str, field: str, when: Any, start_year: int) -> int:
 def _schedule(where: str, name: str, value: Any, start_year: int) -> Schedule:
     spec = LEVERS[name]
     if isinstance(value, dict):
-        if set(value) != {"schedule"} or not isinstance(value["schedule"], list) or not value["schedule"]:
-            _fail(where, f"levers.{name}", "is a mapping without a non-empty schedule list",
-                  "a number, or {schedule: [{from: 'YYYY-MM' or week, value: number}, ...]}")
+        form = "a number, or {schedule: [{from: 'YYYY-MM' or week, value: number}, ...]}"
+        unknown = sorted(map(str, set(value) - {"schedule"}))
+        if unknown:
+            _fail(where, f"levers.{name}.{unknown[0]}", "unknown key", form)
+        if not isinstance(value.get("schedule"), list) or not value["schedule"]:
+            _fail(where, f"levers.{name}", "is a mapping without a non-empty schedule list", form)
         steps = []
         for i, step in enumerate(value["schedule"]):
             field = f"levers.{name}.schedule[{i}]"

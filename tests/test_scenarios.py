@@ -83,6 +83,7 @@ def test_a_lever_table_holds_the_value_in_force_each_week(steps, first_week, wee
     ("levers:\n  merge_rate: {schedule: [{from: '2025-01', value: 0.2}, {from: '2024-07', value: 0.3}]}\n",
      "levers.merge_rate.schedule"),
     ("levers:\n  merge_rate: {schedule: [{from: 2024, value: 0.2}]}\n", "schedule[0].from: 2024 reads as week 2024"),
+    ("levers:\n  merge_rate: {schedule: [{from: '2024-07', value: 0.2}], extra: 1}\n", "levers.merge_rate.extra: unknown key"),
     ("extends: nowhere\n", "extends"),
     ("extends: [baseline]\n", "extends"),
     ("levers: [1, 2\n", "file"),
