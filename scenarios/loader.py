@@ -46,8 +46,13 @@ def resolve_named_file(name_or_path: str | Path, folder: Path, kind: str, names:
     named = folder / f"{name_or_path}.yaml"
     if named.is_file():
         return named
-    raise error(f"{name_or_path}: {kind}: no such {kind} file or name; allowed: a path to a .yaml "
-                f"file or one of {', '.join(names)}")
+    allowed = f"a path to a .yaml file or one of {', '.join(names)}"
+    if candidate.is_dir():
+        article = "an" if kind[0] in "aeiou" else "a"
+        raise error(f"{name_or_path}: {kind}: is a folder, not {article} {kind} file; allowed: {allowed}")
+    if candidate.is_file():
+        raise error(f"{name_or_path}: {kind}: is not a .yaml file; allowed: {allowed}")
+    raise error(f"{name_or_path}: {kind}: no such {kind} file or name; allowed: {allowed}")
 
 
 def resolve_path(name_or_path: str | Path) -> Path:

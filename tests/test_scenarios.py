@@ -99,6 +99,16 @@ def test_bad_scenario_gives_one_line_naming_file_and_field(tmp_path, text, field
     assert str(path) in message
 
 
+def test_a_folder_or_a_file_without_yaml_suffix_is_named_for_what_it_is(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "plain").write_text("levers: {}\n", encoding="utf-8")
+    with pytest.raises(ScenarioError, match=r"^folder: scenario: is a folder, not a scenario file; allowed: "):
+        load_scenario("folder")
+    with pytest.raises(ScenarioError, match=r"^plain: scenario: is not a \.yaml file; allowed: "):
+        load_scenario("plain")
+
+
 def test_an_unquoted_date_in_a_schedule_is_the_month_it_names(tmp_path):
     quoted, unquoted = tmp_path / "quoted.yaml", tmp_path / "unquoted.yaml"
     quoted.write_text("levers:\n  merge_rate: {schedule: [{from: '2024-07', value: 0.2}]}\n", encoding="utf-8")
