@@ -226,6 +226,13 @@ def _add_run_options(parser, seeds: int) -> None:
 class OneLineErrors(argparse.ArgumentParser):
     """argparse's mistakes in the tool's one-line form (field: problem; allowed: ...), not a usage block."""
 
+    given: list[str] = []  # the command line being parsed (parse_args sets it)
+    commands: tuple[str, ...] = ()
+
+    def parse_args(self, args=None, namespace=None):
+        self.given = list(sys.argv[1:] if args is None else args)
+        return super().parse_args(args, namespace)
+
     def error(self, message: str):
         argument = re.fullmatch(r"argument ([^:]+): (.*)", message, flags=re.DOTALL)
         field, problem = (argument.group(1).split("/")[-1], argument.group(2)) if argument else ("", message)
@@ -234,6 +241,14 @@ class OneLineErrors(argparse.ArgumentParser):
             problem = f"{problem[:choices.start()]}; allowed: {choices.group(1).replace(chr(39), '')}"
         elif re.match(r"invalid (int|float) value", problem):
             problem += "; allowed: a whole number" if "int" in problem else "; allowed: a number"
+        elif problem.startswith("unrecognized arguments"):
+            # the top-level parser reports them: name the command whose options apply
+            command = next((word for word in self.given if word in self.commands), None)
+            prog = f"{self.prog} {command}" if command else self.prog
+            problem += f"; allowed: the options {prog} --help lists"
+            self.exit(2, f"error: {problem}\n")
+        elif problem.startswith("expected one argument"):
+            problem += "; allowed: a value after the option"
         where = f"{field}: " if field else ""
         self.exit(2, f"error: {where}{problem} (usage: {self.prog} --help)\n")
 
@@ -295,6 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--format", choices=("table", "json"), default="table")
     bench.add_argument("--quick", action="store_true", help="a smoke run in under a minute, for CI")
     bench.set_defaults(handler=command_bench)
+    parser.commands = tuple(commands.choices)
     return parser
 
 
@@ -322,7 +338,7 @@ def _options_before(argv: list[str], command: str) -> list[str]:
 
 # Options that count, and the most each may ask for: beyond these a command would fill the memory
 # (or run for years) before saying anything. Experiment files have their own limits (experiments.spec).
-COUNT_OPTIONS = {"seeds": 10_000, "workers": 1_024, "years": 50, "iterations": 1_000, "replications": 10_000}
+COUNT_OPTIONS = {"seeds": 10_000, "workers": 1_024, "iterations": 1_000, "replications": 10_000}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -332,6 +348,10 @@ def main(argv: list[str] | None = None) -> int:
     if early:
         print(f"error: {early[0]}: given before the command {args.command!r}, where it does not apply; allowed: "
               f"options after the command (run.py {args.command} ... {early[0]} ...)", file=sys.stderr)
+        return 2
+    years = getattr(args, "years", None)
+    if years is not None and years < 1:  # above the range, the scenario's or experiment's own check names it
+        print(f"error: --years: {years} is below 1; allowed: a whole number >= 1", file=sys.stderr)
         return 2
     for name, most in COUNT_OPTIONS.items():
         value = getattr(args, name, None)

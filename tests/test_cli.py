@@ -172,6 +172,9 @@ def test_a_run_folder_records_its_scenarios_as_run_overrides_included(tmp_path):
     (["run", "baseline", "--years", "51"], ["--years: years: 51", "allowed: integer in [1, 50]"]),
     (["calibrate", "--dry-run", "--iterations", "0"], ["--iterations: 0 is below 1"]),
     (["run", "baseline", "--set", "merge_rate=0.5", "--set", "merge_rate=0.1"], ["--set merge_rate: given twice"]),
+    (["sweep", "mechanism_sweep", "--bar", "1"], ["unrecognized arguments: --bar 1", "allowed: the options run.py "
+                                                                                     "sweep --help lists"]),
+    (["run", "baseline", "--set"], ["--set: expected one argument", "allowed: a value after the option"]),
 ])
 def test_mistakes_on_the_command_line_are_one_line_errors(args, fragments):
     assert_one_line_error(run_cli(*args), *fragments)
