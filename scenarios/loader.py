@@ -131,12 +131,14 @@ def _raw_chain(path: Path, seen: tuple[Path, ...] = ()) -> dict:
         # a file extending baseline would be called baseline and pooled with it in comparisons
         merged.pop("name", None)
         merged.pop("description", None)
+    origin = merged.setdefault("_origin", {})  # dotted field -> the file that set it, for error messages
     for key, value in data.items():
         if key in ("levers", "behaviour"):
             merged[key] = {**merged.get(key, {}), **(value or {})}
+            origin.update({f"{key}.{name}": str(path) for name in (value or {})})
         elif key != "extends":
             merged[key] = value
-    merged.setdefault("_files", []).append(str(path))
+            origin[key] = str(path)
     return merged
 
 
@@ -210,6 +212,13 @@ def _schedule(where: str, name: str, value: Any, start_year: int) -> Schedule:
 
 
 def _build(raw: dict, where: str, status_quo: Mapping[str, float] | None) -> Scenario:
+    """A Scenario from a merged mapping; a bad value is reported in the file that set it (`_origin`
+    of _raw_chain), else in `where`."""
+    origin = raw.get("_origin", {})
+
+    def file_of(field: str) -> str:
+        return origin.get(field, where)
+
     settings = {}
     for key, rule in SETTINGS.items():
         if key not in raw:
@@ -217,12 +226,12 @@ def _build(raw: dict, where: str, status_quo: Mapping[str, float] | None) -> Sce
         value = raw[key]
         if key == "scale":
             if value not in rule:
-                _fail(where, key, f"{value!r} is not a scale", ", ".join(rule))
+                _fail(file_of(key), key, f"{value!r} is not a scale", ", ".join(rule))
             settings[key] = value
         else:
             low, high = rule
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                _fail(where, key, f"{value!r} is not a whole number in range", f"integer in [{low}, {high}]")
+                _fail(file_of(key), key, f"{value!r} is not a whole number in range", f"integer in [{low}, {high}]")
             settings[key] = value
     start_year = settings.get("start_year", 2024)
     levers = {name: Schedule.constant(spec.default) for name, spec in LEVERS.items()}
@@ -230,13 +239,14 @@ def _build(raw: dict, where: str, status_quo: Mapping[str, float] | None) -> Sce
         levers = {name: Schedule.constant(value) for name, value in status_quo.items()}
     for name, value in raw.get("levers", {}).items():
         if name not in LEVERS:
-            _fail(where, f"levers.{name}", "unknown lever", ", ".join(LEVERS))
-        levers[name] = _schedule(where, name, value, start_year)
+            _fail(file_of(f"levers.{name}"), f"levers.{name}", "unknown lever", ", ".join(LEVERS))
+        levers[name] = _schedule(file_of(f"levers.{name}"), name, value, start_year)
     behaviour = {name: spec.default for name, spec in BEHAVIOUR.items()}
     for name, value in raw.get("behaviour", {}).items():
+        field = f"behaviour.{name}"
         if name not in BEHAVIOUR:
-            _fail(where, f"behaviour.{name}", "unknown parameter", ", ".join(BEHAVIOUR))
-        behaviour[name] = _check_value(where, f"behaviour.{name}", BEHAVIOUR[name], value)
+            _fail(file_of(field), field, "unknown parameter", ", ".join(BEHAVIOUR))
+        behaviour[name] = _check_value(file_of(field), field, BEHAVIOUR[name], value)
     name = raw.get("name", Path(where).stem)
     if not isinstance(name, str) or not name:
         _fail(where, "name", f"{name!r} is not a text", "a non-empty name")

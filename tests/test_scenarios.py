@@ -99,6 +99,14 @@ def test_bad_scenario_gives_one_line_naming_file_and_field(tmp_path, text, field
     assert str(path) in message
 
 
+def test_a_bad_value_is_reported_in_the_file_that_set_it_not_the_one_extending_it(tmp_path):
+    (tmp_path / "parent.yaml").write_text("levers:\n  merge_rate: '0.6'\n", encoding="utf-8")
+    (tmp_path / "child.yaml").write_text("extends: parent.yaml\nlevers:\n  tolerance: 0.3\n", encoding="utf-8")
+    with pytest.raises(ScenarioError) as error:
+        load_scenario(str(tmp_path / "child.yaml"))
+    assert str(error.value).startswith(f"{tmp_path / 'parent.yaml'}: levers.merge_rate: '0.6'")
+
+
 def test_a_folder_or_a_file_without_yaml_suffix_is_named_for_what_it_is(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "folder").mkdir()
