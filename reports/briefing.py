@@ -109,8 +109,12 @@ def targets_met(study: Study, group: str) -> pd.DataFrame:
 
 
 def _target_phrase(row, lang: str) -> str:
-    return f"{metric_name(row.metric, lang)}（{format_probability(row.p_met)}）" if lang == "zh" else \
-        f"{metric_name(row.metric, lang)} ({format_probability(row.p_met)})"
+    """A target met, with its probability; 'marginal' when the mean's interval spans the target, so
+    the mean itself could lie on either side."""
+    marginal = row.low <= row.target <= row.high
+    if lang == "zh":
+        return f"{metric_name(row.metric, lang)}（{format_probability(row.p_met)}{'，勉强：区间跨越目标' if marginal else ''}）"
+    return f"{metric_name(row.metric, lang)} ({format_probability(row.p_met)}{', marginal: interval spans target' if marginal else ''})"
 
 
 def _miss_phrase(row, lang: str) -> str:

@@ -25,7 +25,7 @@ from analysis.study import evaluated_targets, load_study
 from experiments.store import now_iso, read_runs, write_manifest, write_part, write_table
 from model import METRICS
 from reports import cli
-from reports.briefing import _fewer_problems_caveats, _same_number_note, key_findings
+from reports.briefing import _fewer_problems_caveats, _same_number_note, _target_phrase, key_findings
 from reports.charts import CHARTS
 from reports.style import chart_style, save_chart
 
@@ -418,6 +418,15 @@ def test_fewer_leads_with_a_higher_share_found_is_explained_only_where_the_effec
     assert len(fewer_lies) == 1 and "28.0% -> 3.0%" in fewer_lies[0].en and "falsified" in fewer_lies[0].en
     assert caveats(-0.1, (-0.5, 0.3), (-0.01, 0.01)) == []  # neither stock shrank: not explained away
     assert caveats(0.1, (-3.0, -2.0), (-0.3, -0.2)) == []  # leads did not fall
+
+
+def test_a_target_met_whose_interval_spans_it_is_called_marginal():
+    from types import SimpleNamespace
+    row = SimpleNamespace(metric="material_hours_per_week", p_met=0.5, target=8.0, low=7.81, high=8.14)
+    assert _target_phrase(row, "en").endswith("(50%, marginal: interval spans target)")
+    assert "勉强" in _target_phrase(row, "zh")
+    clear = SimpleNamespace(metric="material_hours_per_week", p_met=1.0, target=8.0, low=6.5, high=7.2)
+    assert _target_phrase(clear, "en").endswith("(100%)")
 
 
 def test_a_count_of_targets_met_says_where_two_of_them_are_one_number():
