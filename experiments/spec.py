@@ -405,12 +405,12 @@ def load_experiment(name_or_path: str | Path, evaluator, *, scale: str | None = 
         chosen = _select(where, chosen, factors, design.type)
     _check_whole_levels(factor_where, chosen, design)
     outcomes = _outcomes(where, data.get("outcomes"), evaluator.outcomes)
-    _check_study_size(where, chosen, design, chosen_replications)
     salib = [factor.salib() for factor in chosen]
     problem = {"num_vars": len(chosen), "names": [factor.name for factor in chosen],
                "bounds": [bounds for _, bounds in salib], "dists": [dist for dist, _ in salib],
                "values": [list(factor.values) if factor.values is not None else None for factor in chosen],
                "base": [evaluator.base_value(scenario, factor.name, factor_where) for factor in chosen]}
+    _check_study_size(where, problem, design, chosen_replications)
     experiment = Experiment(name=name, source=where, text=text, description=str(data.get("description", "")),
                             scenario=scenario, scale=chosen_scale, years=chosen_years,
                             replications=chosen_replications, seed=seed, factors=chosen, design=design,
@@ -420,9 +420,8 @@ def load_experiment(name_or_path: str | Path, evaluator, *, scale: str | None = 
     return experiment
 
 
-def _check_study_size(where: str, factors: tuple[Factor, ...], design: DesignSettings, replications: int) -> None:
-    values = [list(factor.values) if factor.values is not None else [] for factor in factors]
-    points = design_points({"values": values, "num_vars": len(factors)}, design)
+def _check_study_size(where: str, problem: dict, design: DesignSettings, replications: int) -> None:
+    points = design_points(problem, design)
     if points * replications > MAXIMUM_RUNS:
         _fail(where, "design", f"{points:,} points x {replications:,} replications is more runs than a study can hold",
               f"at most {MAXIMUM_RUNS:,} runs (fewer levels, samples or replications)")
