@@ -43,7 +43,7 @@ class _Issuer(mesa.Agent):
 
     @property
     def problems_found_this_year(self) -> float:
-        return float(self.model.accumulator.source_found[self.source.index])
+        return float(self.model.accumulator.source_found[0, self.source.index])
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.level} {self.kind}>"

@@ -16,7 +16,7 @@ from scipy.stats import binom
 from .draws import binomial_prepared, chance, fill_uniforms
 from .organisation import N_TOPICS
 from .params import WEEKS_PER_YEAR, weekly_columns
-from .planning import REMOTE, UNANNOUNCED, _lowest_bit
+from .planning import REMOTE, UNANNOUNCED, _lowest_bit, _stable_order
 from .units import MAJOR, WIDTH, falsification_catch_by_mode
 
 RECHECK_WEEKS = 26
@@ -78,50 +78,57 @@ INSPECTION_TOTALS = (
 
 
 @njit(cache=True, error_model="numpy")
-def _inspect(rng, latent, latent_ordinary, materials, integrity, work, sanction_memory, falsified, visited, unit,
-             plan_mode, plan_special, plan_depth, plan_n_topics, plan_duplicate, plan_source, plan_mask, start, stop,
-             rounds, detection, case_b, case_levers, catch_by_mode, falsification_sanction, tasks, now, totals,
-             unit_visits, unit_duplicates, unit_useful, source_found, unit_sanctions, unit_unfair):
+def _inspect(streams, block_size, latent, latent_ordinary, materials, integrity, work, sanction_memory, falsified,
+             visited, unit, plan_mode, plan_special, plan_depth, plan_n_topics, plan_duplicate, plan_source, plan_mask,
+             start, stop, rounds, detection, case_b, case_levers, catch_by_mode, falsification_sanction, tasks, now,
+             totals, unit_visits, unit_duplicates, unit_useful, source_found, unit_sanctions, unit_unfair):
     """The week's inspections (plan positions start:stop; `unit` their units, numbered as the unit
     arrays are), with their draws in this order: detection, case courses, falsified reports; then
-    the data and task times (expectations, no draws). Returns the consequences to schedule (event
-    weeks and codes) and the sanctions (weeks and units)."""
+    the data and task times (expectations, no draws). The units are blocks of `block_size`, block
+    b drawing from streams[b] and counting in totals[b] and source_found[b]: each block's draws
+    come in the order they would alone. Returns the consequences to schedule (event weeks and
+    codes) and the sanctions (weeks and units)."""
     mode = plan_mode[start:stop]
     for u in unit:
         visited[u] = True
-    case_cells = _detect(rng, latent, latent_ordinary, materials, integrity, unit, mode, plan_special[start:stop],
-                         plan_depth[start:stop], plan_n_topics[start:stop], plan_duplicate[start:stop],
-                         plan_source[start:stop], plan_mask[start:stop], rounds - start, detection, totals,
-                         unit_visits, unit_duplicates, unit_useful, source_found)
+    case_cells = _detect(streams, block_size, latent, latent_ordinary, materials, integrity, unit, mode,
+                         plan_special[start:stop], plan_depth[start:stop], plan_n_topics[start:stop],
+                         plan_duplicate[start:stop], plan_source[start:stop], plan_mask[start:stop], rounds - start,
+                         detection, totals, unit_visits, unit_duplicates, unit_useful, source_found)
+    if totals.shape[0] > 1:  # the cases block by block, each block's in the order it found them
+        case_cells = case_cells[_stable_order(case_cells // (WIDTH * block_size), totals.shape[0])]
     event_week, event_code, sanction_week, sanction_unit = _case_courses(
-        rng, case_cells // WIDTH, case_cells % WIDTH, now, work, integrity, sanction_memory, case_b, case_levers,
-        totals, unit_sanctions, unit_unfair)
-    caught = _catch_falsification(rng, falsified, unit, mode, catch_by_mode)
+        streams, block_size, case_cells // WIDTH, case_cells % WIDTH, now, work, integrity, sanction_memory, case_b,
+        case_levers, totals, unit_sanctions, unit_unfair)
+    caught = _catch_falsification(streams, block_size, falsified, unit, mode, catch_by_mode)
     if caught.size:
         sanctioned = np.empty(caught.size, dtype=np.bool_)
         for i in range(caught.size):
-            sanctioned[i] = chance(rng, falsification_sanction)
+            b = caught[i] // block_size
+            sanctioned[i] = chance(streams[b], falsification_sanction)
+            totals[b, 16] += 1
+            if sanctioned[i]:
+                unit_sanctions[caught[i]] += 1
+                totals[b, 15] += 1
         caught_sanctioned = caught[sanctioned]
-        for u in caught_sanctioned:
-            unit_sanctions[u] += 1
-        totals[15] += caught_sanctioned.size
-        totals[16] += caught.size
         sanction_week = np.concatenate((sanction_week, np.full(caught_sanctioned.size, now, dtype=np.int64)))
         sanction_unit = np.concatenate((sanction_unit, caught_sanctioned))
-    _data_and_task_days(unit, work, tasks, totals)
+    _data_and_task_days(block_size, unit, work, tasks, totals)
     return event_week, event_code, sanction_week, sanction_unit
 
 
 @njit(cache=True, error_model="numpy")
-def _detect(rng, latent, latent_ordinary, materials, integrity, unit, mode, special, depth, n_topics, duplicate,
-            source, mask, rounds, detection, totals, unit_visits, unit_duplicates, unit_useful, source_found):
+def _detect(streams, block_size, latent, latent_ordinary, materials, integrity, unit, mode, special, depth, n_topics,
+            duplicate, source, mask, rounds, detection, totals, unit_visits, unit_duplicates, unit_useful,
+            source_found):
     """Detection, round by round, on the flat problem matrix (cell = unit * WIDTH + column).
 
     A visit finds each in-scope problem with a chance set by its depth, focus, the inspectors'
     professionalism, data access and the unit's concealment (better prepared with more materials).
     A round draws the hits of each in-scope topic problem (visit by visit, topics ascending), then
     each visit's major problems in scope, then their hits. Adds the week's counts to the year's
-    counters (whole numbers: exact in any order); returns one cell per problem found, in order."""
+    counters (whole numbers: exact in any order); returns one cell per problem found, in order.
+    A visit draws from its unit's block's stream (streams[unit // block_size])."""
     special_depth, professional, detection_base, concealment, unannounced_factor, data, quantifiable, \
         major_visibility = detection
     n = unit.size
@@ -161,7 +168,7 @@ def _detect(rng, latent, latent_ordinary, materials, integrity, unit, mode, spec
                 topics &= topics - 1
                 count = latent[cell]
                 if count:
-                    hits = binomial_prepared(rng, count, d[v], d_low[v])
+                    hits = binomial_prepared(streams[unit[v] // block_size], count, d[v], d_low[v])
                     latent[cell] -= hits
                     latent_ordinary[unit[v]] -= hits
                     scope[v] += count
@@ -172,34 +179,35 @@ def _detect(rng, latent, latent_ordinary, materials, integrity, unit, mode, spec
         for v in range(start, stop):
             majors = latent[np.int64(unit[v]) * WIDTH + MAJOR]
             if majors:
-                majors_in_scope[v] = rng.binomial(majors, min(1.0, n_topics[v] / N_TOPICS))
+                majors_in_scope[v] = streams[unit[v] // block_size].binomial(majors, min(1.0, n_topics[v] / N_TOPICS))
         for v in range(start, stop):
             if majors_in_scope[v] == 0:
                 continue
             cell = np.int64(unit[v]) * WIDTH + MAJOR
-            hits = rng.binomial(majors_in_scope[v], 1.0 - (1.0 - d[v]) ** major_visibility)
+            hits = streams[unit[v] // block_size].binomial(majors_in_scope[v], 1.0 - (1.0 - d[v]) ** major_visibility)
             latent[cell] -= hits
             scope[v] += majors_in_scope[v]
             found[v] += hits
-            totals[6] += hits
+            totals[unit[v] // block_size, 6] += hits
             cases[n_cases:n_cases + hits] = cell
             n_cases += hits
     for v in range(n):
+        b = unit[v] // block_size
         if mode[v] != REMOTE:
             kind = 1 if special[v] else 0
-            totals[2 * kind] += scope[v]
-            totals[2 * kind + 1] += found[v]
-        totals[4] += scope[v]
-        totals[5] += found[v]
+            totals[b, 2 * kind] += scope[v]
+            totals[b, 2 * kind + 1] += found[v]
+        totals[b, 4] += scope[v]
+        totals[b, 5] += found[v]
         unit_visits[unit[v]] += 1
         unit_duplicates[unit[v]] += duplicate[v]
         unit_useful[unit[v]] += found[v] > 0
-        source_found[source[v]] += found[v]
+        source_found[b, source[v]] += found[v]
     return cases[:n_cases]
 
 
 @njit(cache=True, error_model="numpy")
-def _catch_falsification(rng, falsified, unit, mode, catch_by_mode):
+def _catch_falsification(streams, block_size, falsified, unit, mode, catch_by_mode):
     """Visits may uncover a falsified report (chance by mode). No draw unless a visited unit
     lied; then one trial per visit to a liar. Returns the caught units, sorted, each once (kept
     sorted as they are caught: a week catches a few)."""
@@ -207,7 +215,7 @@ def _catch_falsification(rng, falsified, unit, mode, catch_by_mode):
     n_caught = 0
     for v in range(unit.size):
         u = unit[v]
-        if falsified[u] and chance(rng, catch_by_mode[mode[v]]):
+        if falsified[u] and chance(streams[u // block_size], catch_by_mode[mode[v]]):
             at = n_caught
             while at > 0 and caught[at - 1] > u:
                 at -= 1
@@ -222,21 +230,24 @@ def _catch_falsification(rng, falsified, unit, mode, catch_by_mode):
 
 
 @njit(cache=True, error_model="numpy")
-def _data_and_task_days(unit, work, tasks, totals):
+def _data_and_task_days(block_size, unit, work, tasks, totals):
     """The week's data acquisition and task closing times, as their expectations given each visit's
     unit (ODD 7.7). Nothing in the model reads them back: they feed two yearly means only, whose
     expectations are the same as with drawn times and whose run-to-run noise is smaller; a draw
     took five uniforms, a binomial and four transcendental functions per visit."""
     data_days, reference_work, minimum_work, processing_days, p_unclear, data_need = tasks
-    n = unit.size
-    for j in range(n):
+    n_by_block = np.zeros(totals.shape[0], np.int64)
+    for j in range(unit.size):
+        b = unit[j] // block_size
         scarcity = reference_work / max(work[unit[j]], minimum_work)
         # processing Exp(mean processing_days sqrt(scarcity)), coordination Exp(processing_days)
         # when responsibility is unclear, the data time when the task needs cross-department data
-        totals[19] += processing_days * (np.sqrt(scarcity) + p_unclear) + data_need * data_days
-    totals[17] += n * data_days
-    totals[18] += n
-    totals[20] += n
+        totals[b, 19] += processing_days * (np.sqrt(scarcity) + p_unclear) + data_need * data_days
+        n_by_block[b] += 1
+    for b in range(totals.shape[0]):
+        totals[b, 17] += n_by_block[b] * data_days
+        totals[b, 18] += n_by_block[b]
+        totals[b, 20] += n_by_block[b]
 
 
 # Course of a found problem (open_cases): the consequences it can have, in this order, with
@@ -245,6 +256,7 @@ FIXED, GENUINE_REBOUND, DROPPED, SURFACE_REBOUND, RECHECK_FIX = range(5)
 CONSEQUENCE_D_LATENT = np.array([0, 1, 1, 1, 0], dtype=np.int64)
 CONSEQUENCE_D_UNRESOLVED = np.array([-1, 1, 0, 0, -1], dtype=np.int64)
 EVENT_KINDS = 8  # event code = cell * EVENT_KINDS + consequence
+EVENT_CODES_PER_UNIT = WIDTH * EVENT_KINDS  # a unit's event codes: unit * EVENT_CODES_PER_UNIT onwards
 
 
 CASE_BEHAVIOUR = (
@@ -255,14 +267,16 @@ CASE_BEHAVIOUR = (
 
 
 @njit(cache=True, error_model="numpy")
-def _case_courses(rng, unit, column, now, work, integrity, sanction_memory, b, levers, totals, unit_sanctions,
-                  unit_unfair):
+def _case_courses(streams, block_size, unit, column, now, work, integrity, sanction_memory, b, levers, totals,
+                  unit_sanctions, unit_unfair):
     """The course of each case, drawn when it opens: surface or genuine fix (the unit's choice), its
     duration, acceptance, follow-up, recheck, rebound, sanctions. The draws come block by block
     (eight uniforms per case, the durations, the rebounds, the redo times, three sanction
     uniforms per case); the consequences are listed kind by kind, cases in order within each.
     Per-case values wait between blocks in three scratch tables: a county week has one or two
-    cases, and an array each cost more than the cases."""
+    cases, and an array each cost more than the cases. The cases come replication block by block
+    (units of `block_size`), block r drawing each of those blocks from streams[r] and counting in
+    totals[r]."""
     (reference_work, minimum_work, major_multiplier, recheck_catch, surface_cost_ratio, genuine_fix_cost,
      surface_multiplier, sanction_cost, intrinsic_weight, choice_noise, exogenous_share, genuine_fix_weeks,
      unclear_delay, deadline, quality_failure, rebound_surface, rebound_genuine) = b
@@ -270,6 +284,8 @@ def _case_courses(rng, unit, column, now, work, integrity, sanction_memory, b, l
     n = unit.size
     if n == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64)
+    n_blocks = totals.shape[0]
+    bounds = np.searchsorted(unit // block_size, np.arange(n_blocks + 1))  # each block's cases
     catch_total = 1 - (1 - catch_at_acceptance) * (1 - closed_loop * recheck_catch)
     real = np.empty((13, n))  # rows 0-7 the uniforms, 8-10 the sanction uniforms, scarcity, genuine weeks
     draws, sanction_draws, scarcity, genuine_weeks = real[:8], real[8:11], real[11], real[12]
@@ -278,101 +294,115 @@ def _case_courses(rng, unit, column, now, work, integrity, sanction_memory, b, l
     flags = np.empty((4, n), dtype=np.bool_)
     surface, passed, caught_surface, hidden = flags[0], flags[1], flags[2], flags[3]
 
-    fill_uniforms(rng, draws)
-    for j in range(n):
-        scarcity[j] = reference_work / max(work[unit[j]], minimum_work)
-        major_factor = 1.5 if column[j] == MAJOR else 1.0
-        genuine_weeks[j] = rng.gamma(2.0, genuine_fix_weeks * np.sqrt(scarcity[j]) * major_factor / 2.0)
-    for j in range(n):
-        genuine_weeks[j] += (draws[1, j] < 1 - clarity) * rng.exponential(unclear_delay)
-    for j in range(n):
-        redo_weeks[j] = np.int64(np.ceil(rng.gamma(2.0, genuine_fix_weeks / 2.0)))
+    for r in range(n_blocks):
+        rng, first, last = streams[r], bounds[r], bounds[r + 1]
+        fill_uniforms(rng, draws[:, first:last])
+        for j in range(first, last):
+            scarcity[j] = reference_work / max(work[unit[j]], minimum_work)
+            major_factor = 1.5 if column[j] == MAJOR else 1.0
+            genuine_weeks[j] = rng.gamma(2.0, genuine_fix_weeks * np.sqrt(scarcity[j]) * major_factor / 2.0)
+        for j in range(first, last):
+            genuine_weeks[j] += (draws[1, j] < 1 - clarity) * rng.exponential(unclear_delay)
+        for j in range(first, last):
+            redo_weeks[j] = np.int64(np.ceil(rng.gamma(2.0, genuine_fix_weeks / 2.0)))
 
-    for j in range(n):
-        major = column[j] == MAJOR
-        severity_factor = major_multiplier if major else 1.0
-        # The unit's choice: a surface fix saves the genuine fix's cost unless it is caught (then it
-        # must be redone), against the sanction it expects (raised by its own past sanctions).
-        saving = (1 - catch_total) - 1 / surface_cost_ratio
-        benefit = genuine_fix_cost * saving * scarcity[j] * (2.0 if major else 1.0)
-        expected_sanction = min(1.0, surface_multiplier * severity_factor
-                                * (accountability * (1.0 + sanction_memory[unit[j]])))
-        penalty = catch_total * expected_sanction * severity * sanction_cost
-        moral = intrinsic_weight * integrity[unit[j]]
-        p_surface = 1.0 / (1.0 + np.exp(-(benefit - penalty - moral) / choice_noise))
-        surface[j] = draws[0, j] < p_surface
-        weeks = genuine_weeks[j] / surface_cost_ratio if surface[j] else genuine_weeks[j]
-        on_time = weeks <= deadline
-        check_at[j] = np.int64(np.ceil(min(weeks, deadline)))
-        caught_surface[j] = surface[j] and on_time and draws[2, j] < catch_at_acceptance
-        quality_fail = not surface[j] and on_time and draws[2, j] < quality_failure
-        passed[j] = on_time and not caught_surface[j] and not quality_fail
-        hidden[j] = surface[j] and passed[j]
-        rebound_after[j] = rng.geometric(rebound_surface if hidden[j] else rebound_genuine)
-    for j in range(n):
-        recheck_redo[j] = np.int64(np.ceil(rng.gamma(2.0, genuine_fix_weeks / 2.0)))
-    fill_uniforms(rng, sanction_draws)
+        for j in range(first, last):
+            major = column[j] == MAJOR
+            severity_factor = major_multiplier if major else 1.0
+            # The unit's choice: a surface fix saves the genuine fix's cost unless it is caught (then it
+            # must be redone), against the sanction it expects (raised by its own past sanctions).
+            saving = (1 - catch_total) - 1 / surface_cost_ratio
+            benefit = genuine_fix_cost * saving * scarcity[j] * (2.0 if major else 1.0)
+            expected_sanction = min(1.0, surface_multiplier * severity_factor
+                                    * (accountability * (1.0 + sanction_memory[unit[j]])))
+            penalty = catch_total * expected_sanction * severity * sanction_cost
+            moral = intrinsic_weight * integrity[unit[j]]
+            p_surface = 1.0 / (1.0 + np.exp(-(benefit - penalty - moral) / choice_noise))
+            surface[j] = draws[0, j] < p_surface
+            weeks = genuine_weeks[j] / surface_cost_ratio if surface[j] else genuine_weeks[j]
+            on_time = weeks <= deadline
+            check_at[j] = np.int64(np.ceil(min(weeks, deadline)))
+            caught_surface[j] = surface[j] and on_time and draws[2, j] < catch_at_acceptance
+            quality_fail = not surface[j] and on_time and draws[2, j] < quality_failure
+            passed[j] = on_time and not caught_surface[j] and not quality_fail
+            hidden[j] = surface[j] and passed[j]
+            rebound_after[j] = rng.geometric(rebound_surface if hidden[j] else rebound_genuine)
+        for j in range(first, last):
+            recheck_redo[j] = np.int64(np.ceil(rng.gamma(2.0, genuine_fix_weeks / 2.0)))
+        fill_uniforms(rng, sanction_draws[:, first:last])
 
     event_week = np.full((5, n), -1, dtype=np.int64)  # -1: the case has no such consequence
     sanction_week = np.empty(n, dtype=np.int64)
     sanction_unit = np.empty(n, dtype=np.int64)
     n_sanctioned = n_events = 0
-    n_surface = n_passed = completed = within_6_months = accepted_count = rebounded = 0
-    days_to_accept = 0.0
-    for j in range(n):
-        follow_up = not passed[j] and draws[3, j] < closed_loop
-        # The follow-up's redo is a genuine fix and meets the same standard: it fails acceptance with
-        # quality_failure, and the problem then returns to latent (one follow-up round per case).
-        redo_failed = follow_up and draws[7, j] < quality_failure
-        accepted = passed[j] or (follow_up and not redo_failed)
-        accepted_at = check_at[j] if passed[j] else check_at[j] + redo_weeks[j]
-        rechecked = hidden[j] and draws[4, j] < closed_loop
-        caught_recheck = rechecked and rebound_after[j] > RECHECK_WEEKS and draws[5, j] < recheck_catch
-        # A problem recurring more than a year after acceptance counts as a new problem, not a rebound.
-        rebounds = accepted and not caught_recheck and rebound_after[j] <= REBOUND_WINDOW_WEEKS
-        # Sanctions: at finding, at a failed acceptance, at a recheck that catches a surface fix.
-        severity_factor = major_multiplier if column[j] == MAJOR else 1.0
-        exogenous = draws[6, j] < exogenous_share
-        surface_sanction = min(1.0, surface_multiplier * accountability * severity_factor)
-        waived = 1 - tolerance if exogenous else 1.0
-        at_finding = sanction_draws[0, j] < min(1.0, accountability * severity_factor * waived)
-        at_check = not passed[j] and sanction_draws[1, j] < (
-            surface_sanction if caught_surface[j] else min(1.0, accountability * waived))
-        at_recheck = caught_recheck and sanction_draws[2, j] < surface_sanction
-        if at_finding or at_check or at_recheck:
-            if at_finding:
-                sanction_week[n_sanctioned] = now
-            elif at_check:
-                sanction_week[n_sanctioned] = now + check_at[j]
-            else:
-                sanction_week[n_sanctioned] = now + accepted_at + RECHECK_WEEKS
-            sanction_unit[n_sanctioned] = unit[j]
-            n_sanctioned += 1
-            unit_sanctions[unit[j]] += 1
-            if exogenous and (at_finding or (at_check and not caught_surface[j])):
-                unit_unfair[unit[j]] += 1
-        # Consequences for the unit's problem.
-        fix_week = now + accepted_at
-        fixed = accepted and not hidden[j]
-        if fixed:
-            event_week[FIXED, j] = fix_week
-        if fixed and rebounds:
-            event_week[GENUINE_REBOUND, j] = fix_week + rebound_after[j]
-        if not accepted:
-            event_week[DROPPED, j] = now + (accepted_at if follow_up else check_at[j])
-        if hidden[j] and rebounds:
-            event_week[SURFACE_REBOUND, j] = fix_week + rebound_after[j]
-        if caught_recheck:
-            event_week[RECHECK_FIX, j] = fix_week + RECHECK_WEEKS + recheck_redo[j]
-        n_events += fixed + (fixed and rebounds) + (not accepted) + (hidden[j] and rebounds) + caught_recheck
-        n_surface += surface[j]
-        n_passed += passed[j]
-        if accepted:
-            accepted_count += 1
-            days_to_accept += accepted_at * DAYS_PER_WEEK
-            completed += accepted_at <= WEEKS_PER_YEAR
-            within_6_months += accepted_at <= 26
-        rebounded += rebounds
+    for r in range(n_blocks):
+        n_surface = n_passed = completed = within_6_months = accepted_count = rebounded = block_sanctioned = 0
+        days_to_accept = 0.0
+        for j in range(bounds[r], bounds[r + 1]):
+            follow_up = not passed[j] and draws[3, j] < closed_loop
+            # The follow-up's redo is a genuine fix and meets the same standard: it fails acceptance with
+            # quality_failure, and the problem then returns to latent (one follow-up round per case).
+            redo_failed = follow_up and draws[7, j] < quality_failure
+            accepted = passed[j] or (follow_up and not redo_failed)
+            accepted_at = check_at[j] if passed[j] else check_at[j] + redo_weeks[j]
+            rechecked = hidden[j] and draws[4, j] < closed_loop
+            caught_recheck = rechecked and rebound_after[j] > RECHECK_WEEKS and draws[5, j] < recheck_catch
+            # A problem recurring more than a year after acceptance counts as a new problem, not a rebound.
+            rebounds = accepted and not caught_recheck and rebound_after[j] <= REBOUND_WINDOW_WEEKS
+            # Sanctions: at finding, at a failed acceptance, at a recheck that catches a surface fix.
+            severity_factor = major_multiplier if column[j] == MAJOR else 1.0
+            exogenous = draws[6, j] < exogenous_share
+            surface_sanction = min(1.0, surface_multiplier * accountability * severity_factor)
+            waived = 1 - tolerance if exogenous else 1.0
+            at_finding = sanction_draws[0, j] < min(1.0, accountability * severity_factor * waived)
+            at_check = not passed[j] and sanction_draws[1, j] < (
+                surface_sanction if caught_surface[j] else min(1.0, accountability * waived))
+            at_recheck = caught_recheck and sanction_draws[2, j] < surface_sanction
+            if at_finding or at_check or at_recheck:
+                if at_finding:
+                    sanction_week[n_sanctioned] = now
+                elif at_check:
+                    sanction_week[n_sanctioned] = now + check_at[j]
+                else:
+                    sanction_week[n_sanctioned] = now + accepted_at + RECHECK_WEEKS
+                sanction_unit[n_sanctioned] = unit[j]
+                n_sanctioned += 1
+                block_sanctioned += 1
+                unit_sanctions[unit[j]] += 1
+                if exogenous and (at_finding or (at_check and not caught_surface[j])):
+                    unit_unfair[unit[j]] += 1
+            # Consequences for the unit's problem.
+            fix_week = now + accepted_at
+            fixed = accepted and not hidden[j]
+            if fixed:
+                event_week[FIXED, j] = fix_week
+            if fixed and rebounds:
+                event_week[GENUINE_REBOUND, j] = fix_week + rebound_after[j]
+            if not accepted:
+                event_week[DROPPED, j] = now + (accepted_at if follow_up else check_at[j])
+            if hidden[j] and rebounds:
+                event_week[SURFACE_REBOUND, j] = fix_week + rebound_after[j]
+            if caught_recheck:
+                event_week[RECHECK_FIX, j] = fix_week + RECHECK_WEEKS + recheck_redo[j]
+            n_events += fixed + (fixed and rebounds) + (not accepted) + (hidden[j] and rebounds) + caught_recheck
+            n_surface += surface[j]
+            n_passed += passed[j]
+            if accepted:
+                accepted_count += 1
+                days_to_accept += accepted_at * DAYS_PER_WEEK
+                completed += accepted_at <= WEEKS_PER_YEAR
+                within_6_months += accepted_at <= 26
+            rebounded += rebounds
+        block_totals = totals[r]
+        block_totals[7] += bounds[r + 1] - bounds[r]
+        block_totals[8] += n_surface
+        block_totals[9] += n_passed
+        block_totals[10] += completed
+        block_totals[11] += within_6_months
+        block_totals[12] += accepted_count
+        block_totals[13] += rebounded
+        block_totals[14] += days_to_accept
+        block_totals[15] += block_sanctioned
     weeks = np.empty(n_events, dtype=np.int64)
     codes = np.empty(n_events, dtype=np.int64)
     e = 0
@@ -382,15 +412,6 @@ def _case_courses(rng, unit, column, now, work, integrity, sanction_memory, b, l
                 weeks[e] = event_week[kind, j]
                 codes[e] = (np.int64(unit[j]) * WIDTH + column[j]) * EVENT_KINDS + kind
                 e += 1
-    totals[7] += n
-    totals[8] += n_surface
-    totals[9] += n_passed
-    totals[10] += completed
-    totals[11] += within_6_months
-    totals[12] += accepted_count
-    totals[13] += rebounded
-    totals[14] += days_to_accept
-    totals[15] += n_sanctioned
     return weeks, codes, sanction_week[:n_sanctioned], sanction_unit[:n_sanctioned]
 
 

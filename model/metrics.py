@@ -56,38 +56,67 @@ COUNTERS = (
     "task_days", "tasks")
 
 
-class YearAccumulator:
-    """Counters for one simulated year."""
+_PER_UNIT = ("unit_visits", "unit_duplicates", "unit_useful", "unit_sanctions", "unit_unfair", "unit_erupted",
+             "unit_supervision_share")
 
-    def __init__(self, n_units: int, n_sources: int):
+
+class YearAccumulator:
+    """Counters for one simulated year of `replications` runs advanced together (model.schedule),
+    each of n_units units: the per-unit counters hold the runs' units one run after another, the
+    year's totals one row per run."""
+
+    def __init__(self, n_units: int, n_sources: int, replications: int = 1):
         self.n = n_units
-        self.source_found = np.zeros(n_sources)
-        self.unit_visits = np.zeros(n_units)
-        self.unit_duplicates = np.zeros(n_units)
-        self.unit_useful = np.zeros(n_units)
-        self.unit_sanctions = np.zeros(n_units)
-        self.unit_unfair = np.zeros(n_units)
-        self.unit_erupted = np.zeros(n_units)
-        self.unit_supervision_share = np.zeros(n_units)
+        self.replications = replications
+        all_units = n_units * replications
+        self.source_found = np.zeros((replications, n_sources))
+        self.unit_visits = np.zeros(all_units)
+        self.unit_duplicates = np.zeros(all_units)
+        self.unit_useful = np.zeros(all_units)
+        self.unit_sanctions = np.zeros(all_units)
+        self.unit_unfair = np.zeros(all_units)
+        self.unit_erupted = np.zeros(all_units)
+        self.unit_supervision_share = np.zeros(all_units)
         self.blocks: dict[tuple[str, ...], np.ndarray] = {}
+
+    def replication(self, r: int) -> "YearAccumulator":
+        """Replication r's counters alone (a copy), as its own run would hold them."""
+        one = YearAccumulator(self.n, self.source_found.shape[1])
+        units = slice(r * self.n, (r + 1) * self.n)
+        for name in _PER_UNIT:
+            setattr(one, name, getattr(self, name)[units].copy())
+        one.source_found = self.source_found[r:r + 1].copy()
+        one.blocks = {names: values[r:r + 1].copy() for names, values in self.blocks.items()}
+        return one
+
+    @classmethod
+    def stacked(cls, parts: list["YearAccumulator"]) -> "YearAccumulator":
+        """Runs' counters as one stack's (copies), runs in the order given."""
+        stack = cls(parts[0].n, parts[0].source_found.shape[1], len(parts))
+        for name in _PER_UNIT:
+            setattr(stack, name, np.concatenate([getattr(part, name) for part in parts]))
+        stack.source_found = np.concatenate([part.source_found for part in parts])
+        stack.blocks = {names: np.concatenate([part.blocks[names] for part in parts]) for names in parts[0].blocks}
+        return stack
 
     # -- recording, called by the rules ------------------------------------------------------
     def counters(self, names: tuple[str, ...]) -> np.ndarray:
-        """A block of counters that a compiled rule adds to all year (names[i] is element i);
-        the year's metrics add the blocks in."""
+        """A block of counters that a compiled rule adds to all year (names[i] is column i, one row
+        per run); the year's metrics add the blocks in."""
         if names not in self.blocks:
             unknown = set(names) - set(COUNTERS)
             if unknown:
                 raise ValueError(f"not counters of the year: {sorted(unknown)}")
-            self.blocks[names] = np.zeros(len(names))
+            self.blocks[names] = np.zeros((self.replications, len(names)))
         return self.blocks[names]
 
     # -- the year's metrics --------------------------------------------------------------------
     def finish(self, behaviour: dict, implementation: np.ndarray, latent: np.ndarray,
-               reference_found: float | None) -> dict:
+               reference_found: float | None, replication: int = 0) -> dict:
+        """The year's metrics of one run (`implementation` and `latent` are its units' rows)."""
         c, n = dict.fromkeys(COUNTERS, 0.0), self.n
         for names, values in self.blocks.items():
-            for name, value in zip(names, values.tolist()):
+            for name, value in zip(names, values[replication].tolist()):
                 c[name] += value
         ratio = lambda a, b: float(a / b) if b > 0 else float("nan")  # noqa: E731
         inspections = c["onsite"] + c["remote"]
@@ -124,22 +153,23 @@ class YearAccumulator:
         }
         m["formalism_index"] = float(mean(np.array([m["material_excess_share"], m["surface_rectification_share"],
                                                m["falsification_rate"], m["documented_true_gap"]])))
-        m["grassroots_recognition"], m["public_satisfaction"] = self._soft_outcomes(behaviour, implementation,
-                                                                                    c["unit_weeks"])
+        m["grassroots_recognition"], m["public_satisfaction"] = self._soft_outcomes(
+            behaviour, implementation, c["unit_weeks"], slice(replication * n, (replication + 1) * n))
         return m
 
-    def _soft_outcomes(self, behaviour: dict, implementation: np.ndarray, unit_weeks: float) -> tuple[float, float]:
+    def _soft_outcomes(self, behaviour: dict, implementation: np.ndarray, unit_weeks: float,
+                       units: slice) -> tuple[float, float]:
         """Softest outputs: simple logits, each term a share in [0, 1], fitted only by intercept."""
         weeks = max(unit_weeks / self.n, 1.0)
-        visits = np.maximum(self.unit_visits, 1.0)
-        burden = self.unit_supervision_share / weeks
-        duplicates = self.unit_duplicates / visits
-        usefulness = self.unit_useful / visits
-        unfair = self.unit_unfair / np.maximum(self.unit_sanctions, 1.0)
+        visits = np.maximum(self.unit_visits[units], 1.0)
+        burden = self.unit_supervision_share[units] / weeks
+        duplicates = self.unit_duplicates[units] / visits
+        usefulness = self.unit_useful[units] / visits
+        unfair = self.unit_unfair[units] / np.maximum(self.unit_sanctions[units], 1.0)
         recognition_logit = (behaviour["recognition_intercept"] - 3.0 * burden - 2.0 * duplicates
                              + 2.0 * usefulness - 2.0 * unfair)
         satisfaction_logit = (behaviour["satisfaction_intercept"] + 4.0 * implementation
-                              - 1.0 * np.minimum(self.unit_erupted, 3))
+                              - 1.0 * np.minimum(self.unit_erupted[units], 3))
         sigmoid = lambda x: 1.0 / (1.0 + np.exp(-x))  # noqa: E731
         return float(mean(sigmoid(recognition_logit))), float(mean(sigmoid(satisfaction_logit)))
 

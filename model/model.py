@@ -16,16 +16,17 @@ from dataclasses import dataclass
 
 import mesa
 import numpy as np
+from numba.typed import List
 
 from .agents import Department, GrassrootsUnit, SupervisionBody
 from .draws import kernel_stream
-from .inspection import inspection_tables
+from .inspection import EVENT_CODES_PER_UNIT, inspection_tables
 from .metrics import YearAccumulator, detection_gain
 from .organisation import build_organisation
 from .errors import UserError
 from .params import SCALES, WEEKS_PER_YEAR, YEARS_ALLOWED, Scenario
-from .planning import Planner, YearPlan
-from .schedule import provinces, run_weeks
+from .planning import Planner, YearPlan, stacked_plan
+from .schedule import EventQueue, Province, provinces, run_weeks
 from .threads import default_threads
 from .units import UnitState, observability, set_item_load, unit_tables
 
@@ -105,35 +106,55 @@ class SupervisionModel(mesa.Model):
         (default: model.threads.default_threads()); the results do not depend on it."""
         check_run_arguments("SupervisionModel", scenario, seed, scale, years)
         seed_sequence = np.random.SeedSequence(seed)
-        rng = np.random.Generator(np.random.PCG64(seed_sequence))
-        super().__init__(rng=rng)
+        super().__init__(rng=np.random.Generator(np.random.PCG64(seed_sequence)))
+        self._set_up(scenario, (seed,), [self.rng], scale, years, threads, initial_units=burn_in is None)
+        self.provinces = provinces(self.organisation, self.rng, self.stream, seed_sequence, self.total_weeks)
+        if burn_in is not None:
+            self._restore(burn_in)
+
+    def _set_up(self, scenario: Scenario, seeds: tuple, rngs: list, scale: str | None, years: int | None,
+                threads: int | None, initial_units: bool) -> None:
+        """What a run of these seeds (one per replication, each with its Generator) needs before its
+        provinces; every replication's units drawn from its own Generator, in seed order."""
         self.threads = default_threads() if threads is None else threads
         self.scenario = scenario
-        self.seed = seed
+        self.seed, self.seeds, self.replications = seeds[0], seeds, len(seeds)
         self.scale = scale or scenario.scale
         self.years = years if years is not None else scenario.years
         self.behaviour = dict(scenario.behaviour)
         self.organisation = build_organisation(self.scale)
-        self.planner = Planner(self.organisation, self.behaviour)
+        self.planners = [Planner(self.organisation, self.behaviour) for _ in seeds]
         n = self.organisation.n_units
-        if burn_in is None:
-            self.units = UnitState.initial(n, self.rng, self.behaviour, self.behaviour["initial_problems"])
+        if initial_units:
+            self.units = UnitState.stacked([UnitState.initial(n, rng, self.behaviour, self.behaviour["initial_problems"])
+                                            for rng in rngs])
         self._unit_agents: list[GrassrootsUnit] = []
         self._agents_pending = True  # see _create_agents
 
         self.burn_in_weeks = scenario.burn_in_years * WEEKS_PER_YEAR
         self.total_weeks = self.burn_in_weeks + self.years * WEEKS_PER_YEAR
-        self.stream = kernel_stream(self.rng)
-        self.provinces = provinces(self.organisation, self.rng, self.stream, seed_sequence, self.total_weeks)
+        self.streams = [kernel_stream(rng) for rng in rngs]  # each replication's, for its plan
+        self.stream = self.streams[0]
         self.week = 0
         self.plan: YearPlan | None = None
         self._behaviour_key = tuple(sorted(self.behaviour.items()))
-        self.accumulator = YearAccumulator(n, len(self.planner.sources))
-        self.reference_found: float | None = None
-        self.yearly: list[dict] = []
+        self.accumulator = YearAccumulator(n, len(self.planner.sources), self.replications)
+        self.references: list[float | None] = [None] * self.replications  # each replication's reference year
+        self.replication_yearly: list[list[dict]] = [[] for _ in seeds]
         self._memory_decay = float(np.exp(-1.0 / self.behaviour["sanction_memory_weeks"]))
-        if burn_in is not None:
-            self._restore(burn_in)
+
+    @property
+    def planner(self) -> Planner:
+        return self.planners[0]
+
+    @property
+    def yearly(self) -> list[dict]:
+        """The run's yearly metrics so far (of the first replication, in a ReplicationStack)."""
+        return self.replication_yearly[0]
+
+    @property
+    def reference_found(self) -> float | None:
+        return self.references[0]
 
     # -- agents -------------------------------------------------------------------------------
     # The agents are views onto the model's arrays: the rules never read them, a study never does.
@@ -228,8 +249,8 @@ class SupervisionModel(mesa.Model):
         if self.week != self.burn_in_weeks:
             raise RuntimeError("snapshot() is taken at the end of the burn-in")
         calendars = [(p.events, p.sanctions) for p in self.provinces]
-        parts = copy.deepcopy((self.units, calendars, self.planner.staffing, self.accumulator, self.reference_found,
-                               self.yearly))
+        parts = copy.deepcopy((self.units, calendars, self.planner.staffing, self.accumulator, self.references,
+                               self.replication_yearly))
         return BurnInState(parts, self.rng.bit_generator.state,
                            tuple(p.rng.bit_generator.state for p in self.provinces), self.steps,
                            len(pickle.dumps(parts, protocol=5)))
@@ -238,8 +259,8 @@ class SupervisionModel(mesa.Model):
         units, calendars = state.parts[0], state.parts[1]
         if units.work.size != self.organisation.n_units or calendars[0][0].fill.size != self.total_weeks:
             raise ValueError("this burn-in snapshot is of a run at another scale or of another length")
-        (self.units, calendars, self.planner.staffing, self.accumulator, self.reference_found,
-         self.yearly) = copy.deepcopy(state.parts)
+        (self.units, calendars, self.planner.staffing, self.accumulator, self.references,
+         self.replication_yearly) = copy.deepcopy(state.parts)
         self.rng.bit_generator.state = state.rng_state
         for province, (events, sanctions), rng_state in zip(self.provinces, calendars, state.province_rng_states):
             province.events, province.sanctions = events, sanctions
@@ -274,9 +295,14 @@ class SupervisionModel(mesa.Model):
         lever_values = self.scenario.lever_table(first_policy_week, WEEKS_PER_YEAR).tobytes()
         self._tables = year_tables(levers, self.behaviour, (lever_values, self._behaviour_key))
         risk = self._risk_signal(float(levers["data_sharing_rate"][0]))
-        self.accumulator = YearAccumulator(self.units.work.size, len(self.planner.sources))
-        self.plan = self.planner.plan_year(self.stream, levers, risk, [p.stream for p in self.provinces],
-                                             self.threads)
+        self.accumulator = YearAccumulator(self.organisation.n_units, len(self.planner.sources), self.replications)
+        if self.replications == 1:
+            self.plan = self.planner.plan_year(self.stream, levers, risk, [p.stream for p in self.provinces],
+                                               self.threads)
+        else:
+            n = self.organisation.n_units
+            self.plan = stacked_plan([planner.plan_year(stream, levers, risk[r * n:(r + 1) * n], [stream], 1)
+                                      for r, (planner, stream) in enumerate(zip(self.planners, self.streams))], n)
         set_item_load(self.units, self.plan.item_load, self.behaviour["item_load_elasticity"])
 
     def _risk_signal(self, data_sharing: float) -> np.ndarray:
@@ -285,14 +311,108 @@ class SupervisionModel(mesa.Model):
         return 1.0 + self.accumulator.unit_useful + anomalies
 
     def _end_year(self) -> None:
-        metrics = self.accumulator.finish(self.behaviour, self.units.implementation, self.units.latent,
-                                          self.reference_found)
         in_burn_in = self.week <= self.burn_in_weeks
-        self.yearly.append({"year": self.calendar_year - 1, "phase": "burn_in" if in_burn_in else "policy",
-                            **metrics})
-        if in_burn_in:
-            # The last burn-in year is the reference; earlier ones are measured against it too, so a
-            # burn-in year's gain shows how far the status quo still drifts.
-            self.reference_found = metrics["problems_found_per_unit_year"]
-            for year in self.yearly:
-                year["detection_gain"] = detection_gain(year["problems_found_per_unit_year"], self.reference_found)
+        n = self.organisation.n_units
+        for r, yearly in enumerate(self.replication_yearly):
+            units = slice(r * n, (r + 1) * n)
+            metrics = self.accumulator.finish(self.behaviour, self.units.implementation[units],
+                                              self.units.latent[units], self.references[r], r)
+            yearly.append({"year": self.calendar_year - 1, "phase": "burn_in" if in_burn_in else "policy", **metrics})
+            if in_burn_in:
+                # The last burn-in year is the reference; earlier ones are measured against it too, so a
+                # burn-in year's gain shows how far the status quo still drifts.
+                self.references[r] = metrics["problems_found_per_unit_year"]
+                for year in yearly:
+                    year["detection_gain"] = detection_gain(year["problems_found_per_unit_year"], self.references[r])
+
+
+class ReplicationStack(SupervisionModel):
+    """Replications of one scenario (one seed each) at a single-province scale, advanced together:
+    their units are one set of arrays, replication after replication, and each week's rules run
+    once for all of them in the compiled kernels, each replication drawing from its own Generator
+    in the order it would alone. So replication r's yearly metrics are, bit for bit, those of
+    SupervisionModel(scenario, seeds[r]); a county run is small enough that the kernels' and the
+    year's fixed costs, shared here, are most of its time (docs/PERFORMANCE.md, stacked
+    replications). It makes no agents. Its burn-in snapshots are one per replication, each one a
+    SupervisionModel of that seed can continue from, and a stack can start from any runs' snapshots."""
+
+    def __init__(self, scenario: Scenario, seeds: list[int], scale: str | None = None, years: int | None = None,
+                 threads: int | None = None, burn_ins: list[BurnInState] | None = None):
+        """With `burn_ins` (one snapshot per seed, of runs with the same burn-in as this one's; see
+        snapshots()), the stack starts at the end of the burn-in, as those runs were."""
+        if not isinstance(seeds, (list, tuple)) or not seeds:
+            raise UserError(f"ReplicationStack: seeds: {seeds!r} is not a list of seeds; allowed: a non-empty list of "
+                            "integers >= 0")
+        for seed in seeds:
+            check_run_arguments("ReplicationStack", scenario, seed, scale, years)
+        if build_organisation(scale or scenario.scale).jurisdiction_start[1].size != 1:
+            raise UserError(f"ReplicationStack: scale: {scale or scenario.scale} has several provinces, which run "
+                            "apart; allowed: county, city, province")
+        rngs = [np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed))) for seed in seeds]
+        super(SupervisionModel, self).__init__(rng=rngs[0])
+        for rng in rngs[1:]:
+            _as_mesa_seeds(rng)
+        self._set_up(scenario, tuple(seeds), rngs, scale, years, threads, initial_units=burn_ins is None)
+        n = self.organisation.n_units
+        self.provinces = [Province(0, 0, n * len(seeds), rngs[0], List(rngs), EventQueue(self.total_weeks),
+                                   EventQueue(self.total_weeks), block_size=n)]
+        self._rngs = rngs
+        self._agents_pending = False
+        if burn_ins is not None:
+            self._restore_replications(burn_ins)
+
+    def snapshots(self) -> list[BurnInState]:
+        """Each replication's burn-in snapshot (see SupervisionModel.snapshot), taken at its end."""
+        if self.week != self.burn_in_weeks:
+            raise RuntimeError("snapshots() are taken at the end of the burn-in")
+        n, calendars = self.organisation.n_units, self.provinces[0]
+        states = []
+        for r, rng in enumerate(self._rngs):
+            units = UnitState(**{name: getattr(self.units, name)[r * n:(r + 1) * n].copy()
+                                 for name in UnitState.__dataclass_fields__})
+            events = calendars.events.part(r * n * EVENT_CODES_PER_UNIT, (r + 1) * n * EVENT_CODES_PER_UNIT)
+            sanctions = calendars.sanctions.part(r * n, (r + 1) * n)
+            parts = (units, [(events, sanctions)], self.planners[r].staffing.copy(), self.accumulator.replication(r),
+                     [self.references[r]], [copy.deepcopy(self.replication_yearly[r])])
+            rng_state = rng.bit_generator.state
+            states.append(BurnInState(parts, rng_state, (rng_state,), self.steps, len(pickle.dumps(parts, protocol=5))))
+        return states
+
+    def snapshot(self) -> BurnInState:
+        raise RuntimeError("a ReplicationStack takes one snapshot per replication: snapshots()")
+
+    def _restore_replications(self, states: list[BurnInState]) -> None:
+        n = self.organisation.n_units
+        if len(states) != self.replications:
+            raise ValueError(f"{len(states)} burn-in snapshots for {self.replications} replications")
+        for state in states:
+            units, calendars = state.parts[0], state.parts[1]
+            if (units.work.size != n or len(calendars) != 1 or calendars[0][0].fill.size != self.total_weeks
+                    or state.steps != states[0].steps):
+                raise ValueError("a burn-in snapshot is of a run at another scale or of another length")
+        self.units = UnitState.stacked([copy.deepcopy(state.parts[0]) for state in states])
+        calendars = [state.parts[1][0] for state in states]
+        self.provinces[0].events = EventQueue.joined([events for events, _ in calendars],
+                                                     [r * n * EVENT_CODES_PER_UNIT for r in range(len(states))])
+        self.provinces[0].sanctions = EventQueue.joined([sanctions for _, sanctions in calendars],
+                                                        [r * n for r in range(len(states))])
+        for planner, state in zip(self.planners, states):
+            planner.staffing = state.parts[2].copy()
+        self.accumulator = YearAccumulator.stacked([state.parts[3] for state in states])
+        self.references = [state.parts[4][0] for state in states]
+        self.replication_yearly = [copy.deepcopy(state.parts[5][0]) for state in states]
+        for rng, state in zip(self._rngs, states):
+            rng.bit_generator.state = state.rng_state
+        self.steps = states[0].steps
+        self.week = self.burn_in_weeks
+
+    def _create_agents(self) -> None:
+        raise RuntimeError("a ReplicationStack makes no agents; read them from a SupervisionModel of one seed")
+
+
+
+def _as_mesa_seeds(rng: np.random.Generator) -> None:
+    """The draw Mesa 3.3's Model.__init__ makes from the Generator it is given (to seed its
+    random.Random), made for each replication after the first, so that every replication's
+    Generator stands where a SupervisionModel's would (tests/test_stack.py checks the result)."""
+    rng.integers(np.iinfo(np.int32).max)

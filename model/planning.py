@@ -665,6 +665,60 @@ def _province_plan(visits: tuple, depth_by_key: np.ndarray) -> ProvincePlan:
         block_start=block_start, block_stop=block_stop, round_first=round_first, round_last=round_last)
 
 
+def stacked_plan(plans: list[YearPlan], units_per_replication: int) -> YearPlan:
+    """The single-province year plans of replications run together (model.model.ReplicationStack),
+    as one plan whose units are numbered replication after replication. Each week's round r holds
+    every replication's round-r visits, replication after replication, each in its own order: the
+    kernels then meet each replication's visits, and make its draws, in the order they would alone."""
+    parts = [plan.provinces[0] for plan in plans]
+    offsets = np.cumsum([0] + [part.unit.size for part in parts])
+    order, round_bounds = _stacked_order(
+        offsets, np.stack([part.block_start for part in parts]), np.stack([part.round_first for part in parts]),
+        np.stack([part.round_last for part in parts]), np.concatenate([part.round_bounds for part in parts]),
+        np.cumsum([0] + [part.round_bounds.size for part in parts]))
+    unit = np.concatenate([part.unit + np.int32(r * units_per_replication) for r, part in enumerate(parts)])[order]
+    fields = {name: np.concatenate([getattr(part, name) for part in parts])[order]
+              for name in ("week", "mode", "special", "mask", "n_topics", "members", "depth", "duplicate", "source")}
+    block_start, block_stop, round_first, round_last = _week_blocks(fields["week"], round_bounds)
+    return YearPlan(
+        provinces=[ProvincePlan(unit=unit, round_bounds=round_bounds, block_start=block_start, block_stop=block_stop,
+                                round_first=round_first, round_last=round_last, **fields)],
+        first_unit=np.zeros(1, np.int64), item_load=np.concatenate([plan.item_load for plan in plans]),
+        demand_by_source=np.stack([plan.demand_by_source for plan in plans]),
+        merged=sum(plan.merged for plan in plans), joined_away=sum(plan.joined_away for plan in plans),
+        struck=sum(plan.struck for plan in plans))
+
+
+@njit(cache=True, error_model="numpy")
+def _stacked_order(offsets, block_start, round_first, round_last, round_bounds, bounds_offsets):
+    """stacked_plan's order of the replications' visits (positions in their concatenation) and the
+    bounds of its (week, round) runs, as _round_order_sorted gives them for one plan."""
+    n = offsets[-1]
+    if n == 0:
+        return np.zeros(0, np.int64), np.array([0, 1])
+    replications = block_start.shape[0]
+    order = np.empty(n, np.int64)
+    bounds = np.empty(n + 1, np.int64)
+    at = n_bounds = 0
+    for w in range(WEEKS_PER_YEAR):
+        most = 0
+        for r in range(replications):
+            if round_last[r, w] > round_first[r, w]:
+                most = max(most, round_last[r, w] - round_first[r, w] - 1)
+        for k in range(most):
+            bounds[n_bounds] = at
+            n_bounds += 1
+            for r in range(replications):
+                rounds = round_last[r, w] - round_first[r, w] - 1
+                if k < rounds:
+                    first = bounds_offsets[r] + round_first[r, w] + k
+                    for v in range(round_bounds[first], round_bounds[first + 1]):
+                        order[at] = offsets[r] + v
+                        at += 1
+    bounds[n_bounds] = n
+    return order, bounds[:n_bounds + 1].copy()
+
+
 @njit(cache=True, error_model="numpy")
 def _week_blocks(week, round_bounds):
     """Each week's first and last visit (week is sorted) and the bounds of its rounds among

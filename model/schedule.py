@@ -43,12 +43,45 @@ class EventQueue:
         self.fill = np.zeros(horizon, dtype=np.int64)
         self.codes = np.zeros((horizon, 8), dtype=np.int64)  # widened as rows fill (_calendar_push)
 
+    def part(self, first_code: int, stop_code: int) -> "EventQueue":
+        """The events whose codes lie in first_code:stop_code, renumbered from first_code: one
+        replication's calendar out of a ReplicationStack's (model.model), in the order it holds them."""
+        week, code = self._entries()
+        own = (code >= first_code) & (code < stop_code)
+        return EventQueue._of(self.fill.size, week[own], code[own] - first_code)
+
+    @classmethod
+    def joined(cls, queues: list["EventQueue"], code_offsets: list[int]) -> "EventQueue":
+        """The replications' calendars as one, each one's codes moved up by its offset; within a
+        week, the first replication's events first."""
+        entries = [queue._entries() for queue in queues]
+        week = np.concatenate([week for week, _ in entries])
+        code = np.concatenate([code + offset for (_, code), offset in zip(entries, code_offsets)])
+        order = np.argsort(week, kind="stable")
+        return cls._of(queues[0].fill.size, week[order], code[order])
+
+    def _entries(self) -> tuple[np.ndarray, np.ndarray]:
+        """(week, code) of every pending event, week by week, each week's in its row's order."""
+        held = np.arange(self.codes.shape[1]) < self.fill[:, None]
+        return np.nonzero(held)[0], self.codes[held]
+
+    @classmethod
+    def _of(cls, horizon: int, week: np.ndarray, code: np.ndarray) -> "EventQueue":
+        """A calendar holding these events (week ascending), each week's in the order given."""
+        queue = cls(horizon)
+        queue.fill = np.bincount(week, minlength=horizon).astype(np.int64)
+        queue.codes = np.zeros((horizon, max(8, int(queue.fill.max(initial=0)))), dtype=np.int64)
+        first = np.cumsum(queue.fill) - queue.fill
+        queue.codes[week, np.arange(week.size) - first[week]] = code
+        return queue
+
 
 @dataclass
 class Province:
     """A province's units (first_unit:stop_unit), the random stream its weeks and the scheduling and
     thinning of its visits draw from, and its calendars of due consequences and sanctions (cells and
-    units numbered from first_unit)."""
+    units numbered from first_unit). Replications run together are one Province whose stream holds
+    one Generator per replication (blocks of block_size units)."""
 
     index: int
     first_unit: int
@@ -57,6 +90,7 @@ class Province:
     stream: object  # rng as the kernels take it (model.draws.kernel_stream)
     events: EventQueue
     sanctions: EventQueue
+    block_size: int  # units per replication (model.model.ReplicationStack); a province alone: all its units
     counters: tuple = ()  # in a run of several provinces, its own part of the year's shared counters
 
 
@@ -73,7 +107,8 @@ def provinces(organisation, rng: np.random.Generator, stream, seed_sequence: np.
     else:
         generators = [np.random.Generator(np.random.PCG64(child)) for child in seed_sequence.spawn(starts.size)]
         streams = [kernel_stream(generator) for generator in generators]
-    return [Province(index, int(a), int(b), generator, province_stream, EventQueue(horizon), EventQueue(horizon))
+    return [Province(index, int(a), int(b), generator, province_stream, EventQueue(horizon), EventQueue(horizon),
+                     int(b - a))
             for index, (a, b, generator, province_stream) in enumerate(zip(starts, stops, generators, streams))]
 
 
@@ -105,7 +140,7 @@ def _run_province(p: Province, now: int, weeks: int, units, plan, tables: dict, 
     b, part, visits = behaviour, slice(p.first_unit, p.stop_unit), plan.provinces[p.index]
     week_of_year = now % WEEKS_PER_YEAR
     p.events.codes, p.sanctions.codes = _run_weeks(
-        p.stream, now, week_of_year, weeks,
+        p.stream, p.block_size, now, week_of_year, weeks,
         (units.hosting_backlog[part], units.hosting[part], units.material_intent[part], units.materials[part],
          units.ledgers[part], units.work[part], units.sanction_memory[part], units.integrity[part],
          units.item_ratio[part], units.load_factor[part],
@@ -126,10 +161,10 @@ def _run_province(p: Province, now: int, weeks: int, units, plan, tables: dict, 
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _run_weeks(stream, now, week_of_year, weeks, units, plan, tables, constants, calendars, acc):
-    """One province's weeks, drawing from stream[0]. Returns its event and sanction calendars' code
-    tables (new ones when a row had to widen)."""
-    rng = stream[0]
+def _run_weeks(streams, block_size, now, week_of_year, weeks, units, plan, tables, constants, calendars, acc):
+    """One province's weeks, or the weeks of replications run together: blocks of `block_size`
+    units, block b drawing from streams[b] and counting in row b of the year's counters. Returns
+    the event and sanction calendars' code tables (new ones when a row had to widen)."""
     (backlog, hosting, intent, materials, ledgers, work, sanction_memory, integrity, item_ratio, load_factor, latent,
      latent_ordinary, unresolved, clocks, falsified, visited, implementation, documented, score, belief) = units
     (plan_unit, mode, members, duplicate, special, depth, n_topics, source, mask, round_bounds, block_start,
@@ -145,13 +180,13 @@ def _run_weeks(stream, now, week_of_year, weeks, units, plan, tables, constants,
     for w in range(week_of_year, week_of_year + weeks):
         start, stop = block_start[w], block_stop[w]
         unit = plan_unit[start:stop]
-        _unit_week(rng, backlog, hosting, intent, materials, ledgers, work, sanction_memory, integrity, item_ratio,
+        _unit_week(streams, block_size, backlog, hosting, intent, materials, ledgers, work, sanction_memory, integrity, item_ratio,
                    load_factor, latent, latent_ordinary, unresolved, clocks, unit, mode[start:stop],
                    members[start:stop], duplicate[start:stop], load_by_mode[w], joint_member_load, max_hosting, allocation[w], problems,
                    material_need, unit_week_totals, supervision_share, erupted, scratch)
         if stop > start:
             event_week, event_code, sanction_week, sanction_unit = _inspect(
-                rng, latent_cells, latent_ordinary, materials, integrity, work, sanction_memory, falsified, visited,
+                streams, block_size, latent_cells, latent_ordinary, materials, integrity, work, sanction_memory, falsified, visited,
                 unit, mode, special, depth, n_topics, duplicate, source, mask, start, stop,
                 round_bounds[round_first[w]:round_last[w]], detection[w], case_behaviour, case_levers[w],
                 catch_by_mode[w], falsification_sanction[w], tasks[w], now, inspection_totals, unit_visits,
@@ -165,7 +200,7 @@ def _run_weeks(stream, now, week_of_year, weeks, units, plan, tables, constants,
         for u in range(sanction_memory.size):
             sanction_memory[u] *= memory_decay
         if (w + 1) % QUARTER_WEEKS == 0:
-            _evaluate_quarter(rng, unresolved, implementation, falsified, documented, score, belief, visited,
+            _evaluate_quarter(streams, block_size, unresolved, implementation, falsified, documented, score, belief, visited,
                               sanction_memory, integrity, materials, ledgers, load_factor, evaluation[w],
                               quarter_totals)
         now += 1

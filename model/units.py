@@ -78,6 +78,14 @@ class UnitState:
             visited_this_quarter=np.zeros(n, dtype=bool), risk_signal=np.ones(n),
         )
 
+    @classmethod
+    def stacked(cls, states: list["UnitState"]) -> "UnitState":
+        """Replications' states as one, their units one replication after another."""
+        if len(states) == 1:
+            return states[0]
+        return cls(**{name: np.concatenate([getattr(state, name) for state in states])
+                      for name in cls.__dataclass_fields__})
+
 
 def set_item_load(state: UnitState, item_load: np.ndarray, elasticity: float) -> None:
     """The items whose ledgers a unit keeps this year, and the material demand they make."""
@@ -132,26 +140,31 @@ UNIT_WEEK_TOTALS = ("hosting", "materials", "excess", "unit_weeks", "major_erupt
 
 
 @njit(cache=True, error_model="numpy")
-def _unit_week(rng, backlog, hosting, intent, materials, ledgers, work, sanction_memory, integrity, item_ratio,
-               load_factor, latent, latent_ordinary, unresolved, clocks, visit_unit, visit_mode, visit_members,
-               visit_duplicate, load_by_mode, joint_member_load, max_hosting, allocation, problems, material_need,
-               totals, supervision_share, erupted, scratch):
+def _unit_week(streams, block_size, backlog, hosting, intent, materials, ledgers, work, sanction_memory, integrity,
+               item_ratio, load_factor, latent, latent_ordinary, unresolved, clocks, visit_unit, visit_mode,
+               visit_members, visit_duplicate, load_by_mode, joint_member_load, max_hosting, allocation, problems,
+               material_need, totals, supervision_share, erupted, scratch):
     """A week of the units' own rules, in order: this week's visits add hosting, units allocate
-    their time, problems arise, heal and erupt. `scratch` is two rows of per-unit space the caller
-    keeps between weeks."""
+    their time, problems arise, heal and erupt. The units are blocks of `block_size` (replications
+    run together, model.schedule), block b drawing from streams[b] and adding to totals[b].
+    `scratch` is two rows of per-unit space the caller keeps between weeks."""
     _host(backlog, hosting, visit_unit, visit_mode, visit_members, load_by_mode, joint_member_load, max_hosting)
     _allocate(intent, materials, ledgers, work, hosting, sanction_memory, integrity, item_ratio, load_factor,
               allocation)
-    for u in range(work.size):
-        totals[0] += hosting[u]
-        totals[1] += materials[u]
-        totals[2] += max(materials[u] - material_need, 0.0)
-        supervision_share[u] += hosting[u] + materials[u]
-    totals[3] += work.size
-    totals[4] += _arise_and_heal(rng, latent, latent_ordinary, unresolved, clocks, work, problems, erupted, scratch)
+    for b in range(totals.shape[0]):
+        block_totals = totals[b]
+        for u in range(b * block_size, (b + 1) * block_size):
+            block_totals[0] += hosting[u]
+            block_totals[1] += materials[u]
+            block_totals[2] += max(materials[u] - material_need, 0.0)
+            supervision_share[u] += hosting[u] + materials[u]
+        block_totals[3] += block_size
+    _arise_and_heal(streams, block_size, latent, latent_ordinary, unresolved, clocks, work, problems, erupted,
+                    scratch, totals)
     for v in range(visit_unit.size):
-        totals[6 if visit_mode[v] == REMOTE else 5] += 1
-        totals[7] += visit_duplicate[v]
+        block_totals = totals[visit_unit[v] // block_size]
+        block_totals[6 if visit_mode[v] == REMOTE else 5] += 1
+        block_totals[7] += visit_duplicate[v]
 
 
 @njit(cache=True, error_model="numpy")
@@ -199,9 +212,11 @@ def _allocate(intent, materials, ledgers, work, hosting, sanction_memory, integr
 
 
 @njit(cache=True, error_model="numpy")
-def _arise_and_heal(rng, latent, latent_ordinary, unresolved, clocks, work, problems, erupted, scratch):
+def _arise_and_heal(streams, block_size, latent, latent_ordinary, unresolved, clocks, work, problems, erupted,
+                    scratch, totals):
     """New problems arrive faster when real work is short; units fix some themselves; latent
-    major problems may erupt as incidents (counted per unit in `erupted`; returns how many).
+    major problems may erupt as incidents (counted per unit in `erupted`, per block in totals[b, 4]).
+    Block b's units (b * block_size on) draw from streams[b], in unit order.
 
     Each of the three is a weekly trial whose chance changes with the unit's state. It is drawn
     by inverting its survival: a unit's clock starts at 1 / V (V uniform on (0, 1]) and each week
@@ -220,50 +235,54 @@ def _arise_and_heal(rng, latent, latent_ordinary, unresolved, clocks, work, prob
     arrival, fix_factor = scratch[0], scratch[1]
     for u in range(n):
         arrival[u] = min(arrival_rate * np.exp(-work_sensitivity * (work[u] - reference_work)), 0.95)
-    for u in range(n):
-        before = arrival_clock[u]
-        arrival_clock[u] = before * (1.0 - arrival[u])
-        if arrival_clock[u] < 1.0:
-            kind = (1.0 - arrival_clock[u]) / (before - arrival_clock[u])
-            if kind < major_share:
-                column = MAJOR
-            else:
-                column = min(np.int64((kind - major_share) / (1.0 - major_share) * N_TOPICS), N_TOPICS - 1)
-                latent_ordinary[u] += 1
-            latent[u, column] += 1
-            unresolved[u, column] += 1
-            arrival_clock[u] = new_clock(rng)
+    for b in range(totals.shape[0]):
+        rng = streams[b]
+        for u in range(b * block_size, (b + 1) * block_size):
+            before = arrival_clock[u]
+            arrival_clock[u] = before * (1.0 - arrival[u])
+            if arrival_clock[u] < 1.0:
+                kind = (1.0 - arrival_clock[u]) / (before - arrival_clock[u])
+                if kind < major_share:
+                    column = MAJOR
+                else:
+                    column = min(np.int64((kind - major_share) / (1.0 - major_share) * N_TOPICS), N_TOPICS - 1)
+                    latent_ordinary[u] += 1
+                latent[u, column] += 1
+                unresolved[u, column] += 1
+                arrival_clock[u] = new_clock(rng)
     for u in range(n):
         fix_factor[u] = (1.0 - self_fix_rate * work[u]) ** latent_ordinary[u]
-    for u in range(n):
-        ordinary = latent_ordinary[u]
-        if ordinary == 0:
-            continue
-        before = fix_clock[u]
-        fix_clock[u] = before * fix_factor[u]
-        if fix_clock[u] < 1.0:
-            pick = min(np.int64((1.0 - fix_clock[u]) / (before - fix_clock[u]) * ordinary), ordinary - 1)
-            column, running = 0, latent[u, 0]
-            while running <= pick and column < MAJOR - 1:
-                column += 1
-                running += latent[u, column]
-            latent[u, column] -= 1
-            latent_ordinary[u] -= 1
-            unresolved[u, column] -= 1
-            fix_clock[u] = new_clock(rng)
-    n_erupted = 0
-    for u in range(n):
-        majors = latent[u, MAJOR]
-        if majors == 0:
-            continue
-        eruption_clock[u] *= (1.0 - eruption) ** majors
-        if eruption_clock[u] < 1.0:
-            latent[u, MAJOR] -= 1
-            unresolved[u, MAJOR] -= 1
-            erupted[u] += 1
-            n_erupted += 1
-            eruption_clock[u] = new_clock(rng)
-    return n_erupted
+    for b in range(totals.shape[0]):
+        rng = streams[b]
+        for u in range(b * block_size, (b + 1) * block_size):
+            ordinary = latent_ordinary[u]
+            if ordinary == 0:
+                continue
+            before = fix_clock[u]
+            fix_clock[u] = before * fix_factor[u]
+            if fix_clock[u] < 1.0:
+                pick = min(np.int64((1.0 - fix_clock[u]) / (before - fix_clock[u]) * ordinary), ordinary - 1)
+                column, running = 0, latent[u, 0]
+                while running <= pick and column < MAJOR - 1:
+                    column += 1
+                    running += latent[u, column]
+                latent[u, column] -= 1
+                latent_ordinary[u] -= 1
+                unresolved[u, column] -= 1
+                fix_clock[u] = new_clock(rng)
+    for b in range(totals.shape[0]):
+        rng = streams[b]
+        for u in range(b * block_size, (b + 1) * block_size):
+            majors = latent[u, MAJOR]
+            if majors == 0:
+                continue
+            eruption_clock[u] *= (1.0 - eruption) ** majors
+            if eruption_clock[u] < 1.0:
+                latent[u, MAJOR] -= 1
+                unresolved[u, MAJOR] -= 1
+                erupted[u] += 1
+                totals[b, 4] += 1
+                eruption_clock[u] = new_clock(rng)
 
 
 def falsification_catch_by_mode(levers: dict, behaviour: dict) -> np.ndarray:
@@ -301,33 +320,36 @@ QUARTER_TOTALS = ("falsified_reports", "reports", "gap", "implementation")
 
 
 @njit(cache=True, error_model="numpy")
-def _evaluate_quarter(rng, unresolved, implementation, falsified, documented, score, belief, visited,
+def _evaluate_quarter(streams, block_size, unresolved, implementation, falsified, documented, score, belief, visited,
                       sanction_memory, integrity, materials, ledgers, load_factor, p, totals):
     """Quarterly report and evaluation: decide falsification (Becker; Allingham and Sandmo: when
     the target gap is large and the expected penalty small), document, score, update beliefs.
-    A task fails while it has an unresolved problem; a major problem fails one more."""
+    A task fails while it has an unresolved problem; a major problem fails one more. Block b's
+    units draw their table from streams[b] and add to totals[b]."""
     target, w, phi, gain_per_gap, sanction_per_felt, penalty_per_sanction, intrinsic, cost, noise, embellishment, \
         demand, eta = p
-    n = implementation.size
-    draws = uniforms(rng, 2, n)
-    for u in range(n):
-        failing = unresolved[u, MAJOR]
-        for c in range(MAJOR):
-            failing += unresolved[u, c] != 0
-        implementation[u] = 1.0 - min(failing, N_TOPICS) / N_TOPICS
-        gap = max(target - implementation[u], 0.0)
-        sanction = min(1.0, sanction_per_felt * (1.0 + sanction_memory[u]))
-        utility = (gain_per_gap * gap * (1 - w * phi) - belief[u] * penalty_per_sanction * sanction
-                   - intrinsic * integrity[u] * gap - cost)
-        falsified[u] = gap > 0 and draws[0, u] < 1.0 / (1.0 + np.exp(-utility / noise))
-        process = 1.0 - np.exp(-(materials[u] - ledgers[u]) / _unit_demand(demand, load_factor[u]))
-        dressed = embellishment * process * (1 - implementation[u]) * 0.5
-        documented[u] = min(1.0, implementation[u] + dressed + (gap if falsified[u] else 0.0))
-        seen = implementation[u] if draws[1, u] < phi else documented[u]
-        score[u] = w * seen + (1 - w) * process
-        belief[u] = (1 - eta) * belief[u] + eta * visited[u]
-        visited[u] = False
-        totals[0] += falsified[u]
-        totals[2] += documented[u] - implementation[u]
-        totals[3] += implementation[u]
-    totals[1] += n
+    for b in range(totals.shape[0]):
+        draws = uniforms(streams[b], 2, block_size)
+        block_totals = totals[b]
+        first = b * block_size
+        for u in range(first, first + block_size):
+            failing = unresolved[u, MAJOR]
+            for c in range(MAJOR):
+                failing += unresolved[u, c] != 0
+            implementation[u] = 1.0 - min(failing, N_TOPICS) / N_TOPICS
+            gap = max(target - implementation[u], 0.0)
+            sanction = min(1.0, sanction_per_felt * (1.0 + sanction_memory[u]))
+            utility = (gain_per_gap * gap * (1 - w * phi) - belief[u] * penalty_per_sanction * sanction
+                       - intrinsic * integrity[u] * gap - cost)
+            falsified[u] = gap > 0 and draws[0, u - first] < 1.0 / (1.0 + np.exp(-utility / noise))
+            process = 1.0 - np.exp(-(materials[u] - ledgers[u]) / _unit_demand(demand, load_factor[u]))
+            dressed = embellishment * process * (1 - implementation[u]) * 0.5
+            documented[u] = min(1.0, implementation[u] + dressed + (gap if falsified[u] else 0.0))
+            seen = implementation[u] if draws[1, u - first] < phi else documented[u]
+            score[u] = w * seen + (1 - w) * process
+            belief[u] = (1 - eta) * belief[u] + eta * visited[u]
+            visited[u] = False
+            block_totals[0] += falsified[u]
+            block_totals[2] += documented[u] - implementation[u]
+            block_totals[3] += implementation[u]
+        block_totals[1] += block_size

@@ -3,6 +3,7 @@ compiled (model/draws.py). Each check also compares the Generator's state afterw
 from __future__ import annotations
 
 import numpy as np
+from numba.typed import List
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -76,7 +77,7 @@ def test_falsified_reports_are_caught_one_trial_per_visit_to_a_liar(seed, units,
         p = catch_by_mode[mode[v]]
         if lied[u] and (p >= 1.0 or (p > 0.0 and reference_rng.random() < p)):
             expected.add(u)
-    caught = _catch_falsification(rng, falsified, unit, mode, np.array(catch_by_mode))
+    caught = _catch_falsification(List([rng]), 10, falsified, unit, mode, np.array(catch_by_mode))
     assert caught.tolist() == sorted(expected)
     assert falsified.tolist() == [bool(lied[u]) and u not in expected for u in range(10)]
     assert rng.bit_generator.state == reference_rng.bit_generator.state

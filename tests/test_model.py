@@ -7,6 +7,7 @@ import sys
 import weakref
 
 import numpy as np
+from numba.typed import List
 import pandas as pd
 import pytest
 from hypothesis import example, given, settings
@@ -340,7 +341,7 @@ def test_national_results_do_not_depend_on_threads_and_continue_from_snapshots()
     burn_in.run_burn_in()
     continued = SupervisionModel(reform, seed, scale="national", years=1, burn_in=burn_in.snapshot(), threads=2)
     pd.testing.assert_frame_equal(pd.DataFrame(continued.run()), full, check_exact=True)
-    found = continued.accumulator.counters(INSPECTION_TOTALS)[INSPECTION_TOTALS.index("found_all")]
+    found = continued.accumulator.counters(INSPECTION_TOTALS)[0, INSPECTION_TOTALS.index("found_all")]
     assert found > 0 and continued.accumulator.source_found.sum() == found  # every province's share added in
 
 
@@ -449,10 +450,11 @@ def test_data_and_task_times_are_the_means_of_the_drawn_times(departments, p_uns
     work = np.array([0.2, 0.45, 0.7])
     unit = np.array([0, 1, 2, 2])
     reference_work, minimum_work, processing_days = 0.45, 0.05, 3.0
-    totals = np.zeros(len(INSPECTION_TOTALS))
+    totals = np.zeros((1, len(INSPECTION_TOTALS)))  # one replication's row
     tasks = (float(expected_data_days(departments, p_unshared, request_days)), reference_work, minimum_work,
              processing_days, p_unclear, data_need)
-    _data_and_task_days(unit, work, tasks, totals)
+    _data_and_task_days(work.size, unit, work, tasks, totals)
+    totals = totals[0]
 
     draws = 200_000
     unshared = rng.binomial(departments, p_unshared, draws)
@@ -519,7 +521,8 @@ def test_event_clocks_give_each_weeks_chance_as_a_fresh_trial_would(event):
             chance = 1.0 - (1.0 - 0.08 * real_work) ** before[:, :MAJOR].sum(axis=1)
         else:
             chance = 1.0 - 0.98 ** before[:, MAJOR].astype(float)
-        _arise_and_heal(rng, latent, ordinary, unresolved, clocks, work, problems, erupted, np.empty((2, n)))
+        _arise_and_heal(List([rng]), n, latent, ordinary, unresolved, clocks, work, problems, erupted, np.empty((2, n)),
+                        np.zeros((1, 8)))
         events = np.abs(latent.astype(int) - before).sum(axis=1)
         assert events.max() <= 1, "at most one event of a kind per unit and week"
         expected, spread = chance.sum(), np.sqrt((chance * (1 - chance)).sum())

@@ -1,0 +1,73 @@
+"""Replications advanced together (model.model.ReplicationStack) are the solo runs, bit for bit."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from model import LEVERS, SupervisionModel, simulate
+from model.errors import UserError
+from model.model import ReplicationStack
+from model.simulate import run_table
+from scenarios import apply_overrides, load_scenario
+
+
+def assert_stack_is_its_solo_runs(scenario, seeds, scale, years):
+    stack = ReplicationStack(scenario, seeds, scale=scale, years=years)
+    stack.run()
+    for seed, yearly in zip(seeds, stack.replication_yearly):
+        solo = simulate(scenario, seed, scale=scale, years=years, reuse_burn_in=False)
+        pd.testing.assert_frame_equal(run_table(scenario.name, seed, scale, yearly), solo, check_exact=True)
+
+
+@pytest.mark.parametrize("name, scale", [("baseline", "county"), ("packages/documents_reform", "county"),
+                                         ("mechanisms/joint_inspection", "city")])
+def test_each_replication_of_a_stack_is_its_seeds_solo_run(name, scale):
+    assert_stack_is_its_solo_runs(load_scenario(name), [3, 1, 4, 1_000_003], scale, 2)
+
+
+@settings(max_examples=6, deadline=None)
+@given(levers=st.fixed_dictionaries({name: st.floats(0, 1) for name in LEVERS if LEVERS[name].high == 1}),
+       seeds=st.lists(st.integers(0, 2**32), min_size=1, max_size=4))
+def test_a_stack_equals_its_solo_runs_for_any_levers_and_seeds(levers, seeds):
+    scenario = apply_overrides(load_scenario("baseline"), {f"levers.{k}": v for k, v in levers.items()})
+    assert_stack_is_its_solo_runs(scenario, seeds, "county", 1)
+
+
+def test_a_stack_refuses_a_national_scale_no_seeds_and_agents_in_one_line():
+    baseline = load_scenario("baseline")
+    with pytest.raises(UserError, match=r"^ReplicationStack: scale: national has several provinces, which run apart; "
+                                        r"allowed: county, city, province$"):
+        ReplicationStack(baseline, [1, 2], scale="national", years=1)
+    with pytest.raises(UserError, match=r"^ReplicationStack: seeds: \[\] is not a list of seeds"):
+        ReplicationStack(baseline, [], scale="county", years=1)
+    with pytest.raises(UserError, match=r"^ReplicationStack: seed: -2 is not a whole number"):
+        ReplicationStack(baseline, [1, -2], scale="county", years=1)
+    with pytest.raises(RuntimeError, match="makes no agents"):
+        ReplicationStack(baseline, [1, 2], scale="county", years=1).agents
+
+
+def test_burn_in_snapshots_pass_between_stacks_and_solo_runs():
+    """A stack's snapshot of a replication continues as that seed's solo run, and a stack starts
+    from solo runs' snapshots (or another stack's, in any order) as from its own burn-in."""
+    reform, baseline, seeds = load_scenario("packages/documents_reform"), load_scenario("baseline"), [5, 6, 7]
+    solo = {seed: simulate(reform, seed, scale="county", years=2, reuse_burn_in=False) for seed in seeds}
+    burn_in = ReplicationStack(reform, seeds, scale="county", years=2)
+    burn_in.run_burn_in()
+    stacked_states = burn_in.snapshots()
+    for seed, state in zip(seeds, stacked_states):
+        model = SupervisionModel(reform, seed, scale="county", years=2, burn_in=state)
+        pd.testing.assert_frame_equal(run_table(reform.name, seed, "county", model.run()), solo[seed],
+                                      check_exact=True)
+    solo_states = []
+    for seed in seeds:
+        model = SupervisionModel(baseline, seed, scale="county", years=2)  # the burn-in ignores the levers
+        model.run_burn_in()
+        solo_states.append(model.snapshot())
+    for order, states in ((seeds, solo_states), (seeds[::-1], stacked_states[::-1])):
+        stack = ReplicationStack(reform, order, scale="county", years=2, burn_ins=states)
+        stack.run()
+        for seed, yearly in zip(order, stack.replication_yearly):
+            pd.testing.assert_frame_equal(run_table(reform.name, seed, "county", yearly), solo[seed],
+                                          check_exact=True)
