@@ -35,7 +35,7 @@ from numba.core.registry import CPUDispatcher
 ENTRIES = (("model.schedule", "_run_weeks"), ("model.planning", "_issue_and_sample"),
            ("model.planning", "_schedule_visits"), ("model.planning", "_thin_join_merge"))
 # Called per element (per topic cell, per draw): timing each call would cost more than the call.
-UNTIMED = {"_lowest_bit", "_popcount", "binomial_prepared", "chance", "poisson", "loggam"}
+UNTIMED = {"_lowest_bit", "_popcount", "binomial_prepared", "block_of", "chance", "poisson", "loggam"}
 
 
 @intrinsic

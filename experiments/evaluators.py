@@ -16,7 +16,7 @@ import pandas as pd
 from model import BEHAVIOUR, LEVERS, METRICS, Scenario
 from scenarios import apply_overrides
 
-from .runner import RunSpec, run_one
+from .runner import RunSpec, run_one, run_stacked
 from .spec import ExperimentError
 
 
@@ -28,7 +28,8 @@ class Evaluator:
     the values as applied; base_value(scenario, name, where) is a factor's value when the design
     leaves it alone (both raise a UserError naming `where` for a bad name or value). run(spec) is
     a top-level function (so it can be sent to worker processes) returning rows with columns
-    year, phase and the outcomes. compiled: whether run uses the model's compiled kernels (a
+    year, phase and the outcomes; run_many(specs), when given, those of several specs in order, the
+    same rows made faster together. compiled: whether run uses the model's compiled kernels (a
     first run after a change of the model compiles them).
     """
 
@@ -38,6 +39,7 @@ class Evaluator:
     base_value: Callable[[Scenario, str, str], float]
     run: Callable[[RunSpec], pd.DataFrame]
     compiled: bool
+    run_many: Callable[[list[RunSpec]], list[pd.DataFrame]] | None = None
 
 
 def _model_parameter(name: str, where: str):
@@ -71,7 +73,7 @@ def model_base_value(scenario: Scenario, name: str, where: str) -> float:
     return scenario.behaviour[parameter]
 
 
-MODEL = Evaluator("model", tuple(METRICS), prepare_model_point, model_base_value, run_one, True)
+MODEL = Evaluator("model", tuple(METRICS), prepare_model_point, model_base_value, run_one, True, run_stacked)
 
 
 ISHIGAMI_FACTORS = ("x1", "x2", "x3")

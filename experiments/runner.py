@@ -10,13 +10,14 @@ import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import islice
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
 
-from model import Scenario, code_version, simulate
+from model import Scenario, code_version, simulate, simulate_replications
 from model.errors import UserError
 from model.kernel_cache import kernels_cached
 from model.simulate import load_kernels
@@ -48,6 +49,23 @@ def run_one(spec: RunSpec) -> pd.DataFrame:
     return simulate(spec.scenario, spec.seed, scale=spec.scale, years=spec.years, tags=spec.tags)
 
 
+def run_stacked(specs: list[RunSpec]) -> list[pd.DataFrame]:
+    """run_one's tables of the specs, in order, consecutive runs of one scenario (the same object),
+    scale and years advancing together (model.simulate_replications): a study lists each design
+    point's replications one after another, so a chunk of them is a stack."""
+    results, start = [], 0
+    while start < len(specs):
+        first, stop = specs[start], start + 1
+        while stop < len(specs) and (specs[stop].scenario is first.scenario and specs[stop].scale == first.scale
+                                     and specs[stop].years == first.years):
+            stop += 1
+        group = specs[start:stop]
+        results += simulate_replications(first.scenario, [spec.seed for spec in group], scale=first.scale,
+                                         years=first.years, tags=[spec.tags for spec in group])
+        start = stop
+    return results
+
+
 def default_workers() -> int:
     return usable_cores()
 
@@ -55,6 +73,7 @@ def default_workers() -> int:
 def execute(specs: Iterable[RunSpec], workers: int | None = None, scheduler: str | None = None,
             progress: bool = True, description: str = "model runs", *,
             evaluate: Callable[[RunSpec], pd.DataFrame] = run_one,
+            evaluate_many: Callable[[list[RunSpec]], list[pd.DataFrame]] | None = None,
             total: int | None = None, compiled: bool | None = None) -> Iterator[tuple[int, pd.DataFrame]]:
     """Yield (index in specs, result) as runs finish.
 
@@ -63,7 +82,9 @@ def execute(specs: Iterable[RunSpec], workers: int | None = None, scheduler: str
     specs may be a generator: only a few tasks per worker are submitted ahead (a task is one run,
     or a chunk of runs that takes about TASK_SECONDS), so memory stays flat however many runs
     there are. `evaluate` turns one spec into its table (a top-level function,
-    so it can be sent to other processes); `total` sizes the progress bar when specs has no len().
+    so it can be sent to other processes), `evaluate_many` a chunk of specs into theirs, in order
+    (default: run_stacked when evaluate is run_one; otherwise evaluate, spec by spec); `total`
+    sizes the progress bar when specs has no len().
     `compiled`: whether evaluate uses the model's compiled kernels (default: when it is run_one);
     if they must be compiled first, that is done before the progress bar starts.
     """
@@ -71,6 +92,8 @@ def execute(specs: Iterable[RunSpec], workers: int | None = None, scheduler: str
         total = len(specs)
     workers = workers or default_workers()
     compiled = evaluate is run_one if compiled is None else compiled
+    if evaluate_many is None and evaluate is run_one:
+        evaluate_many = run_stacked
     if progress and compiled and scheduler is None and not kernels_cached():
         # Compiled before the bar starts, so its rate and time left are the runs', not the compiler's.
         print("compiling the model's kernels (once after installing or changing the model, about 30 s)",
@@ -78,15 +101,15 @@ def execute(specs: Iterable[RunSpec], workers: int | None = None, scheduler: str
         load_kernels()
     bar = _progress_bar(total, description, progress)
     try:
+        task = partial(run_chunk, evaluate, evaluate_many)
         if scheduler is not None:
-            yield from _execute_dask(specs, workers, scheduler, bar, evaluate)
+            yield from _execute_dask(specs, workers, scheduler, bar, task)
         elif workers == 1 or (total is not None and total <= 1):
-            for index, spec in enumerate(specs):
-                result = evaluate(spec)
-                bar.update(1)
-                yield index, result
+            chunker = _Chunker(specs)
+            while chunk := chunker.next():
+                yield from _finished_chunk(chunk, task([spec for _, spec in chunk]), chunker, bar)
         else:
-            yield from _execute_processes(specs, workers, bar, evaluate)
+            yield from _execute_processes(specs, workers, bar, task)
     finally:
         bar.close()
 
@@ -124,11 +147,13 @@ class _Chunker:
         self.seconds += seconds
 
 
-def run_chunk(evaluate: Callable[[RunSpec], pd.DataFrame], specs: list[RunSpec]) -> tuple[list, float]:
+def run_chunk(evaluate: Callable[[RunSpec], pd.DataFrame],
+              evaluate_many: Callable[[list[RunSpec]], list[pd.DataFrame]] | None,
+              specs: list[RunSpec]) -> tuple[list, float]:
     """A worker's task: the chunk's results in order, and its seconds. A failing run fails the task
     (the chunk's earlier runs, a few hundredths of a second, are run again on --resume)."""
     started = time.perf_counter()
-    results = [evaluate(spec) for spec in specs]
+    results = evaluate_many(specs) if evaluate_many is not None else [evaluate(spec) for spec in specs]
     return results, time.perf_counter() - started
 
 
@@ -141,7 +166,7 @@ def _finished_chunk(chunk: list[tuple[int, RunSpec]], outcome: tuple[list, float
         yield index, result
 
 
-def _execute_processes(specs, workers, bar, evaluate):
+def _execute_processes(specs, workers, bar, task):
     chunker = _Chunker(specs)
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=process_context())
     pending = {}
@@ -151,7 +176,7 @@ def _execute_processes(specs, workers, bar, evaluate):
             chunk = chunker.next()
             if not chunk:
                 return
-            pending[pool.submit(run_chunk, evaluate, [spec for _, spec in chunk])] = chunk
+            pending[pool.submit(task, [spec for _, spec in chunk])] = chunk
 
     try:
         submit(_in_flight_limit(workers))
@@ -164,7 +189,7 @@ def _execute_processes(specs, workers, bar, evaluate):
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _execute_dask(specs, workers, scheduler, bar, evaluate):
+def _execute_dask(specs, workers, scheduler, bar, task):
     from dask.distributed import Client, LocalCluster, as_completed as dask_completed
 
     if scheduler == "local":
@@ -184,7 +209,7 @@ def _execute_dask(specs, workers, scheduler, bar, evaluate):
                 chunk = chunker.next()
                 if not chunk:
                     return
-                future = client.submit(run_chunk, evaluate, [spec for _, spec in chunk], pure=False)
+                future = client.submit(task, [spec for _, spec in chunk], pure=False)
                 chunk_of[future.key] = chunk
                 finished.add(future)
 

@@ -117,6 +117,19 @@ def run_naming_failures(run, spec: RunSpec) -> pd.DataFrame:
         raise
 
 
+def many_naming_failures(evaluator):
+    """The evaluator's run_many for a chunk of runs, if it has one; should a chunk fail, its runs are
+    made one by one, so that the failure names its design point and seed (run_naming_failures)."""
+    return None if evaluator.run_many is None else partial(_run_many_naming_failures, evaluator)
+
+
+def _run_many_naming_failures(evaluator, specs: list[RunSpec]) -> list[pd.DataFrame]:
+    try:
+        return evaluator.run_many(specs)
+    except Exception:
+        return [run_naming_failures(evaluator.run, spec) for spec in specs]
+
+
 def _finished_runs(folder: Path) -> set[tuple[int, int]]:
     keys = read_runs(folder, RUN_KEYS)
     return set(zip(keys["point"].astype(int), keys["replication"].astype(int))) if len(keys) else set()
@@ -175,7 +188,8 @@ def run_experiment(experiment: Experiment, kind: str, folder: Path, extra: dict,
     try:
         for _, frame in execute(_specs(experiment, seeds, done), workers=workers, scheduler=scheduler,
                                 progress=progress, description=f"{kind} {experiment.name}",
-                                evaluate=partial(run_naming_failures, experiment.evaluator.run), total=total,
+                                evaluate=partial(run_naming_failures, experiment.evaluator.run),
+                                evaluate_many=many_naming_failures(experiment.evaluator), total=total,
                                 compiled=experiment.evaluator.compiled):
             batch.append(frame)
             if len(batch) >= batch_runs or time.monotonic() - written_at >= BATCH_SECONDS:

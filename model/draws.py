@@ -24,6 +24,13 @@ def kernel_stream(rng: np.random.Generator) -> List:
     return List([rng])
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def block_of(unit, block_size, n_blocks):
+    """The replication block of a unit (model.model.ReplicationStack). Without the division when
+    there is one block: an integer division per visit made a solo run's weeks a tenth slower."""
+    return 0 if n_blocks == 1 else unit // block_size
+
+
 @njit(cache=True, error_model="numpy")
 def uniforms(rng, rows: int, n: int) -> np.ndarray:
     """rng.random((rows, n)) in compiled code: the same numbers, row after row."""

@@ -13,7 +13,7 @@ import numpy as np
 from numba import njit
 from scipy.stats import binom
 
-from .draws import binomial_prepared, chance, fill_uniforms
+from .draws import binomial_prepared, block_of, chance, fill_uniforms
 from .organisation import N_TOPICS
 from .params import WEEKS_PER_YEAR, weekly_columns
 from .planning import REMOTE, UNANNOUNCED, _lowest_bit, _stable_order
@@ -104,7 +104,7 @@ def _inspect(streams, block_size, latent, latent_ordinary, materials, integrity,
     if caught.size:
         sanctioned = np.empty(caught.size, dtype=np.bool_)
         for i in range(caught.size):
-            b = caught[i] // block_size
+            b = block_of(caught[i], block_size, totals.shape[0])
             sanctioned[i] = chance(streams[b], falsification_sanction)
             totals[b, 16] += 1
             if sanctioned[i]:
@@ -128,7 +128,8 @@ def _detect(streams, block_size, latent, latent_ordinary, materials, integrity, 
     A round draws the hits of each in-scope topic problem (visit by visit, topics ascending), then
     each visit's major problems in scope, then their hits. Adds the week's counts to the year's
     counters (whole numbers: exact in any order); returns one cell per problem found, in order.
-    A visit draws from its unit's block's stream (streams[unit // block_size])."""
+    A visit draws from its unit's block's stream (streams[unit // block_size]); a round of
+    replications run together draws each one's part in turn, in its own order."""
     special_depth, professional, detection_base, concealment, unannounced_factor, data, quantifiable, \
         major_visibility = detection
     n = unit.size
@@ -159,40 +160,22 @@ def _detect(streams, block_size, latent, latent_ordinary, materials, integrity, 
     cases = np.empty(bound, dtype=np.int64)
     n_cases = 0
     for r in range(rounds.size - 1):
-        start, stop = rounds[r], rounds[r + 1]
-        for v in range(start, stop):
-            base = np.int64(unit[v]) * WIDTH
-            topics = mask[v]  # the visit's topics, ascending (lowest set bit first)
-            while topics:
-                cell = base + _lowest_bit(topics)
-                topics &= topics - 1
-                count = latent[cell]
-                if count:
-                    hits = binomial_prepared(streams[unit[v] // block_size], count, d[v], d_low[v])
-                    latent[cell] -= hits
-                    latent_ordinary[unit[v]] -= hits
-                    scope[v] += count
-                    found[v] += hits
-                    cases[n_cases:n_cases + hits] = cell
-                    n_cases += hits
-        # A binomial with no trials draws nothing, so skipping it leaves the stream as it was.
-        for v in range(start, stop):
-            majors = latent[np.int64(unit[v]) * WIDTH + MAJOR]
-            if majors:
-                majors_in_scope[v] = streams[unit[v] // block_size].binomial(majors, min(1.0, n_topics[v] / N_TOPICS))
-        for v in range(start, stop):
-            if majors_in_scope[v] == 0:
-                continue
-            cell = np.int64(unit[v]) * WIDTH + MAJOR
-            hits = streams[unit[v] // block_size].binomial(majors_in_scope[v], 1.0 - (1.0 - d[v]) ** major_visibility)
-            latent[cell] -= hits
-            scope[v] += majors_in_scope[v]
-            found[v] += hits
-            totals[unit[v] // block_size, 6] += hits
-            cases[n_cases:n_cases + hits] = cell
-            n_cases += hits
+        # a round's visits come block after block (model.planning.stacked_plan); each block's part
+        # is drawn from its own stream, the Generator passed to _detect_round as an argument
+        first, stop = rounds[r], rounds[r + 1]
+        while first < stop:
+            block, last = block_of(unit[first], block_size, totals.shape[0]), stop
+            if totals.shape[0] > 1:
+                last = first + 1
+                while last < stop and unit[last] // block_size == block:
+                    last += 1
+            n_cases, major_hits = _detect_round(streams[block], first, last, latent, latent_ordinary, unit, n_topics,
+                                                mask, d, d_low, major_visibility, scope, found, majors_in_scope, cases,
+                                                n_cases)
+            totals[block, 6] += major_hits
+            first = last
     for v in range(n):
-        b = unit[v] // block_size
+        b = block_of(unit[v], block_size, totals.shape[0])
         if mode[v] != REMOTE:
             kind = 1 if special[v] else 0
             totals[b, 2 * kind] += scope[v]
@@ -207,15 +190,84 @@ def _detect(streams, block_size, latent, latent_ordinary, materials, integrity, 
 
 
 @njit(cache=True, error_model="numpy")
+def _detect_round(rng, start, stop, latent, latent_ordinary, unit, n_topics, mask, d, d_low, major_visibility, scope,
+                  found, majors_in_scope, cases, n_cases):
+    """Round visits start:stop, all of one block, drawing from its Generator: the hits of each
+    in-scope topic problem (visit by visit, topics ascending), then each visit's major problems
+    in scope, then their hits. Returns the number of cases so far and the major problems found."""
+    for v in range(start, stop):
+        base = np.int64(unit[v]) * WIDTH
+        topics = mask[v]  # the visit's topics, ascending (lowest set bit first)
+        while topics:
+            cell = base + _lowest_bit(topics)
+            topics &= topics - 1
+            count = latent[cell]
+            if count:
+                hits = binomial_prepared(rng, count, d[v], d_low[v])
+                latent[cell] -= hits
+                latent_ordinary[unit[v]] -= hits
+                scope[v] += count
+                found[v] += hits
+                cases[n_cases:n_cases + hits] = cell
+                n_cases += hits
+    # A binomial with no trials draws nothing, so skipping it leaves the stream as it was.
+    for v in range(start, stop):
+        majors = latent[np.int64(unit[v]) * WIDTH + MAJOR]
+        if majors:
+            majors_in_scope[v] = rng.binomial(majors, min(1.0, n_topics[v] / N_TOPICS))
+    major_hits = 0
+    for v in range(start, stop):
+        if majors_in_scope[v] == 0:
+            continue
+        cell = np.int64(unit[v]) * WIDTH + MAJOR
+        hits = rng.binomial(majors_in_scope[v], 1.0 - (1.0 - d[v]) ** major_visibility)
+        latent[cell] -= hits
+        scope[v] += majors_in_scope[v]
+        found[v] += hits
+        major_hits += hits
+        cases[n_cases:n_cases + hits] = cell
+        n_cases += hits
+    return n_cases, major_hits
+
+
+@njit(cache=True, error_model="numpy")
 def _catch_falsification(streams, block_size, falsified, unit, mode, catch_by_mode):
     """Visits may uncover a falsified report (chance by mode). No draw unless a visited unit
     lied; then one trial per visit to a liar. Returns the caught units, sorted, each once (kept
-    sorted as they are caught: a week catches a few)."""
-    caught = np.empty(unit.size, dtype=np.int64)
-    n_caught = 0
+    sorted as they are caught: a week catches a few). Replications run together (blocks of
+    block_size units) try theirs block by block, each from its own stream in its own order."""
+    n_blocks = len(streams)
+    liars = np.empty(unit.size, np.int64)  # the visits to a unit whose last report lied, in order
+    n_liars = 0
     for v in range(unit.size):
+        if falsified[unit[v]]:
+            liars[n_liars] = v
+            n_liars += 1
+    liars = liars[:n_liars]
+    if n_blocks > 1:
+        liars = liars[_stable_order(unit[liars] // block_size, n_blocks)]
+    caught = np.empty(n_liars, dtype=np.int64)
+    n_caught = first = 0
+    while first < n_liars:
+        block, last = block_of(unit[liars[first]], block_size, n_blocks), n_liars
+        if n_blocks > 1:
+            last = first + 1
+            while last < n_liars and unit[liars[last]] // block_size == block:
+                last += 1
+        n_caught = _catch_liars(streams[block], unit, mode, catch_by_mode, liars[first:last], caught, n_caught)
+        first = last
+    for u in caught[:n_caught]:
+        falsified[u] = False
+    return caught[:n_caught]
+
+
+@njit(cache=True, error_model="numpy")
+def _catch_liars(rng, unit, mode, catch_by_mode, visits, caught, n_caught):
+    """One trial per visit (`visits`, of one block), each caught unit inserted into caught[:n_caught]
+    in order, once; returns the new count."""
+    for v in visits:
         u = unit[v]
-        if falsified[u] and chance(streams[u // block_size], catch_by_mode[mode[v]]):
+        if chance(rng, catch_by_mode[mode[v]]):
             at = n_caught
             while at > 0 and caught[at - 1] > u:
                 at -= 1
@@ -224,9 +276,7 @@ def _catch_falsification(streams, block_size, falsified, unit, mode, catch_by_mo
                     caught[k] = caught[k - 1]
                 caught[at] = u
                 n_caught += 1
-    for u in caught[:n_caught]:
-        falsified[u] = False
-    return caught[:n_caught]
+    return n_caught
 
 
 @njit(cache=True, error_model="numpy")
@@ -236,18 +286,18 @@ def _data_and_task_days(block_size, unit, work, tasks, totals):
     expectations are the same as with drawn times and whose run-to-run noise is smaller; a draw
     took five uniforms, a binomial and four transcendental functions per visit."""
     data_days, reference_work, minimum_work, processing_days, p_unclear, data_need = tasks
-    n_by_block = np.zeros(totals.shape[0], np.int64)
+    n_blocks = totals.shape[0]
     for j in range(unit.size):
-        b = unit[j] // block_size
         scarcity = reference_work / max(work[unit[j]], minimum_work)
         # processing Exp(mean processing_days sqrt(scarcity)), coordination Exp(processing_days)
         # when responsibility is unclear, the data time when the task needs cross-department data
-        totals[b, 19] += processing_days * (np.sqrt(scarcity) + p_unclear) + data_need * data_days
-        n_by_block[b] += 1
-    for b in range(totals.shape[0]):
-        totals[b, 17] += n_by_block[b] * data_days
-        totals[b, 18] += n_by_block[b]
-        totals[b, 20] += n_by_block[b]
+        totals[block_of(unit[j], block_size, n_blocks), 19] += (processing_days * (np.sqrt(scarcity) + p_unclear)
+                                                              + data_need * data_days)
+    visits = np.full(1, unit.size) if n_blocks == 1 else np.bincount(unit // block_size, minlength=n_blocks)
+    for b in range(n_blocks):
+        totals[b, 17] += visits[b] * data_days
+        totals[b, 18] += visits[b]
+        totals[b, 20] += visits[b]
 
 
 # Course of a found problem (open_cases): the consequences it can have, in this order, with
@@ -285,7 +335,6 @@ def _case_courses(streams, block_size, unit, column, now, work, integrity, sanct
     if n == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64)
     n_blocks = totals.shape[0]
-    bounds = np.searchsorted(unit // block_size, np.arange(n_blocks + 1))  # each block's cases
     catch_total = 1 - (1 - catch_at_acceptance) * (1 - closed_loop * recheck_catch)
     real = np.empty((13, n))  # rows 0-7 the uniforms, 8-10 the sanction uniforms, scarcity, genuine weeks
     draws, sanction_draws, scarcity, genuine_weeks = real[:8], real[8:11], real[11], real[12]
@@ -294,8 +343,10 @@ def _case_courses(streams, block_size, unit, column, now, work, integrity, sanct
     flags = np.empty((4, n), dtype=np.bool_)
     surface, passed, caught_surface, hidden = flags[0], flags[1], flags[2], flags[3]
 
+    last = 0
     for r in range(n_blocks):
-        rng, first, last = streams[r], bounds[r], bounds[r + 1]
+        rng, first = streams[r], last
+        last = _block_end(unit, first, r, block_size, n_blocks)
         fill_uniforms(rng, draws[:, first:last])
         for j in range(first, last):
             scarcity[j] = reference_work / max(work[unit[j]], minimum_work)
@@ -334,11 +385,12 @@ def _case_courses(streams, block_size, unit, column, now, work, integrity, sanct
     event_week = np.full((5, n), -1, dtype=np.int64)  # -1: the case has no such consequence
     sanction_week = np.empty(n, dtype=np.int64)
     sanction_unit = np.empty(n, dtype=np.int64)
-    n_sanctioned = n_events = 0
+    n_sanctioned = n_events = last = 0
     for r in range(n_blocks):
         n_surface = n_passed = completed = within_6_months = accepted_count = rebounded = block_sanctioned = 0
         days_to_accept = 0.0
-        for j in range(bounds[r], bounds[r + 1]):
+        first, last = last, _block_end(unit, last, r, block_size, n_blocks)
+        for j in range(first, last):
             follow_up = not passed[j] and draws[3, j] < closed_loop
             # The follow-up's redo is a genuine fix and meets the same standard: it fails acceptance with
             # quality_failure, and the problem then returns to latent (one follow-up round per case).
@@ -394,7 +446,7 @@ def _case_courses(streams, block_size, unit, column, now, work, integrity, sanct
                 within_6_months += accepted_at <= 26
             rebounded += rebounds
         block_totals = totals[r]
-        block_totals[7] += bounds[r + 1] - bounds[r]
+        block_totals[7] += last - first
         block_totals[8] += n_surface
         block_totals[9] += n_passed
         block_totals[10] += completed
@@ -413,6 +465,17 @@ def _case_courses(streams, block_size, unit, column, now, work, integrity, sanct
                 codes[e] = (np.int64(unit[j]) * WIDTH + column[j]) * EVENT_KINDS + kind
                 e += 1
     return weeks, codes, sanction_week[:n_sanctioned], sanction_unit[:n_sanctioned]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _block_end(unit, first, block, block_size, n_blocks):
+    """Where block `block`'s run of entries starting at `first` ends (entries come block by block)."""
+    if n_blocks == 1:
+        return unit.size
+    last = first
+    while last < unit.size and unit[last] // block_size == block:
+        last += 1
+    return last
 
 
 @njit(cache=True, error_model="numpy")

@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit
 
 from .organisation import N_TOPICS
-from .draws import new_clock, uniforms
+from .draws import block_of, new_clock, uniforms
 from .params import QUARTER_WEEKS, WEEKS_PER_YEAR, weekly_columns
 from .planning import REMOTE
 
@@ -162,9 +162,9 @@ def _unit_week(streams, block_size, backlog, hosting, intent, materials, ledgers
     _arise_and_heal(streams, block_size, latent, latent_ordinary, unresolved, clocks, work, problems, erupted,
                     scratch, totals)
     for v in range(visit_unit.size):
-        block_totals = totals[visit_unit[v] // block_size]
-        block_totals[6 if visit_mode[v] == REMOTE else 5] += 1
-        block_totals[7] += visit_duplicate[v]
+        b = block_of(visit_unit[v], block_size, totals.shape[0])
+        totals[b, 6 if visit_mode[v] == REMOTE else 5] += 1
+        totals[b, 7] += visit_duplicate[v]
 
 
 @njit(cache=True, error_model="numpy")
@@ -236,53 +236,73 @@ def _arise_and_heal(streams, block_size, latent, latent_ordinary, unresolved, cl
     for u in range(n):
         arrival[u] = min(arrival_rate * np.exp(-work_sensitivity * (work[u] - reference_work)), 0.95)
     for b in range(totals.shape[0]):
-        rng = streams[b]
-        for u in range(b * block_size, (b + 1) * block_size):
-            before = arrival_clock[u]
-            arrival_clock[u] = before * (1.0 - arrival[u])
-            if arrival_clock[u] < 1.0:
-                kind = (1.0 - arrival_clock[u]) / (before - arrival_clock[u])
-                if kind < major_share:
-                    column = MAJOR
-                else:
-                    column = min(np.int64((kind - major_share) / (1.0 - major_share) * N_TOPICS), N_TOPICS - 1)
-                    latent_ordinary[u] += 1
-                latent[u, column] += 1
-                unresolved[u, column] += 1
-                arrival_clock[u] = new_clock(rng)
+        _arrivals(streams[b], b * block_size, (b + 1) * block_size, arrival_clock, arrival, major_share, latent,
+                  latent_ordinary, unresolved)
     for u in range(n):
         fix_factor[u] = (1.0 - self_fix_rate * work[u]) ** latent_ordinary[u]
     for b in range(totals.shape[0]):
-        rng = streams[b]
-        for u in range(b * block_size, (b + 1) * block_size):
-            ordinary = latent_ordinary[u]
-            if ordinary == 0:
-                continue
-            before = fix_clock[u]
-            fix_clock[u] = before * fix_factor[u]
-            if fix_clock[u] < 1.0:
-                pick = min(np.int64((1.0 - fix_clock[u]) / (before - fix_clock[u]) * ordinary), ordinary - 1)
-                column, running = 0, latent[u, 0]
-                while running <= pick and column < MAJOR - 1:
-                    column += 1
-                    running += latent[u, column]
-                latent[u, column] -= 1
-                latent_ordinary[u] -= 1
-                unresolved[u, column] -= 1
-                fix_clock[u] = new_clock(rng)
+        _self_fixes(streams[b], b * block_size, (b + 1) * block_size, fix_clock, fix_factor, latent, latent_ordinary,
+                    unresolved)
     for b in range(totals.shape[0]):
-        rng = streams[b]
-        for u in range(b * block_size, (b + 1) * block_size):
-            majors = latent[u, MAJOR]
-            if majors == 0:
-                continue
-            eruption_clock[u] *= (1.0 - eruption) ** majors
-            if eruption_clock[u] < 1.0:
-                latent[u, MAJOR] -= 1
-                unresolved[u, MAJOR] -= 1
-                erupted[u] += 1
-                totals[b, 4] += 1
-                eruption_clock[u] = new_clock(rng)
+        totals[b, 4] += _eruptions(streams[b], b * block_size, (b + 1) * block_size, eruption_clock, eruption,
+                                   latent, unresolved, erupted)
+
+
+# The three event loops of _arise_and_heal, each over one replication's units (first:stop) with its
+# Generator as an argument: the loops compile as they did before replications were stacked (drawing
+# from a Generator fetched out of the list inside the loops made them a fifth slower).
+@njit(cache=True, error_model="numpy")
+def _arrivals(rng, first, stop, arrival_clock, arrival, major_share, latent, latent_ordinary, unresolved):
+    for u in range(first, stop):
+        before = arrival_clock[u]
+        arrival_clock[u] = before * (1.0 - arrival[u])
+        if arrival_clock[u] < 1.0:
+            kind = (1.0 - arrival_clock[u]) / (before - arrival_clock[u])
+            if kind < major_share:
+                column = MAJOR
+            else:
+                column = min(np.int64((kind - major_share) / (1.0 - major_share) * N_TOPICS), N_TOPICS - 1)
+                latent_ordinary[u] += 1
+            latent[u, column] += 1
+            unresolved[u, column] += 1
+            arrival_clock[u] = new_clock(rng)
+
+
+@njit(cache=True, error_model="numpy")
+def _self_fixes(rng, first, stop, fix_clock, fix_factor, latent, latent_ordinary, unresolved):
+    for u in range(first, stop):
+        ordinary = latent_ordinary[u]
+        if ordinary == 0:
+            continue
+        before = fix_clock[u]
+        fix_clock[u] = before * fix_factor[u]
+        if fix_clock[u] < 1.0:
+            pick = min(np.int64((1.0 - fix_clock[u]) / (before - fix_clock[u]) * ordinary), ordinary - 1)
+            column, running = 0, latent[u, 0]
+            while running <= pick and column < MAJOR - 1:
+                column += 1
+                running += latent[u, column]
+            latent[u, column] -= 1
+            latent_ordinary[u] -= 1
+            unresolved[u, column] -= 1
+            fix_clock[u] = new_clock(rng)
+
+
+@njit(cache=True, error_model="numpy")
+def _eruptions(rng, first, stop, eruption_clock, eruption, latent, unresolved, erupted):
+    n_erupted = 0
+    for u in range(first, stop):
+        majors = latent[u, MAJOR]
+        if majors == 0:
+            continue
+        eruption_clock[u] *= (1.0 - eruption) ** majors
+        if eruption_clock[u] < 1.0:
+            latent[u, MAJOR] -= 1
+            unresolved[u, MAJOR] -= 1
+            erupted[u] += 1
+            n_erupted += 1
+            eruption_clock[u] = new_clock(rng)
+    return n_erupted
 
 
 def falsification_catch_by_mode(levers: dict, behaviour: dict) -> np.ndarray:

@@ -8,6 +8,7 @@ from benchmarks import BenchConfig, ScaleRuns, format_table, run_benchmarks
 TINY = BenchConfig(  # QUICK's shape, with the city standing in for the nation
     county=ScaleRuns("county", 1, 1), city=ScaleRuns("city", 1, 0), province=ScaleRuns("province", 1, 1),
     national=ScaleRuns("city", 1, 0, warmup=0), boltzmann_steps=2, sweep=ScaleRuns("city", 1, 1), sweep_runs=2,
+    stacked=(ScaleRuns("county", 1, 1),),
 )
 POSITIVE_FIGURES = ("mesa_boltzmann_agent_steps_per_s", "ratio_vs_mesa_province", "national_seconds_per_run",
                     "national_peak_rss_mib", "parallel_efficiency_2", "sobol_study_projected_minutes")
@@ -21,7 +22,9 @@ def results():
 def test_every_figure_is_present_and_positive(results):
     assert set(results["unit_weeks_per_s"]) == {"county", "province", "city"}
     assert set(results["sweep_runs_per_s"]) == {"1", "2"}
-    rates = [*results["unit_weeks_per_s"].values(), *results["sweep_runs_per_s"].values()]
+    assert set(results["stacked_unit_weeks_per_s"]) == {"county"}
+    rates = [*results["unit_weeks_per_s"].values(), *results["sweep_runs_per_s"].values(),
+             *results["stacked_unit_weeks_per_s"].values()]
     for value in (*rates, *(results[key] for key in POSITIVE_FIGURES)):
         assert isinstance(value, float) and value > 0
     sweep = results["details"]["sweep"]
@@ -34,7 +37,7 @@ def test_context_goals_and_output_formats(results):
     assert all(isinstance(goal["passed"], bool) for goal in results["goals"])
     assert json.loads(json.dumps(results))["mode"] == "quick"
     table = format_table(results)
-    assert "unit-weeks/s" in table and "parallel_efficiency_2" in table
+    assert "unit-weeks/s" in table and "parallel_efficiency_2" in table and "county, stacked" in table
 
 
 def test_bad_format_is_a_usage_error():

@@ -296,9 +296,11 @@ def test_short_runs_go_to_workers_in_chunks_with_the_same_results(monkeypatch):
     monkeypatch.setattr(runner._Chunker, "next", recorded)
     specs = [RunSpec(default_scenario(), seed, scale="county", years=1, tags=(("point", seed), ("replication", 0)))
              for seed in range(60)]
-    pd.testing.assert_frame_equal(run_all(specs, workers=2, progress=False),
-                                  run_all(specs, workers=1, progress=False))
+    two = run_all(specs, workers=2, progress=False)
     assert max(sizes) > 1 and sum(sizes) == len(specs)
+    sizes.clear()
+    pd.testing.assert_frame_equal(two, run_all(specs, workers=1, progress=False))
+    assert max(sizes) > 1 and sum(sizes) == len(specs)  # in this process too: its chunks are stacked
 
 
 def test_chunks_take_about_a_task_of_runs_and_no_more_than_the_cap():

@@ -6,10 +6,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model import LEVERS, SupervisionModel, simulate
+from experiments import RunSpec, replication_seeds, run_all
+import experiments.runner as runner
+from experiments.runner import run_one, run_stacked
+from model import LEVERS, SupervisionModel, simulate, simulate_replications
 from model.errors import UserError
 from model.model import ReplicationStack
-from model.simulate import run_table
+from model.simulate import run_table, stackable
 from scenarios import apply_overrides, load_scenario
 
 
@@ -71,3 +74,38 @@ def test_burn_in_snapshots_pass_between_stacks_and_solo_runs():
         for seed, yearly in zip(order, stack.replication_yearly):
             pd.testing.assert_frame_equal(run_table(reform.name, seed, "county", yearly), solo[seed],
                                           check_exact=True)
+
+
+def test_simulate_replications_gives_simulates_tables_whatever_burn_ins_are_kept():
+    """Some seeds' burn-ins kept from earlier runs, others not, a seed twice, tags per run: each
+    table is simulate()'s, attrs included; a national scale runs its seeds one after another."""
+    reform = load_scenario("packages/documents_reform")
+    simulate(reform, 21, scale="county", years=1)  # keeps seed 21's burn-in snapshot in this process
+    seeds, tags = [20, 21, 22, 20], [(("replication", r),) for r in range(4)]
+    tables = simulate_replications(reform, seeds, scale="county", years=1, tags=tags)
+    for seed, tag, table in zip(seeds, tags, tables):
+        solo = simulate(reform, seed, scale="county", years=1, reuse_burn_in=False, tags=tag)
+        pd.testing.assert_frame_equal(table, solo, check_exact=True)
+        assert table.attrs == solo.attrs
+    again = simulate_replications(reform, seeds, scale="county", years=1, tags=tags)  # every burn-in kept now
+    for table, earlier in zip(again, tables):
+        pd.testing.assert_frame_equal(table, earlier, check_exact=True)
+    assert stackable("city") and not stackable("national")
+
+
+def test_a_study_stacks_each_points_replications_and_gets_the_solo_tables(monkeypatch):
+    """run_all sends chunks of runs to run_stacked, which stacks each design point's consecutive
+    replications: the table is the solo runs', in spec order, with one worker or two."""
+    baseline, reform = load_scenario("baseline"), load_scenario("packages/documents_reform")
+    specs = [RunSpec(scenario, seed, scale=scale, years=1, tags=(("replication", r),))
+             for scenario, scale in ((baseline, "county"), (reform, "county"), (reform, "city"))
+             for r, seed in enumerate(replication_seeds(5))]
+    solo = pd.concat([run_one(spec) for spec in specs], ignore_index=True)
+    stacks, stacked = [], runner.simulate_replications
+    monkeypatch.setattr(runner, "simulate_replications",
+                        lambda scenario, seeds, **options: stacks.append(len(seeds)) or stacked(scenario, seeds,
+                                                                                              **options))
+    pd.testing.assert_frame_equal(pd.concat(run_stacked(specs), ignore_index=True), solo, check_exact=True)
+    assert stacks == [5, 5, 5]
+    for workers in (1, 2):
+        pd.testing.assert_frame_equal(run_all(specs, workers=workers, progress=False), solo, check_exact=True)
