@@ -56,14 +56,18 @@ def run_stacked(specs: list[RunSpec]) -> list[pd.DataFrame]:
     results, start = [], 0
     while start < len(specs):
         first, stop = specs[start], start + 1
-        while stop < len(specs) and (specs[stop].scenario is first.scenario and specs[stop].scale == first.scale
-                                     and specs[stop].years == first.years):
+        while stop < len(specs) and stacks_with(first, specs[stop]):
             stop += 1
         group = specs[start:stop]
         results += simulate_replications(first.scenario, [spec.seed for spec in group], scale=first.scale,
                                          years=first.years, tags=[spec.tags for spec in group])
         start = stop
     return results
+
+
+def stacks_with(spec: RunSpec, other: RunSpec) -> bool:
+    """Whether two runs can advance together: one scenario (the same object), scale and length."""
+    return other.scenario is spec.scenario and other.scale == spec.scale and other.years == spec.years
 
 
 def default_workers() -> int:
@@ -129,22 +133,36 @@ MAX_CHUNK = 64
 
 class _Chunker:
     """Cuts the specs into chunks: one run at first, then as many as take about TASK_SECONDS,
-    from the mean time per run of the chunks finished so far."""
+    from the time per run of the last chunk finished (not of all: a process's first run also
+    loads the compiled kernels, a second and a half, which kept a study's mean high for dozens
+    of runs). A chunk of short runs goes on to the
+    end of its last design point's replications (up to MAX_CHUNK), so that run_stacked can
+    advance them together instead of a few at each chunk's edge."""
 
     def __init__(self, specs: Iterable[RunSpec]):
         self.queue = enumerate(specs)
-        self.runs = 0
-        self.seconds = 0.0
+        self.ahead: list[tuple[int, RunSpec]] = []  # one spec read past the last chunk
+        self.per_run: float | None = None  # seconds, of the last chunk finished
 
     def next(self) -> list[tuple[int, RunSpec]]:
-        if self.runs == 0:
-            return list(islice(self.queue, 1))
-        per_run = max(self.seconds / self.runs, 1e-9)
-        return list(islice(self.queue, int(min(MAX_CHUNK, max(1.0, TASK_SECONDS / per_run)))))
+        if self.per_run is None:
+            return self._take(1)
+        size = int(min(MAX_CHUNK, max(1.0, TASK_SECONDS / max(self.per_run, 1e-9))))
+        chunk = self._take(size)
+        if size > 1:
+            while len(chunk) < MAX_CHUNK and (following := self._take(1)):
+                if not stacks_with(chunk[-1][1], following[0][1]):
+                    self.ahead = following
+                    break
+                chunk += following
+        return chunk
+
+    def _take(self, count: int) -> list[tuple[int, RunSpec]]:
+        taken, self.ahead = self.ahead[:count], self.ahead[count:]
+        return taken + list(islice(self.queue, count - len(taken)))
 
     def timed(self, runs: int, seconds: float) -> None:
-        self.runs += runs
-        self.seconds += seconds
+        self.per_run = seconds / max(runs, 1)
 
 
 def run_chunk(evaluate: Callable[[RunSpec], pd.DataFrame],

@@ -120,14 +120,17 @@ def run_naming_failures(run, spec: RunSpec) -> pd.DataFrame:
 def many_naming_failures(evaluator):
     """The evaluator's run_many for a chunk of runs, if it has one; should a chunk fail, its runs are
     made one by one, so that the failure names its design point and seed (run_naming_failures)."""
-    return None if evaluator.run_many is None else partial(_run_many_naming_failures, evaluator)
+    return None if evaluator.run_many is None else partial(_run_many_naming_failures, evaluator.run_many, evaluator.run)
 
 
-def _run_many_naming_failures(evaluator, specs: list[RunSpec]) -> list[pd.DataFrame]:
+def _run_many_naming_failures(run_many, run, specs: list[RunSpec]) -> list[pd.DataFrame]:
     try:
-        return evaluator.run_many(specs)
-    except Exception:
-        return [run_naming_failures(evaluator.run, spec) for spec in specs]
+        return run_many(specs)
+    except Exception as error:
+        for spec in specs:  # raises, naming the run, if one fails alone too
+            run_naming_failures(run, spec)
+        raise RuntimeError("these runs failed together and succeed one by one, which they must not (run_many is "
+                           "run's tables made faster): a bug to report") from error
 
 
 def _finished_runs(folder: Path) -> set[tuple[int, int]]:

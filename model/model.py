@@ -361,6 +361,11 @@ class ReplicationStack(SupervisionModel):
         if burn_ins is not None:
             self._restore_replications(burn_ins)
 
+    def run(self) -> list[list[dict]]:
+        """Run to the end; each replication's yearly metrics, in seed order."""
+        self._run_until(self.total_weeks)
+        return self.replication_yearly
+
     def snapshots(self) -> list[BurnInState]:
         """Each replication's burn-in snapshot (see SupervisionModel.snapshot), taken at its end."""
         if self.week != self.burn_in_weeks:
@@ -383,8 +388,9 @@ class ReplicationStack(SupervisionModel):
 
     def _restore_replications(self, states: list[BurnInState]) -> None:
         n = self.organisation.n_units
-        if len(states) != self.replications:
-            raise ValueError(f"{len(states)} burn-in snapshots for {self.replications} replications")
+        if not isinstance(states, (list, tuple)) or len(states) != self.replications:
+            raise UserError(f"ReplicationStack: burn_ins: {len(states) if isinstance(states, (list, tuple)) else states!r}"
+                            f" for {self.replications} seeds; allowed: a list of one burn-in snapshot per seed")
         for state in states:
             units, calendars = state.parts[0], state.parts[1]
             if (units.work.size != n or len(calendars) != 1 or calendars[0][0].fill.size != self.total_weeks

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.internals import create_dataframe_from_blocks
 
+from .errors import UserError
 from .metrics import METRICS
 from .model import BurnInState, ReplicationStack, SupervisionModel, check_run_arguments
 from .organisation import build_organisation
@@ -57,16 +58,20 @@ def simulate_replications(scenario: Scenario, seeds: list[int], scale: str | Non
     bit, and the same burn-in snapshots kept and reused. At county, city and province scale the
     runs advance together (model.model.ReplicationStack), which makes a county run about a third
     cheaper; national runs are made one after another."""
+    if not isinstance(seeds, (list, tuple)) or not seeds:
+        raise UserError(f"simulate_replications: seeds: {seeds!r} is not a list of seeds; allowed: a non-empty list "
+                        "of integers >= 0")
     tags = [()] * len(seeds) if tags is None else list(tags)
     if len(tags) != len(seeds):
-        raise ValueError(f"{len(tags)} tags for {len(seeds)} seeds; allowed: one tag tuple per seed")
+        raise UserError(f"simulate_replications: tags: {len(tags)} for {len(seeds)} seeds; allowed: one tuple of "
+                        "(name, value) pairs per seed")
+    for seed, tag in zip(seeds, tags):
+        check_run_arguments("simulate_replications", scenario, seed, scale, years)
+        check_tags(tag)
     scale = scale or scenario.scale
     if len(seeds) < 2 or not stackable(scale):
         return [simulate(scenario, seed, scale=scale, years=years, reuse_burn_in=reuse_burn_in, threads=threads,
                          tags=tag) for seed, tag in zip(seeds, tags)]
-    for seed, tag in zip(seeds, tags):
-        check_run_arguments("simulate_replications", scenario, seed, scale, years)
-        check_tags(tag)
     years = years if years is not None else scenario.years
     if not reuse_burn_in:
         stack = ReplicationStack(scenario, list(seeds), scale=scale, years=years, threads=threads)

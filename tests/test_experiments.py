@@ -5,6 +5,7 @@ still being calibrated), only structure, invariants and equality between runs.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -314,6 +315,22 @@ def test_chunks_take_about_a_task_of_runs_and_no_more_than_the_cap():
     assert chunk_after(1, 0.002) == round(runner.TASK_SECONDS / 0.002)
     assert chunk_after(2, 2.0) == 1  # long runs: one per task
     assert chunk_after(1000, 0.01) == runner.MAX_CHUNK
+    chunker = runner._Chunker(RunSpec(default_scenario(), seed) for seed in range(1000))
+    chunker.timed(1, 1.6)  # a process's first run, which loads the kernels
+    chunker.timed(10, 0.04)
+    assert len(chunker.next()) == round(runner.TASK_SECONDS / 0.004)  # sized from the last chunk
+
+
+def test_a_chunk_of_short_runs_ends_with_its_last_design_points_replications():
+    """So that run_stacked advances each point's replications together, not a few at a chunk's edge."""
+    points = [dataclasses.replace(default_scenario(), name=f"point {p}") for p in range(40)]
+    chunker = runner._Chunker(RunSpec(point, seed) for point in points for seed in range(7))
+    chunker.timed(1, 0.002)  # 25 runs would take a task: 4 points make 28
+    assert [len(chunker.next()) for _ in range(3)] == [28, 28, 28]
+    assert sum(len(chunk) for chunk in iter(chunker.next, [])) == 40 * 7 - 84
+    chunker = runner._Chunker(RunSpec(point, seed) for point in points for seed in range(7))
+    chunker.timed(1, 2.0)  # long runs: one per task, points or not
+    assert [len(chunker.next()) for _ in range(3)] == [1, 1, 1]
 
 
 @pytest.mark.parametrize("argv, starts", [

@@ -49,6 +49,12 @@ def test_a_stack_refuses_a_national_scale_no_seeds_and_agents_in_one_line():
         ReplicationStack(baseline, [1, -2], scale="county", years=1)
     with pytest.raises(RuntimeError, match="makes no agents"):
         ReplicationStack(baseline, [1, 2], scale="county", years=1).agents
+    for arguments, message in (
+            (dict(seeds=5), r"^simulate_replications: seeds: 5 is not a list of seeds"),
+            (dict(seeds=[1, 2], scale="bogus"), r"^simulate_replications: scale: 'bogus' is not a scale; allowed: "),
+            (dict(seeds=[1, 2], tags=[()]), r"^simulate_replications: tags: 1 for 2 seeds; allowed: ")):
+        with pytest.raises(UserError, match=message):
+            simulate_replications(baseline, **{"years": 1, **arguments})
 
 
 def test_burn_in_snapshots_pass_between_stacks_and_solo_runs():
