@@ -164,11 +164,8 @@ def _detect(streams, block_size, latent, latent_ordinary, materials, integrity, 
         # is drawn from its own stream, the Generator passed to _detect_round as an argument
         first, stop = rounds[r], rounds[r + 1]
         while first < stop:
-            block, last = block_of(unit[first], block_size, totals.shape[0]), stop
-            if totals.shape[0] > 1:
-                last = first + 1
-                while last < stop and unit[last] // block_size == block:
-                    last += 1
+            block = block_of(unit[first], block_size, totals.shape[0])
+            last = _block_end(unit, first, stop, block, block_size, totals.shape[0])
             n_cases, major_hits = _detect_round(streams[block], first, last, latent, latent_ordinary, unit, n_topics,
                                                 mask, d, d_low, major_visibility, scope, found, majors_in_scope, cases,
                                                 n_cases)
@@ -246,14 +243,12 @@ def _catch_falsification(streams, block_size, falsified, unit, mode, catch_by_mo
     liars = liars[:n_liars]
     if n_blocks > 1:
         liars = liars[_stable_order(unit[liars] // block_size, n_blocks)]
+    liar_units = unit[liars]
     caught = np.empty(n_liars, dtype=np.int64)
     n_caught = first = 0
     while first < n_liars:
-        block, last = block_of(unit[liars[first]], block_size, n_blocks), n_liars
-        if n_blocks > 1:
-            last = first + 1
-            while last < n_liars and unit[liars[last]] // block_size == block:
-                last += 1
+        block = block_of(liar_units[first], block_size, n_blocks)
+        last = _block_end(liar_units, first, n_liars, block, block_size, n_blocks)
         n_caught = _catch_liars(streams[block], unit, mode, catch_by_mode, liars[first:last], caught, n_caught)
         first = last
     for u in caught[:n_caught]:
@@ -346,7 +341,7 @@ def _case_courses(streams, block_size, unit, column, now, work, integrity, sanct
     last = 0
     for r in range(n_blocks):
         rng, first = streams[r], last
-        last = _block_end(unit, first, r, block_size, n_blocks)
+        last = _block_end(unit, first, n, r, block_size, n_blocks)
         fill_uniforms(rng, draws[:, first:last])
         for j in range(first, last):
             scarcity[j] = reference_work / max(work[unit[j]], minimum_work)
@@ -389,7 +384,7 @@ def _case_courses(streams, block_size, unit, column, now, work, integrity, sanct
     for r in range(n_blocks):
         n_surface = n_passed = completed = within_6_months = accepted_count = rebounded = block_sanctioned = 0
         days_to_accept = 0.0
-        first, last = last, _block_end(unit, last, r, block_size, n_blocks)
+        first, last = last, _block_end(unit, last, n, r, block_size, n_blocks)
         for j in range(first, last):
             follow_up = not passed[j] and draws[3, j] < closed_loop
             # The follow-up's redo is a genuine fix and meets the same standard: it fails acceptance with
@@ -468,12 +463,12 @@ def _case_courses(streams, block_size, unit, column, now, work, integrity, sanct
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _block_end(unit, first, block, block_size, n_blocks):
-    """Where block `block`'s run of entries starting at `first` ends (entries come block by block)."""
+def _block_end(unit, first, stop, block, block_size, n_blocks):
+    """Where block `block`'s run of entries unit[first:stop] ends (entries come block by block)."""
     if n_blocks == 1:
-        return unit.size
+        return stop
     last = first
-    while last < unit.size and unit[last] // block_size == block:
+    while last < stop and unit[last] // block_size == block:
         last += 1
     return last
 

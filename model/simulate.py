@@ -73,25 +73,23 @@ def simulate_replications(scenario: Scenario, seeds: list[int], scale: str | Non
         return [simulate(scenario, seed, scale=scale, years=years, reuse_burn_in=reuse_burn_in, threads=threads,
                          tags=tag) for seed, tag in zip(seeds, tags)]
     years = years if years is not None else scenario.years
+    stack = None
     if not reuse_burn_in:
         stack = ReplicationStack(scenario, list(seeds), scale=scale, years=years, threads=threads)
     else:
         keys = [burn_in_key(scenario, seed, scale, years) for seed in seeds]
         states = [_BURN_INS.pop(key, None) for key in keys]
         missing = [r for r, state in enumerate(states) if state is None]
-        if len(missing) == len(seeds):
-            stack = ReplicationStack(scenario, list(seeds), scale=scale, years=years, threads=threads)
-            stack.run_burn_in()
-            states = stack.snapshots()
-        elif missing:
+        if missing:  # their burn-ins, together; when it is every seed's, that stack goes on
             burn_in = ReplicationStack(scenario, [seeds[r] for r in missing], scale=scale, years=years,
                                        threads=threads)
             burn_in.run_burn_in()
             for r, state in zip(missing, burn_in.snapshots()):
                 states[r] = state
+            stack = burn_in if len(missing) == len(seeds) else None
         for key, state in zip(keys, states):
             _keep_burn_in(key, state)
-        if missing != list(range(len(seeds))):
+        if stack is None:
             stack = ReplicationStack(scenario, list(seeds), scale=scale, years=years, threads=threads, burn_ins=states)
     stack.run()
     release(stack)
