@@ -32,8 +32,10 @@ from numba.core.extending import intrinsic
 from numba.core.registry import CPUDispatcher
 
 # The kernels Python calls: (module, name). Their callees in the model are found from their source.
-ENTRIES = (("model.schedule", "_run_weeks"), ("model.planning", "_issue_and_sample"),
-           ("model.planning", "_schedule_visits"), ("model.planning", "_thin_join_merge"))
+# (A run of one province plans in _plan_replications; one of several calls the three plan kernels.)
+ENTRIES = (("model.schedule", "_run_weeks"), ("model.planning", "_plan_replications"),
+           ("model.planning", "_issue_and_sample"), ("model.planning", "_schedule_visits"),
+           ("model.planning", "_thin_join_merge"))
 # Called per element (per topic cell, per draw): timing each call would cost more than the call.
 UNTIMED = {"_lowest_bit", "_popcount", "binomial_prepared", "block_of", "chance", "poisson", "loggam"}
 
@@ -213,6 +215,8 @@ def format_table(result: dict) -> str:
             walk(site["callee"], depth + 1)
 
     for entry, ns in result["entries"].items():
+        if ns == 0:  # not called from Python at this scale (its statements show under its caller)
+            continue
         row(f"{entry} (called from Python, with the hand-over)", ns)
         walk(entry, 1)
     row("Python: year start and end, the plan's set-up, the model, the table", total - sum(result["entries"].values()))

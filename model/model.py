@@ -25,7 +25,7 @@ from .metrics import YearAccumulator, detection_gain
 from .organisation import build_organisation
 from .errors import UserError
 from .params import SCALES, WEEKS_PER_YEAR, YEARS_ALLOWED, Scenario
-from .planning import Planner, YearPlan, stacked_plan
+from .planning import Planner, YearPlan
 from .schedule import EventQueue, Province, provinces, run_weeks
 from .threads import default_threads
 from .units import UnitState, observability, set_item_load, unit_tables
@@ -123,7 +123,7 @@ class SupervisionModel(mesa.Model):
         self.years = years if years is not None else scenario.years
         self.behaviour = dict(scenario.behaviour)
         self.organisation = build_organisation(self.scale)
-        self.planners = [Planner(self.organisation, self.behaviour) for _ in seeds]
+        self.planner = Planner(self.organisation, self.behaviour)  # staffing one row per replication
         n = self.organisation.n_units
         if initial_units:
             self.units = UnitState.stacked([UnitState.initial(n, rng, self.behaviour, self.behaviour["initial_problems"])
@@ -133,8 +133,7 @@ class SupervisionModel(mesa.Model):
 
         self.burn_in_weeks = scenario.burn_in_years * WEEKS_PER_YEAR
         self.total_weeks = self.burn_in_weeks + self.years * WEEKS_PER_YEAR
-        self.streams = [kernel_stream(rng) for rng in rngs]  # each replication's, for its plan
-        self.stream = self.streams[0]
+        self.stream = kernel_stream(rngs[0])
         self.week = 0
         self.plan: YearPlan | None = None
         self._behaviour_key = tuple(sorted(self.behaviour.items()))
@@ -142,10 +141,6 @@ class SupervisionModel(mesa.Model):
         self.references: list[float | None] = [None] * self.replications  # each replication's reference year
         self.replication_yearly: list[list[dict]] = [[] for _ in seeds]
         self._memory_decay = float(np.exp(-1.0 / self.behaviour["sanction_memory_weeks"]))
-
-    @property
-    def planner(self) -> Planner:
-        return self.planners[0]
 
     @property
     def yearly(self) -> list[dict]:
@@ -249,7 +244,7 @@ class SupervisionModel(mesa.Model):
         if self.week != self.burn_in_weeks:
             raise RuntimeError("snapshot() is taken at the end of the burn-in")
         calendars = [(p.events, p.sanctions) for p in self.provinces]
-        parts = copy.deepcopy((self.units, calendars, self.planner.staffing, self.accumulator, self.references,
+        parts = copy.deepcopy((self.units, calendars, self.planner.staffing[0], self.accumulator, self.references,
                                self.replication_yearly))
         return BurnInState(parts, self.rng.bit_generator.state,
                            tuple(p.rng.bit_generator.state for p in self.provinces), self.steps,
@@ -259,8 +254,9 @@ class SupervisionModel(mesa.Model):
         units, calendars = state.parts[0], state.parts[1]
         if units.work.size != self.organisation.n_units or calendars[0][0].fill.size != self.total_weeks:
             raise ValueError("this burn-in snapshot is of a run at another scale or of another length")
-        (self.units, calendars, self.planner.staffing, self.accumulator, self.references,
+        (self.units, calendars, staffing, self.accumulator, self.references,
          self.replication_yearly) = copy.deepcopy(state.parts)
+        self.planner.staffing = staffing[np.newaxis]
         self.rng.bit_generator.state = state.rng_state
         for province, (events, sanctions), rng_state in zip(self.provinces, calendars, state.province_rng_states):
             province.events, province.sanctions = events, sanctions
@@ -296,13 +292,7 @@ class SupervisionModel(mesa.Model):
         self._tables = year_tables(levers, self.behaviour, (lever_values, self._behaviour_key))
         risk = self._risk_signal(float(levers["data_sharing_rate"][0]))
         self.accumulator = YearAccumulator(self.organisation.n_units, len(self.planner.sources), self.replications)
-        if self.replications == 1:
-            self.plan = self.planner.plan_year(self.stream, levers, risk, [p.stream for p in self.provinces],
-                                               self.threads)
-        else:
-            n = self.organisation.n_units
-            self.plan = stacked_plan([planner.plan_year(stream, levers, risk[r * n:(r + 1) * n], [stream], 1)
-                                      for r, (planner, stream) in enumerate(zip(self.planners, self.streams))], n)
+        self.plan = self.planner.plan_year(self.stream, levers, risk, [p.stream for p in self.provinces], self.threads)
         set_item_load(self.units, self.plan.item_load, self.behaviour["item_load_elasticity"])
 
     def _risk_signal(self, data_sharing: float) -> np.ndarray:
@@ -377,7 +367,7 @@ class ReplicationStack(SupervisionModel):
                                  for name in UnitState.__dataclass_fields__})
             events = calendars.events.part(r * n * EVENT_CODES_PER_UNIT, (r + 1) * n * EVENT_CODES_PER_UNIT)
             sanctions = calendars.sanctions.part(r * n, (r + 1) * n)
-            parts = (units, [(events, sanctions)], self.planners[r].staffing.copy(), self.accumulator.replication(r),
+            parts = (units, [(events, sanctions)], self.planner.staffing[r].copy(), self.accumulator.replication(r),
                      [self.references[r]], [copy.deepcopy(self.replication_yearly[r])])
             rng_state = rng.bit_generator.state
             states.append(BurnInState(parts, rng_state, (rng_state,), self.steps, len(pickle.dumps(parts, protocol=5))))
@@ -402,8 +392,7 @@ class ReplicationStack(SupervisionModel):
                                                      [r * n * EVENT_CODES_PER_UNIT for r in range(len(states))])
         self.provinces[0].sanctions = EventQueue.joined([sanctions for _, sanctions in calendars],
                                                         [r * n for r in range(len(states))])
-        for planner, state in zip(self.planners, states):
-            planner.staffing = state.parts[2].copy()
+        self.planner.staffing = np.stack([state.parts[2] for state in states])
         self.accumulator = YearAccumulator.stacked([state.parts[3] for state in states])
         self.references = [state.parts[4][0] for state in states]
         self.replication_yearly = [copy.deepcopy(state.parts[5][0]) for state in states]

@@ -90,10 +90,7 @@ class YearPlan:
     provinces: list[ProvincePlan]
     first_unit: np.ndarray  # per province
     item_load: np.ndarray  # per unit: items whose ledgers the unit keeps this year
-    demand_by_source: np.ndarray  # inspector-days per (source, jurisdiction), flattened per source
-    merged: int
-    joined_away: int
-    struck: int
+    struck: int  # items the negative list struck
 
     @cached_property
     def unit(self) -> np.ndarray:
@@ -204,97 +201,100 @@ class Planner:
                   threads: int) -> YearPlan:
         """levers_week maps each lever to its 52 weekly values for this year; stream is the run's random
         stream and province_streams the provinces' (model.schedule.provinces), each as the kernels take
-        it (model.draws.kernel_stream); the provinces run in up to `threads` threads."""
+        it (model.draws.kernel_stream); the provinces run in up to `threads` threads. At a scale of one
+        province, province_streams[0] holds one Generator per replication (model.model.ReplicationStack)
+        and `risk` their units one replication after another."""
         escalation = float(mean(levers_week["escalation_per_level"]))
-        mean_risk = mean(risk)
-        mean_risk = mean_risk if mean_risk > 0 else 1.0
-        risk_cumulative = _risk_cumulative(self._risk_levels_array, risk, mean_risk)
-
         level_rate = (self._level_items_per_year * self.behaviour["items_scale"]
                       * (1 + escalation) ** self._levels_below_province)
         tables = (self._level_sources, self._level_source_start, level_rate, self._is_body, self._topic_table,
                   self._n_source_topics, levers_week["special_inspection_share"], self._topic_cdf,
                   self._unnecessary_share, levers_week["negative_list_share"], self._jurisdiction_offset,
                   self._jurisdiction_start, self._jurisdiction_size, COVERAGE_BY_LEVEL, self._risk_level_of_source,
-                  risk_cumulative, self._relay_target, self._child_start, self._child_count,
-                  self.behaviour["relay_probability"])
-        n_levels = self._jurisdiction_offset.size - 1
+                  self._relay_target, self._child_start, self._child_count, self.behaviour["relay_probability"])
+        schedule_tables = (levers_week["remote_share"], levers_week["unannounced_share"], self._inspector_days,
+                           self._key_offset, self._level_of_source, self._unit_jurisdiction, self._key_source.size)
+        capacity_terms = (float(mean(levers_week["inspection_capacity"])), self._key_source, self._key_units,
+                          len(self.sources))
+        thin_levers = (levers_week["joint_inspection_share"], levers_week["merge_rate"])
+        n = self.org.n_units
+        replications = risk.size // n
+        mean_risk = np.array([mean(risk[r * n:(r + 1) * n]) for r in range(replications)])
+        mean_risk[~(mean_risk > 0)] = 1.0
+        if len(province_streams) > 1:
+            return self._plan_provinces(stream, tables, schedule_tables, capacity_terms, thin_levers,
+                                        _risk_cumulative(self._risk_levels_array, risk, mean_risk[0]),
+                                        province_streams, threads)
+        known = self.staffing is not None
+        staffing = self.staffing if known else np.zeros((replications, len(self.sources)))
+        visits, item_load, struck = _plan_replications(
+            province_streams[0], risk, mean_risk, self._risk_levels_array, self._all_jurisdictions, _NO_ITEMS, tables,
+            schedule_tables, capacity_terms, staffing, known, thin_levers, self._folding, n)
+        self.staffing = staffing
+        return YearPlan(provinces=[ProvincePlan(*visits)], first_unit=np.zeros(1, np.int64), item_load=item_load,
+                        struck=struck)
 
-        def issue(issuing, first_level: int, stop_level: int, jurisdictions: tuple, carried: tuple) -> tuple:
-            return _issue_and_sample(issuing, first_level, stop_level, *jurisdictions, carried, *tables)
-
-        n_keys, n_provinces = self._key_source.size, len(province_streams)
+    def _plan_provinces(self, stream, tables: tuple, schedule_tables: tuple, capacity_terms: tuple,
+                        thin_levers: tuple, risk_cumulative: np.ndarray, province_streams: list,
+                        threads: int) -> YearPlan:
+        """A run of several provinces: the central level's items sample units across provinces (the
+        run's stream); what lies below, each province issues, schedules and thins from its own
+        stream, in parallel threads."""
+        n_levels, n_provinces = self._jurisdiction_offset.size - 1, len(province_streams)
         first_unit, province_units = self.org.jurisdiction_start[1], self.org.jurisdiction_size[1]
-        if n_provinces == 1:  # one stream: every level in one call
-            items, item, unit, struck_total, _ = issue(stream, 0, n_levels, self._all_jurisdictions, _NO_ITEMS)
-            issued = [(items, item, unit.astype(np.int32), struck_total)]
-        else:
-            # The central level's items sample units across provinces (the run's stream); what lies
-            # below, each province issues and samples from its own stream, in parallel threads.
-            central, central_item, central_unit, struck_total, relayed = issue(
-                stream, 0, 1, self._all_jurisdictions, _NO_ITEMS)
-            visits_to = _by_province(self._unit_province[central_unit], n_provinces)
-            relayed_to = _by_province(relayed[1], n_provinces)
+        central, central_item, central_unit, struck, relayed = _issue_and_sample(
+            stream, 0, 0, 1, *self._all_jurisdictions, _NO_ITEMS, risk_cumulative, *tables)
+        visits_to = _by_province(self._unit_province[central_unit], n_provinces)
+        relayed_to = _by_province(relayed[1], n_provinces)
 
-            def issue_below(p: int) -> tuple:
-                carried = tuple(column[relayed_to[p]] for column in relayed)
-                own, own_item, own_unit, struck, _ = issue(province_streams[p], 1, n_levels,
-                                                           self._province_jurisdictions[p], carried)
-                items = tuple(np.concatenate(pair) for pair in zip(central, own))
-                item = np.concatenate((central_item[visits_to[p]], own_item + central[0].size))
-                unit = np.concatenate((central_unit[visits_to[p]], own_unit)).astype(np.int32)
-                return items, item, unit, struck
-
-            issued = map_in_threads(issue_below, range(n_provinces), threads)
-            struck_total += sum(struck for *_, struck in issued)  # in province order
+        def issue_below(p: int) -> tuple:
+            carried = tuple(column[relayed_to[p]] for column in relayed)
+            own, own_item, own_unit, own_struck, _ = _issue_and_sample(province_streams[p], 0, 1, n_levels,
+                                                           *self._province_jurisdictions[p], carried,
+                                                           risk_cumulative, *tables)
+            items = tuple(np.concatenate(pair) for pair in zip(central, own))
+            item = np.concatenate((central_item[visits_to[p]], own_item + central[0].size))
+            unit = np.concatenate((central_unit[visits_to[p]], own_unit)).astype(np.int32)
+            return items, item, unit, own_struck
 
         # issued[p]: province p's items (source, mask, special, week), its candidate visits' items and
         # units, and how many items it struck
+        issued = map_in_threads(issue_below, range(n_provinces), threads)
+        struck += sum(own_struck for *_, own_struck in issued)  # in province order
 
         def schedule(p: int) -> tuple:
             (source, _, item_special, item_week), item_p, unit_p, _ = issued[p]
-            return _schedule_visits(
-                province_streams[p], item_p, unit_p, source, item_special, item_week, levers_week["remote_share"],
-                levers_week["unannounced_share"], self._inspector_days, self._key_offset, self._level_of_source,
-                self._unit_jurisdiction, n_keys)
+            return _schedule_visits(province_streams[p], 0, item_p, unit_p, source, item_special, item_week,
+                                    *schedule_tables)
 
         scheduled = map_in_threads(schedule, range(n_provinces), threads)
         demand = _in_province_order([province_demand for *_, province_demand in scheduled])
         # Capacity: staffing is fixed by the first (status quo) year's workload.
         if self.staffing is None:
-            self.staffing = self._staffing_from(demand)
-        capacity = self._capacity(levers_week)
-        keep_probability = np.minimum(1.0, capacity / np.maximum(demand, 1e-9))
+            self.staffing = _staffing_from(demand, *capacity_terms[1:])[np.newaxis]
+        capacity = _capacity(self.staffing[0], *capacity_terms[:3])
+        keep_probability = _keep_probability(capacity, demand)
 
         def thin(p: int) -> tuple:
             (source, item_mask, item_special, _), item_p, unit_p, _ = issued[p]
             week, mode, key, days, _ = scheduled[p]
             return _thin_join_merge(
-                province_streams[p], keep_probability, item_p, unit_p - np.int32(first_unit[p]), week, mode, key, days,
-                source, item_mask, item_special, levers_week["joint_inspection_share"], levers_week["merge_rate"],
-                int(province_units[p]), n_keys)
+                province_streams[p], 0, keep_probability, item_p, unit_p - np.int32(first_unit[p]), week, mode, key,
+                days, source, item_mask, item_special, *thin_levers, int(province_units[p]), self._key_source.size)
 
         visits, totals = zip(*map_in_threads(thin, range(n_provinces), threads))
-        planned_days, merged_days, visits_per_unit, items_per_unit, merged, joined_away = zip(*totals)
-        # Freed capacity buys depth: bodies spend their inspector-days on fewer, deeper visits.
-        used = _in_province_order(planned_days) - _in_province_order(merged_days)
-        depth_by_key = np.minimum(np.maximum(capacity / np.maximum(used, 1e-9), 1.0), self.behaviour["max_depth"])
-        # a unit keeps a ledger per visit, and part of one per item folded into another item's visit
-        folded, items = np.concatenate(visits_per_unit), np.concatenate(items_per_unit)
+        planned_days, merged_days, visits_per_unit, items_per_unit = zip(*totals)
+        depth_by_key = _depth(capacity, _in_province_order(planned_days) - _in_province_order(merged_days),
+                              self._folding[0])
         return YearPlan(
             provinces=[_province_plan(province, depth_by_key) for province in visits], first_unit=first_unit,
-            item_load=folded + self.behaviour["folded_item_ledger_share"] * (items - folded), demand_by_source=used,
-            merged=sum(merged), joined_away=sum(joined_away), struck=struck_total)
+            item_load=_item_load(np.concatenate(visits_per_unit), np.concatenate(items_per_unit), self._folding[1]),
+            struck=struck)
 
-    # -- helpers ----------------------------------------------------------------------------
-    def _staffing_from(self, demand: np.ndarray) -> np.ndarray:
-        per_source_days = np.bincount(self._key_source, weights=demand, minlength=len(self.sources))
-        per_source_units = np.bincount(self._key_source, weights=self._key_units, minlength=len(self.sources))
-        return per_source_days / np.maximum(per_source_units, 1)
-
-    def _capacity(self, levers_week) -> np.ndarray:
-        multiplier = float(mean(levers_week["inspection_capacity"]))
-        return multiplier * self.staffing[self._key_source] * self._key_units
+    @property
+    def _folding(self) -> tuple[float, float]:
+        """(the deepest a visit gets with freed capacity, the share of a folded item's ledgers a unit keeps)"""
+        return self.behaviour["max_depth"], self.behaviour["folded_item_ledger_share"]
 
 
 def _in_province_order(parts: list[np.ndarray]) -> np.ndarray:
@@ -304,6 +304,45 @@ def _in_province_order(parts: list[np.ndarray]) -> np.ndarray:
     for part in parts[1:]:
         total = total + part
     return total
+
+
+# -- capacity, depth and ledgers: numpy's arithmetic element by element, shared by a run of several
+# provinces (called from Python) and the compiled plan of one province's replications
+
+@njit(cache=True, error_model="numpy")
+def _staffing_from(demand, key_source, key_units, n_sources):
+    """Inspector-days per unit of jurisdiction, per source: the status quo's demand over its units
+    (the sums np.bincount(key_source, weights) makes, in the same order)."""
+    days = np.zeros(n_sources)
+    units = np.zeros(n_sources)
+    for k in range(key_source.size):
+        days[key_source[k]] += demand[k]
+        units[key_source[k]] += key_units[k]
+    return days / np.maximum(units, 1)
+
+
+@njit(cache=True, error_model="numpy")
+def _capacity(staffing, multiplier, key_source, key_units):
+    """Inspector-days per (source, jurisdiction) key this year: staffing is fixed by the first
+    (status quo) year's workload, scaled by the capacity lever."""
+    return multiplier * staffing[key_source] * key_units
+
+
+@njit(cache=True, error_model="numpy")
+def _keep_probability(capacity, demand):
+    return np.minimum(1.0, capacity / np.maximum(demand, 1e-9))
+
+
+@njit(cache=True, error_model="numpy")
+def _depth(capacity, used, max_depth):
+    """Freed capacity buys depth: bodies spend their inspector-days on fewer, deeper visits."""
+    return np.minimum(np.maximum(capacity / np.maximum(used, 1e-9), 1.0), max_depth)
+
+
+@njit(cache=True, error_model="numpy")
+def _item_load(visits, items, folded_share):
+    """A unit keeps a ledger per visit, and part of one per item folded into another item's visit."""
+    return visits + folded_share * (items - visits)
 
 
 @njit(cache=True, error_model="numpy")
@@ -318,6 +357,91 @@ def _risk_cumulative(rho, risk, mean_risk):
             running += (1 - rho[r]) + rho[r] * risk[u] / mean_risk
             out[r, u + 1] = running
     return out
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _plan_replications(streams, risk, mean_risk, risk_levels, jurisdictions, no_items, tables, schedule_tables,
+                       capacity_terms, staffing, staffing_known, thin_levers, folding, n_units):
+    """The year's plan of each replication of a one-province run (replication r: units
+    r * n_units onwards, Generator streams[r], staffing row r), as one ProvincePlan's fields whose
+    units are numbered replication after replication, and every unit's item load. One compiled
+    call a year for all of them: three calls per replication, each handing over a Generator and
+    two dozen arguments, cost a county run a sixth of its time."""
+    replications = len(streams)
+    n_levels = jurisdictions[0].size
+    n_keys = schedule_tables[-1]
+    parts = []
+    item_load = np.empty(replications * n_units)
+    struck = 0
+    for r in range(replications):
+        risk_cumulative = _risk_cumulative(risk_levels, risk[r * n_units:(r + 1) * n_units], mean_risk[r])
+        (source, mask, special, item_week), item, unit, replication_struck, _ = _issue_and_sample(
+            streams, r, 0, n_levels, jurisdictions[0], jurisdictions[1], no_items, risk_cumulative, *tables)
+        struck += replication_struck
+        unit = unit.astype(np.int32)
+        week, mode, key, days, demand = _schedule_visits(streams, r, item, unit, source, special, item_week,
+                                                         *schedule_tables)
+        if not staffing_known:
+            staffing[r] = _staffing_from(demand, *capacity_terms[1:])
+        capacity = _capacity(staffing[r], *capacity_terms[:3])
+        visits, totals = _thin_join_merge(streams, r, _keep_probability(capacity, demand), item, unit, week, mode,
+                                          key, days, source, mask, special, *thin_levers, n_units, n_keys)
+        planned_days, merged_days, visits_per_unit, items_per_unit = totals
+        depth = _depth(capacity, planned_days - merged_days, folding[0])[visits[9]]
+        item_load[r * n_units:(r + 1) * n_units] = _item_load(visits_per_unit, items_per_unit, folding[1])
+        parts.append((visits, depth))
+    if replications == 1:
+        (unit, week, mode, special, mask, n_topics, members, duplicate, source, _, round_bounds), depth = parts[0]
+        return ((unit, week, mode, special, mask, n_topics, members, depth, duplicate, source, round_bounds)
+                + _week_blocks(week, round_bounds)), item_load, struck
+    return _stacked_visits(parts, n_units), item_load, struck
+
+
+@njit(cache=True, error_model="numpy")
+def _stacked_visits(parts, n_units):
+    """The replications' visits as one plan's (a ProvincePlan's fields, in order): each week's round k
+    holds every replication's round-k visits, replication after replication, each in its own order,
+    so the weekly kernels meet each replication's visits, and make its draws, as they would alone."""
+    replications = len(parts)
+    offsets = np.zeros(replications + 1, np.int64)
+    bounds_offsets = np.zeros(replications + 1, np.int64)
+    round_first = np.empty((replications, WEEKS_PER_YEAR), np.int64)
+    round_last = np.empty((replications, WEEKS_PER_YEAR), np.int64)
+    for r in range(replications):
+        visits = parts[r][0]
+        offsets[r + 1] = offsets[r] + visits[0].size
+        bounds_offsets[r + 1] = bounds_offsets[r] + visits[10].size
+        _, _, round_first[r], round_last[r] = _week_blocks(visits[1], visits[10])
+    round_bounds = np.empty(bounds_offsets[-1], np.int64)
+    for r in range(replications):
+        round_bounds[bounds_offsets[r]:bounds_offsets[r + 1]] = parts[r][0][10]
+    order, stacked_bounds = _stacked_order(offsets, round_first, round_last, round_bounds, bounds_offsets)
+    n = offsets[-1]
+    position = np.empty(n, np.int64)  # where each replication's visit goes
+    for at in range(n):
+        position[order[at]] = at
+    unit = np.empty(n, np.int32)
+    week = np.empty(n, np.int64)
+    mode = np.empty(n, np.int8)
+    special = np.empty(n, np.bool_)
+    mask = np.empty(n, np.int64)
+    n_topics = np.empty(n, np.int8)
+    members = np.empty(n, np.int8)
+    depth = np.empty(n)
+    duplicate = np.empty(n, np.bool_)
+    source = np.empty(n, np.int16)
+    for r in range(replications):
+        (p_unit, p_week, p_mode, p_special, p_mask, p_n_topics, p_members, p_duplicate, p_source, _, _), p_depth = \
+            parts[r]
+        first_unit = np.int32(r * n_units)
+        for i in range(p_unit.size):
+            at = position[offsets[r] + i]
+            unit[at] = p_unit[i] + first_unit
+            week[at], mode[at], special[at], mask[at] = p_week[i], p_mode[i], p_special[i], p_mask[i]
+            n_topics[at], members[at], depth[at] = p_n_topics[i], p_members[i], p_depth[i]
+            duplicate[at], source[at] = p_duplicate[i], p_source[i]
+    return ((unit, week, mode, special, mask, n_topics, members, depth, duplicate, source, stacked_bounds)
+            + _week_blocks(week, stacked_bounds))
 
 
 # -- kernels ----------------------------------------------------------------------------------
@@ -376,18 +500,19 @@ def _build_own_items(rng, rate, first_jurisdiction, stop_jurisdiction, source_in
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _issue_and_sample(stream, first_level, stop_level, jurisdiction_first, jurisdiction_stop, carried, level_sources,
-                      level_source_start, level_rate, is_body, topic_table, n_source_topics, special_share, topic_cdf,
-                      unnecessary_share, negative_list_share, jurisdiction_offset, jurisdiction_start,
-                      jurisdiction_size, coverage, risk_level, risk_cumulative, relay_target, child_start, child_count,
-                      relay_probability):
+def _issue_and_sample(stream, block, first_level, stop_level, jurisdiction_first, jurisdiction_stop, carried,
+                      risk_cumulative, level_sources, level_source_start, level_rate, is_body, topic_table,
+                      n_source_topics, special_share, topic_cdf, unnecessary_share, negative_list_share,
+                      jurisdiction_offset, jurisdiction_start, jurisdiction_size, coverage, risk_level, relay_target,
+                      child_start, child_count, relay_probability):
     """Items and their target units, level by level from first_level down to stop_level (not
     included), in each level's jurisdictions jurisdiction_first[level]:jurisdiction_stop[level]: the
     level's issuers' own items and the items relayed from above (`carried`: source, jurisdiction,
     mask, special, week); the negative list strikes some; each item's units are sampled; the level's
-    items are relayed to the level below. Returns the items (source, mask, special, week), each
-    visit's item and unit, how many items were struck, and the items relayed below stop_level."""
-    rng = stream[0]
+    items are relayed to the level below; all drawn from stream[block]. Returns the items (source,
+    mask, special, week), each visit's item and unit, how many items were struck, and the items
+    relayed below stop_level."""
+    rng = stream[block]
     source = np.empty(0, np.int16)
     mask = np.empty(0, np.int64)
     special = np.empty(0, np.bool_)
@@ -507,11 +632,11 @@ def _relay_pairs(rng, source, jurisdiction, week, relay_target, child_start, chi
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _schedule_visits(stream, item, unit, item_source, item_special, item_week, remote_share, unannounced_share,
+def _schedule_visits(stream, block, item, unit, item_source, item_special, item_week, remote_share, unannounced_share,
                      inspector_days, key_offset, level_of_source, unit_jurisdiction, n_keys):
     """Each visit's week (its item's week plus a lag) and mode, its (source, jurisdiction) capacity key,
-    inspector-days, and the inspector-days demanded per key."""
-    rng = stream[0]
+    inspector-days, and the inspector-days demanded per key; drawn from stream[block]."""
+    rng = stream[block]
     n = unit.size
     lag = rng.integers(0, RELAY_LAG_WEEKS, n)
     week = np.empty(n, np.int64)
@@ -534,15 +659,16 @@ def _schedule_visits(stream, item, unit, item_source, item_special, item_week, r
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _thin_join_merge(stream, keep_probability, item, unit, week, mode, key, days, item_source, item_mask, item_special,
+def _thin_join_merge(stream, block, keep_probability, item, unit, week, mode, key, days, item_source, item_mask, item_special,
                      joint_share, merge_rate, n_units, n_keys):
     """Thin visits to capacity, fold joint visits into their group's leader, fold or mark visits
     whose topics were all inspected at the unit before, and return the rest in round order.
 
     Keep and joint trials go in plan order; the scans run on copies in (week, plan position) order,
     the order the joint groups, the merge scan (with its merge trial for each covered visit) and
-    the rounds all follow for each unit's own visits. A trial whose outcome is certain draws nothing."""
-    rng = stream[0]
+    the rounds all follow for each unit's own visits. A trial whose outcome is certain draws nothing.
+    Drawn from stream[block]."""
+    rng = stream[block]
     n = unit.size
     kept = np.empty(n, np.bool_)
     planned_days = np.zeros(n_keys)
@@ -633,14 +759,12 @@ def _thin_join_merge(stream, keep_probability, item, unit, week, mode, key, days
     n_topics = np.empty(n_final, np.int8)
     for f in range(n_final):
         n_topics[f] = _popcount(mask_out[f])
-    n_survivors = m - np.count_nonzero(joined_w)
     visits_per_unit = np.zeros(n_units)
     for i in out:
         visits_per_unit[unit_w[i]] += 1.0
     visits = (unit_w[out], week_w[out], mode_w[out], special_w[out], mask_out, n_topics, members_w[out],
               covered_w[out], source_w[out], key_w[out], round_bounds)
-    return visits, (planned_days, merged_days, visits_per_unit, items_per_unit, n_survivors - n_final,
-                    m - n_survivors)
+    return visits, (planned_days, merged_days, visits_per_unit, items_per_unit)
 
 
 # no items relayed from above (source, jurisdiction, mask, special, week), as _issue_and_sample takes them
@@ -665,38 +789,14 @@ def _province_plan(visits: tuple, depth_by_key: np.ndarray) -> ProvincePlan:
         block_start=block_start, block_stop=block_stop, round_first=round_first, round_last=round_last)
 
 
-def stacked_plan(plans: list[YearPlan], units_per_replication: int) -> YearPlan:
-    """The single-province year plans of replications run together (model.model.ReplicationStack),
-    as one plan whose units are numbered replication after replication. Each week's round r holds
-    every replication's round-r visits, replication after replication, each in its own order: the
-    kernels then meet each replication's visits, and make its draws, in the order they would alone."""
-    parts = [plan.provinces[0] for plan in plans]
-    offsets = np.cumsum([0] + [part.unit.size for part in parts])
-    order, round_bounds = _stacked_order(
-        offsets, np.stack([part.block_start for part in parts]), np.stack([part.round_first for part in parts]),
-        np.stack([part.round_last for part in parts]), np.concatenate([part.round_bounds for part in parts]),
-        np.cumsum([0] + [part.round_bounds.size for part in parts]))
-    unit = np.concatenate([part.unit + np.int32(r * units_per_replication) for r, part in enumerate(parts)])[order]
-    fields = {name: np.concatenate([getattr(part, name) for part in parts])[order]
-              for name in ("week", "mode", "special", "mask", "n_topics", "members", "depth", "duplicate", "source")}
-    block_start, block_stop, round_first, round_last = _week_blocks(fields["week"], round_bounds)
-    return YearPlan(
-        provinces=[ProvincePlan(unit=unit, round_bounds=round_bounds, block_start=block_start, block_stop=block_stop,
-                                round_first=round_first, round_last=round_last, **fields)],
-        first_unit=np.zeros(1, np.int64), item_load=np.concatenate([plan.item_load for plan in plans]),
-        demand_by_source=np.stack([plan.demand_by_source for plan in plans]),
-        merged=sum(plan.merged for plan in plans), joined_away=sum(plan.joined_away for plan in plans),
-        struck=sum(plan.struck for plan in plans))
-
-
 @njit(cache=True, error_model="numpy")
-def _stacked_order(offsets, block_start, round_first, round_last, round_bounds, bounds_offsets):
-    """stacked_plan's order of the replications' visits (positions in their concatenation) and the
+def _stacked_order(offsets, round_first, round_last, round_bounds, bounds_offsets):
+    """_stacked_visits's order of the replications' visits (positions in their concatenation) and the
     bounds of its (week, round) runs, as _round_order_sorted gives them for one plan."""
     n = offsets[-1]
     if n == 0:
         return np.zeros(0, np.int64), np.array([0, 1])
-    replications = block_start.shape[0]
+    replications = round_first.shape[0]
     order = np.empty(n, np.int64)
     bounds = np.empty(n + 1, np.int64)
     at = n_bounds = 0
