@@ -5,9 +5,11 @@ METRICS gives each one-line definition (tests/test_docs.py holds the README's ta
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
-from .reductions import mean
+from .reductions import row_means
 from .units import WEEKLY_HOURS
 
 METRICS: dict[str, str] = {
@@ -54,6 +56,71 @@ COUNTERS = (
     "within_6_months", "accepted", "rebounded", "days_to_accept", "sanctioned", "falsifications_found",
     "falsified_reports", "reports", "gap", "implementation", "data_days", "inspections_with_data",
     "task_days", "tasks")
+
+# Totals made of two counters, then the metrics: per unit, or a ratio of two totals (NaN when the
+# denominator is 0); the rest are made in finish().
+_SUMS = {"inspections": ("onsite", "remote"), "leads": ("found_all", "falsifications_found"),
+         "supervision": ("hosting", "materials"), "major_outcomes": ("major_erupted", "major_found")}
+_PER_UNIT_OF = {
+    "inspections_per_unit_year": "inspections",
+    "onsite_inspections_per_unit_year": "onsite",
+    "remote_inspections_per_unit_year": "remote",
+    "problems_found_per_unit_year": "leads",
+}
+_RATIO_OF = {
+    "duplicate_inspection_share": ("duplicates", "inspections"),
+    "hosting_time_share": ("hosting", "unit_weeks"),
+    "material_hours_per_week": ("materials", "unit_weeks"),  # times WEEKLY_HOURS
+    "supervision_time_share": ("supervision", "unit_weeks"),
+    "detection_rate": ("found_all", "scope_all"),
+    "detection_rate_comprehensive": ("found_comprehensive", "scope_comprehensive"),
+    "detection_rate_special": ("found_special", "scope_special"),
+    "major_problem_miss_rate": ("major_erupted", "major_outcomes"),
+    "rectification_completion_rate": ("completed", "cases"),
+    "rectification_acceptance_pass_rate": ("passed", "cases"),
+    "surface_rectification_share": ("surface", "cases"),
+    "rebound_rate": ("rebounded", "accepted"),
+    "rectified_within_6_months": ("within_6_months", "cases"),
+    "rectification_days": ("days_to_accept", "accepted"),
+    "task_completion_days": ("task_days", "tasks"),
+    "accountability_rate": ("sanctioned", "leads"),
+    "falsification_rate": ("falsified_reports", "reports"),
+    "documented_true_gap": ("gap", "reports"),
+    "material_excess_share": ("excess", "unit_weeks"),
+    "policy_implementation_rate": ("implementation", "reports"),
+    "data_acquisition_days": ("data_days", "inspections_with_data"),
+}
+_FORMALISM_PARTS = ("material_excess_share", "surface_rectification_share", "falsification_rate",
+                    "documented_true_gap")
+# a year's row of metrics, in this order
+_METRIC_ORDER = (
+    "inspections_per_unit_year", "onsite_inspections_per_unit_year", "remote_inspections_per_unit_year",
+    "duplicate_inspection_share", "hosting_time_share", "material_hours_per_week", "supervision_time_share",
+    "detection_rate", "detection_rate_comprehensive", "detection_rate_special", "problems_found_per_unit_year",
+    "detection_gain", "major_problem_miss_rate", "rectification_completion_rate",
+    "rectification_acceptance_pass_rate", "surface_rectification_share", "rebound_rate", "rectified_within_6_months",
+    "rectification_days", "task_completion_days", "accountability_rate", "falsification_rate", "documented_true_gap",
+    "material_excess_share", "policy_implementation_rate", "latent_problems_per_unit", "data_acquisition_days",
+    "formalism_index", "grassroots_recognition", "public_satisfaction")
+_TOTALS = COUNTERS + tuple(_SUMS)
+_TOTAL_COLUMN = {name: column for column, name in enumerate(_TOTALS)}
+_SUM_COLUMNS = [_TOTAL_COLUMN[name] for name in _SUMS]
+_SUMMED_FIRST = [_TOTAL_COLUMN[first] for first, _ in _SUMS.values()]
+_SUMMED_SECOND = [_TOTAL_COLUMN[second] for _, second in _SUMS.values()]
+_PER_UNIT_TOTALS = [_TOTAL_COLUMN[total] for total in _PER_UNIT_OF.values()]
+_RATIO_NUMERATORS = [_TOTAL_COLUMN[numerator] for numerator, _ in _RATIO_OF.values()]
+_RATIO_DENOMINATORS = [_TOTAL_COLUMN[denominator] for _, denominator in _RATIO_OF.values()]
+_SLOT = {name: slot for slot, name in enumerate(_METRIC_ORDER)}
+_PER_UNIT_SLOTS = [_SLOT[name] for name in _PER_UNIT_OF]
+_RATIO_SLOTS = [_SLOT[name] for name in _RATIO_OF]
+_FORMALISM_SLOTS = [_SLOT[name] for name in _FORMALISM_PARTS]
+_SOFT_SLOTS = [_SLOT[name] for name in SOFT_METRICS]
+
+
+@lru_cache(maxsize=None)
+def _total_columns(names: tuple[str, ...]) -> np.ndarray:
+    """The columns of a block of counters among the year's totals."""
+    return np.array([_TOTAL_COLUMN[name] for name in names])
 
 
 _PER_UNIT = ("unit_visits", "unit_duplicates", "unit_useful", "unit_sanctions", "unit_unfair", "unit_erupted",
@@ -112,66 +179,49 @@ class YearAccumulator:
 
     # -- the year's metrics --------------------------------------------------------------------
     def finish(self, behaviour: dict, implementation: np.ndarray, latent: np.ndarray,
-               reference_found: float | None, replication: int = 0) -> dict:
-        """The year's metrics of one run (`implementation` and `latent` are its units' rows)."""
-        c, n = dict.fromkeys(COUNTERS, 0.0), self.n
+               references: list[float | None]) -> list[dict]:
+        """The year's metrics of each run, in run order (`implementation` and `latent` hold every
+        run's units, run after run; references[r] is run r's reference year's leads per unit).
+        All runs' metrics come from a few array operations, each element as one run's own numbers
+        would give it (a row's mean is numpy's pairwise sum of that row, as of the run's array)."""
+        runs, n = self.replications, self.n
+        totals = np.zeros((runs, len(_TOTALS)))
         for names, values in self.blocks.items():
-            for name, value in zip(names, values[replication].tolist()):
-                c[name] += value
-        ratio = lambda a, b: float(a / b) if b > 0 else float("nan")  # noqa: E731
-        inspections = c["onsite"] + c["remote"]
-        leads = c["found_all"] + c["falsifications_found"]
-        found_per_unit = leads / n
-        m = {
-            "inspections_per_unit_year": inspections / n,
-            "onsite_inspections_per_unit_year": c["onsite"] / n,
-            "remote_inspections_per_unit_year": c["remote"] / n,
-            "duplicate_inspection_share": ratio(c["duplicates"], inspections),
-            "hosting_time_share": ratio(c["hosting"], c["unit_weeks"]),
-            "material_hours_per_week": ratio(c["materials"], c["unit_weeks"]) * WEEKLY_HOURS,
-            "supervision_time_share": ratio(c["hosting"] + c["materials"], c["unit_weeks"]),
-            "detection_rate": ratio(c["found_all"], c["scope_all"]),
-            "detection_rate_comprehensive": ratio(c["found_comprehensive"], c["scope_comprehensive"]),
-            "detection_rate_special": ratio(c["found_special"], c["scope_special"]),
-            "problems_found_per_unit_year": found_per_unit,
-            "detection_gain": detection_gain(found_per_unit, reference_found),
-            "major_problem_miss_rate": ratio(c["major_erupted"], c["major_erupted"] + c["major_found"]),
-            "rectification_completion_rate": ratio(c["completed"], c["cases"]),
-            "rectification_acceptance_pass_rate": ratio(c["passed"], c["cases"]),
-            "surface_rectification_share": ratio(c["surface"], c["cases"]),
-            "rebound_rate": ratio(c["rebounded"], c["accepted"]),
-            "rectified_within_6_months": ratio(c["within_6_months"], c["cases"]),
-            "rectification_days": ratio(c["days_to_accept"], c["accepted"]),
-            "task_completion_days": ratio(c["task_days"], c["tasks"]),
-            "accountability_rate": ratio(c["sanctioned"], leads),
-            "falsification_rate": ratio(c["falsified_reports"], c["reports"]),
-            "documented_true_gap": ratio(c["gap"], c["reports"]),
-            "material_excess_share": ratio(c["excess"], c["unit_weeks"]),
-            "policy_implementation_rate": ratio(c["implementation"], c["reports"]),
-            "latent_problems_per_unit": float(latent.sum() / n),
-            "data_acquisition_days": ratio(c["data_days"], c["inspections_with_data"]),
-        }
-        m["formalism_index"] = float(mean(np.array([m["material_excess_share"], m["surface_rectification_share"],
-                                               m["falsification_rate"], m["documented_true_gap"]])))
-        m["grassroots_recognition"], m["public_satisfaction"] = self._soft_outcomes(
-            behaviour, implementation, c["unit_weeks"], slice(replication * n, (replication + 1) * n))
-        return m
+            totals[:, _total_columns(names)] += values
+        totals[:, _SUM_COLUMNS] = totals[:, _SUMMED_FIRST] + totals[:, _SUMMED_SECOND]
+        metrics = np.empty((runs, len(_METRIC_ORDER)))  # one row per run, columns in _METRIC_ORDER
+        metrics[:, _PER_UNIT_SLOTS] = totals[:, _PER_UNIT_TOTALS] / n
+        denominators = totals[:, _RATIO_DENOMINATORS]
+        metrics[:, _RATIO_SLOTS] = np.divide(totals[:, _RATIO_NUMERATORS], denominators,
+                                             out=np.full(denominators.shape, np.nan), where=denominators > 0)
+        metrics[:, _SLOT["material_hours_per_week"]] *= WEEKLY_HOURS
+        metrics[:, _SLOT["detection_gain"]] = [
+            detection_gain(found, reference)
+            for found, reference in zip(metrics[:, _SLOT["problems_found_per_unit_year"]].tolist(), references)]
+        metrics[:, _SLOT["latent_problems_per_unit"]] = latent.reshape(runs, -1).sum(axis=1) / n
+        metrics[:, _SLOT["formalism_index"]] = row_means(metrics[:, _FORMALISM_SLOTS])
+        metrics[:, _SOFT_SLOTS] = self._soft_outcomes(behaviour, implementation.reshape(runs, n),
+                                                      totals[:, _TOTAL_COLUMN["unit_weeks"]])
+        return [dict(zip(_METRIC_ORDER, row)) for row in metrics.tolist()]
 
-    def _soft_outcomes(self, behaviour: dict, implementation: np.ndarray, unit_weeks: float,
-                       units: slice) -> tuple[float, float]:
-        """Softest outputs: simple logits, each term a share in [0, 1], fitted only by intercept."""
-        weeks = max(unit_weeks / self.n, 1.0)
-        visits = np.maximum(self.unit_visits[units], 1.0)
-        burden = self.unit_supervision_share[units] / weeks
-        duplicates = self.unit_duplicates[units] / visits
-        usefulness = self.unit_useful[units] / visits
-        unfair = self.unit_unfair[units] / np.maximum(self.unit_sanctions[units], 1.0)
+    def _soft_outcomes(self, behaviour: dict, implementation: np.ndarray,
+                       unit_weeks: np.ndarray) -> np.ndarray:
+        """Softest outputs: simple logits, each term a share in [0, 1], fitted only by intercept.
+        Arrays are (runs, units); returns (recognition, satisfaction) per run, one row each."""
+        runs = self.replications
+        per_run = lambda values: values.reshape(runs, self.n)  # noqa: E731
+        weeks = np.maximum(unit_weeks / self.n, 1.0)[:, np.newaxis]
+        visits = np.maximum(per_run(self.unit_visits), 1.0)
+        burden = per_run(self.unit_supervision_share) / weeks
+        duplicates = per_run(self.unit_duplicates) / visits
+        usefulness = per_run(self.unit_useful) / visits
+        unfair = per_run(self.unit_unfair) / np.maximum(per_run(self.unit_sanctions), 1.0)
         recognition_logit = (behaviour["recognition_intercept"] - 3.0 * burden - 2.0 * duplicates
                              + 2.0 * usefulness - 2.0 * unfair)
         satisfaction_logit = (behaviour["satisfaction_intercept"] + 4.0 * implementation
-                              - 1.0 * np.minimum(self.unit_erupted[units], 3))
+                              - 1.0 * np.minimum(per_run(self.unit_erupted), 3))
         sigmoid = lambda x: 1.0 / (1.0 + np.exp(-x))  # noqa: E731
-        return float(mean(sigmoid(recognition_logit))), float(mean(sigmoid(satisfaction_logit)))
+        return np.stack([row_means(sigmoid(recognition_logit)), row_means(sigmoid(satisfaction_logit))], axis=1)
 
 
 def detection_gain(found_per_unit: float, reference_found: float | None) -> float:

@@ -302,11 +302,9 @@ class SupervisionModel(mesa.Model):
 
     def _end_year(self) -> None:
         in_burn_in = self.week <= self.burn_in_weeks
-        n = self.organisation.n_units
-        for r, yearly in enumerate(self.replication_yearly):
-            units = slice(r * n, (r + 1) * n)
-            metrics = self.accumulator.finish(self.behaviour, self.units.implementation[units],
-                                              self.units.latent[units], self.references[r], r)
+        all_metrics = self.accumulator.finish(self.behaviour, self.units.implementation, self.units.latent,
+                                              self.references)
+        for r, (yearly, metrics) in enumerate(zip(self.replication_yearly, all_metrics)):
             yearly.append({"year": self.calendar_year - 1, "phase": "burn_in" if in_burn_in else "policy", **metrics})
             if in_burn_in:
                 # The last burn-in year is the reference; earlier ones are measured against it too, so a
