@@ -185,15 +185,17 @@ class Planner:
     The hot loops are numba kernels that draw from the run's Generator themselves, each as numpy
     would have drawn it: numba's own poisson is not numpy's, so a port of numpy's is used (see
     model.draws). Bounded integers are drawn as arrays (rng.integers(low, high, n)): numba draws
-    them as numpy does, one by one much slower. Three compiled calls a year in a single-province
-    run (issue and sample, schedule, thin-join-merge), each handing over the Generator (about 9
-    microseconds); a run of several provinces issues the central level's items first, then each
-    province's levels in its own call and stream."""
+    them as numpy does, one by one much slower. A run of one province, or a stack of its
+    replications, plans its year in one compiled call (_plan_replications: issue and sample,
+    schedule, thin-join-merge per replication); a run of several provinces issues the central
+    level's items first, then each province's levels, schedule and thinning in its own calls and
+    stream, in threads."""
 
     def __init__(self, organisation: Organisation, behaviour: dict):
         self.org = organisation
         self.behaviour = behaviour
-        self.staffing: np.ndarray | None = None  # inspector-days per unit of jurisdiction, per source
+        # inspector-days per unit of jurisdiction, per source: one row per replication (see plan_year)
+        self.staffing: np.ndarray | None = None
         vars(self).update(_planner_tables(organisation.scale, behaviour["topic_concentration"]))
 
     # -- the plan ---------------------------------------------------------------------------
@@ -364,9 +366,10 @@ def _plan_replications(streams, risk, mean_risk, risk_levels, jurisdictions, no_
                        capacity_terms, staffing, staffing_known, thin_levers, folding, n_units):
     """The year's plan of each replication of a one-province run (replication r: units
     r * n_units onwards, Generator streams[r], staffing row r), as one ProvincePlan's fields whose
-    units are numbered replication after replication, and every unit's item load. One compiled
-    call a year for all of them: three calls per replication, each handing over a Generator and
-    two dozen arguments, cost a county run a sixth of its time."""
+    units are numbered replication after replication, every unit's item load and the items struck.
+    One compiled call a year for all of them: three calls per replication, each handing over a
+    Generator and two dozen arguments, and the Python around them took a fifth of a stacked county
+    run's time (docs/PERFORMANCE.md, round 14)."""
     replications = len(streams)
     n_levels = jurisdictions[0].size
     n_keys = schedule_tables[-1]
