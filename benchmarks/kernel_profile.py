@@ -1,6 +1,6 @@
 """Where a run's compiled time goes: CPU cycles per kernel call, statement by statement.
 
-    python -m benchmarks.kernel_profile [--scale province] [--runs 4] [--format table|json]
+    python -m benchmarks.kernel_profile [--scale province] [--runs 4] [--stack 10] [--format table|json]
 
 pyinstrument and py-spy see a numba kernel as one opaque call. This tool recompiles the kernels
 Python calls (the weeks and the year's plan) and the kernels they call, reading the CPU's cycle
@@ -10,7 +10,9 @@ statement's time in nanoseconds per unit-week, nested under the call it belongs 
 is Python (year start and end, model construction, the table). The instrumented copies live only
 in this process: the model's files are not touched and the runs draw the same numbers (the
 table is checked against an ordinary run of the same seed). Counter reads cost about 10 ns each,
-so statements inside per-visit loops are not timed (`UNTIMED`).
+so statements inside per-visit loops are not timed (`UNTIMED`). With --stack K each run is K
+replications advanced together (model.ReplicationStack), as studies run county and city; the
+units counted are all replications'.
 """
 from __future__ import annotations
 
@@ -140,10 +142,11 @@ class _Instrumenter:
         return out
 
 
-def profile(scale: str = "province", runs: int = 4) -> dict:
+def profile(scale: str = "province", runs: int = 4, stack: int = 1) -> dict:
     """Run the baseline scenario `runs` times (after a warm-up run that compiles the copies) and
-    return each timed statement's nanoseconds per unit-week, with the run's total."""
-    from model.model import SupervisionModel
+    return each timed statement's nanoseconds per unit-week, with the run's total. With stack > 1,
+    each run is a ReplicationStack of that many seeds (as studies run county and city)."""
+    from model.model import ReplicationStack, SupervisionModel
     from model.simulate import release
     from scenarios import load_scenario
 
@@ -166,7 +169,11 @@ def profile(scale: str = "province", runs: int = 4) -> dict:
         return call
 
     def run(seed: int):
-        model = SupervisionModel(scenario, seed, scale=scale, years=3, threads=1)
+        if stack > 1:
+            model = ReplicationStack(scenario, list(range(seed * stack, (seed + 1) * stack)), scale=scale, years=3,
+                                     threads=1)
+        else:
+            model = SupervisionModel(scenario, seed, scale=scale, years=3, threads=1)
         table = model.run()
         release(model)
         return model, table
@@ -176,7 +183,7 @@ def profile(scale: str = "province", runs: int = 4) -> dict:
         for name, module in modules.items():
             setattr(module, name, timed_entry(name))
         timed = run(0)[1]  # the warm-up, which compiles the copies
-        if [list(year.values()) for year in timed] != [list(year.values()) for year in plain]:
+        if repr(timed) != repr(plain):  # the yearly rows (of each replication), NaN included
             raise RuntimeError("the instrumented kernels gave another table than the model's own")
         totals[:] = 0
         entry_seconds.update(dict.fromkeys(entries, 0.0))
@@ -191,7 +198,7 @@ def profile(scale: str = "province", runs: int = 4) -> dict:
     scale_ns = _ns_per_cycle() / unit_weeks
     sites = [{"function": site.function, "callee": site.callee, "where": f"{Path(site.path).name}:{site.line}",
               "ns_per_unit_week": float(totals[i] * scale_ns)} for i, site in enumerate(builder.sites)]
-    return {"scale": scale, "runs": runs, "units": int(last.units.work.size),
+    return {"scale": scale, "runs": runs, "stack": stack, "units": int(last.units.work.size),
             "ns_per_unit_week": wall * 1e9 / unit_weeks, "sites": sites,
             "entries": {name: seconds * 1e9 / unit_weeks for name, seconds in entry_seconds.items()}}
 
@@ -203,7 +210,10 @@ def format_table(result: dict) -> str:
     by_function: dict[str, list[dict]] = {}
     for site in result["sites"]:
         by_function.setdefault(site["function"], []).append(site)
-    lines = [f"{result['scale']} ({result['units']:,} units), {result['runs']} runs of burn-in + 3 policy years, "
+    plural = "s" if result["runs"] != 1 else ""
+    runs = (f"{result['runs']} stack{plural} of {result['stack']} runs" if result["stack"] > 1
+            else f"{result['runs']} run{plural}")
+    lines = [f"{result['scale']} ({result['units']:,} units), {runs} of burn-in + 3 policy years, "
              f"one thread: {total:.0f} ns per unit-week", f"{'':60s} {'ns/unit-week':>12s} {'share':>6s}"]
 
     def row(label: str, ns: float) -> None:
@@ -227,11 +237,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.kernel_profile", description=__doc__.split("\n")[0])
     parser.add_argument("--scale", default="province", choices=("county", "city", "province", "national"))
     parser.add_argument("--runs", type=int, default=4)
+    parser.add_argument("--stack", type=int, default=1,
+                        help="replications advanced together per run (county, city, province; default 1)")
     parser.add_argument("--format", choices=("table", "json"), default="table")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error(f"--runs: {args.runs} is not allowed; allowed: a whole number of at least 1")
-    result = profile(args.scale, args.runs)
+    if args.stack < 1 or (args.stack > 1 and args.scale == "national"):
+        parser.error(f"--stack: {args.stack} is not allowed at {args.scale} scale; allowed: 1, or a whole number of "
+                     "at least 2 at county, city or province scale")
+    result = profile(args.scale, args.runs, args.stack)
     print(json.dumps(result, indent=1) if args.format == "json" else format_table(result))
     return 0
 

@@ -104,17 +104,18 @@ _METRIC_ORDER = (
     "formalism_index", "grassroots_recognition", "public_satisfaction")
 _TOTALS = COUNTERS + tuple(_SUMS)
 _TOTAL_COLUMN = {name: column for column, name in enumerate(_TOTALS)}
-_SUM_COLUMNS = [_TOTAL_COLUMN[name] for name in _SUMS]
-_SUMMED_FIRST = [_TOTAL_COLUMN[first] for first, _ in _SUMS.values()]
-_SUMMED_SECOND = [_TOTAL_COLUMN[second] for _, second in _SUMS.values()]
-_PER_UNIT_TOTALS = [_TOTAL_COLUMN[total] for total in _PER_UNIT_OF.values()]
-_RATIO_NUMERATORS = [_TOTAL_COLUMN[numerator] for numerator, _ in _RATIO_OF.values()]
-_RATIO_DENOMINATORS = [_TOTAL_COLUMN[denominator] for _, denominator in _RATIO_OF.values()]
+# columns and slots as index arrays (a list would be converted at every use)
+_SUM_COLUMNS = np.array([_TOTAL_COLUMN[name] for name in _SUMS])
+_SUMMED_FIRST = np.array([_TOTAL_COLUMN[first] for first, _ in _SUMS.values()])
+_SUMMED_SECOND = np.array([_TOTAL_COLUMN[second] for _, second in _SUMS.values()])
+_PER_UNIT_TOTALS = np.array([_TOTAL_COLUMN[total] for total in _PER_UNIT_OF.values()])
+_RATIO_NUMERATORS = np.array([_TOTAL_COLUMN[numerator] for numerator, _ in _RATIO_OF.values()])
+_RATIO_DENOMINATORS = np.array([_TOTAL_COLUMN[denominator] for _, denominator in _RATIO_OF.values()])
 _SLOT = {name: slot for slot, name in enumerate(_METRIC_ORDER)}
-_PER_UNIT_SLOTS = [_SLOT[name] for name in _PER_UNIT_OF]
-_RATIO_SLOTS = [_SLOT[name] for name in _RATIO_OF]
-_FORMALISM_SLOTS = [_SLOT[name] for name in _FORMALISM_PARTS]
-_SOFT_SLOTS = [_SLOT[name] for name in SOFT_METRICS]
+_PER_UNIT_SLOTS = np.array([_SLOT[name] for name in _PER_UNIT_OF])
+_RATIO_SLOTS = np.array([_SLOT[name] for name in _RATIO_OF])
+_FORMALISM_SLOTS = np.array([_SLOT[name] for name in _FORMALISM_PARTS])
+_SOFT_SLOTS = np.array([_SLOT[name] for name in SOFT_METRICS])
 
 
 @lru_cache(maxsize=None)

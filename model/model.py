@@ -108,6 +108,7 @@ class SupervisionModel(mesa.Model):
         seed_sequence = np.random.SeedSequence(seed)
         super().__init__(rng=np.random.Generator(np.random.PCG64(seed_sequence)))
         self._set_up(scenario, (seed,), [self.rng], scale, years, threads, initial_units=burn_in is None)
+        self.stream = kernel_stream(self.rng)
         self.provinces = provinces(self.organisation, self.rng, self.stream, seed_sequence, self.total_weeks)
         if burn_in is not None:
             self._restore(burn_in)
@@ -126,14 +127,12 @@ class SupervisionModel(mesa.Model):
         self.planner = Planner(self.organisation, self.behaviour)  # staffing one row per replication
         n = self.organisation.n_units
         if initial_units:
-            self.units = UnitState.stacked([UnitState.initial(n, rng, self.behaviour, self.behaviour["initial_problems"])
-                                            for rng in rngs])
+            self.units = UnitState.initial(n, rngs, self.behaviour, self.behaviour["initial_problems"])
         self._unit_agents: list[GrassrootsUnit] = []
         self._agents_pending = True  # see _create_agents
 
         self.burn_in_weeks = scenario.burn_in_years * WEEKS_PER_YEAR
         self.total_weeks = self.burn_in_weeks + self.years * WEEKS_PER_YEAR
-        self.stream = kernel_stream(rngs[0])
         self.week = 0
         self.plan: YearPlan | None = None
         self._behaviour_key = tuple(sorted(self.behaviour.items()))
@@ -342,7 +341,8 @@ class ReplicationStack(SupervisionModel):
             _as_mesa_seeds(rng)
         self._set_up(scenario, tuple(seeds), rngs, scale, years, threads, initial_units=burn_ins is None)
         n = self.organisation.n_units
-        self.provinces = [Province(0, 0, n * len(seeds), rngs[0], List(rngs), EventQueue(self.total_weeks),
+        self.stream = List(rngs)  # every replication's Generator, as the kernels take them (stream[0]: the first's)
+        self.provinces = [Province(0, 0, n * len(seeds), rngs[0], self.stream, EventQueue(self.total_weeks),
                                    EventQueue(self.total_weeks), block_size=n)]
         self._rngs = rngs
         self._agents_pending = False

@@ -54,28 +54,38 @@ class UnitState:
     risk_signal: np.ndarray
 
     @classmethod
-    def initial(cls, n: int, rng: np.random.Generator, behaviour: dict, initial_problems: float) -> "UnitState":
-        counts = rng.poisson(initial_problems, n)
-        unit = np.repeat(np.arange(n), counts)
-        major = rng.random(unit.size) < behaviour["major_share"]
-        column = np.where(major, MAJOR, rng.integers(0, N_TOPICS, unit.size))
+    def initial(cls, n: int, rngs: list[np.random.Generator], behaviour: dict,
+                initial_problems: float) -> "UnitState":
+        """The units' state before the burn-in: n units per Generator (one per replication, model.model.
+        ReplicationStack), replication after replication, each replication's drawn from its own Generator
+        in the order a run alone draws them."""
+        counts, columns, clocks, integrity = [], [], [], []
+        for rng in rngs:
+            counts.append(rng.poisson(initial_problems, n))
+            problems = int(counts[-1].sum())
+            major = rng.random(problems) < behaviour["major_share"]
+            columns.append(np.where(major, MAJOR, rng.integers(0, N_TOPICS, problems)))
+            clocks.append(1.0 / (1.0 - rng.random((3, n))))  # new_clock's, per unit: arrival, fix, eruption
+            integrity.append(rng.beta(behaviour["integrity_a"], behaviour["integrity_b"], n))
+        units = n * len(rngs)
+        unit = np.repeat(np.arange(units), np.concatenate(counts))
         # counts per cell (a bincount: np.add.at took 0.8 ms for a province's 17,000 problems); int16,
         # as counts stay small: half the memory traffic of int32
-        latent = np.bincount(unit * WIDTH + column, minlength=n * WIDTH).astype(np.int16).reshape(n, WIDTH)
-        work = np.full(n, behaviour["reference_real_work"])
-        arrival_clock, fix_clock, eruption_clock = 1.0 / (1.0 - rng.random((3, n)))  # new_clock's, per unit
+        latent = (np.bincount(unit * WIDTH + np.concatenate(columns), minlength=units * WIDTH)
+                  .astype(np.int16).reshape(units, WIDTH))
+        arrival_clock, fix_clock, eruption_clock = np.concatenate(clocks, axis=1)
         return cls(
-            integrity=rng.beta(behaviour["integrity_a"], behaviour["integrity_b"], n),
-            belief_inspected=np.full(n, 0.9),
-            hosting=np.zeros(n), material_intent=np.full(n, 0.3), materials=np.full(n, 0.3),
-            ledgers=np.zeros(n), work=work,
-            hosting_backlog=np.zeros(n), sanction_memory=np.zeros(n),
+            integrity=np.concatenate(integrity),
+            belief_inspected=np.full(units, 0.9),
+            hosting=np.zeros(units), material_intent=np.full(units, 0.3), materials=np.full(units, 0.3),
+            ledgers=np.zeros(units), work=np.full(units, behaviour["reference_real_work"]),
+            hosting_backlog=np.zeros(units), sanction_memory=np.zeros(units),
             latent=latent, latent_ordinary=latent[:, :MAJOR].sum(axis=1, dtype=np.int64), unresolved=latent.copy(),
             arrival_clock=arrival_clock, fix_clock=fix_clock, eruption_clock=eruption_clock,
-            falsified=np.zeros(n, dtype=bool), implementation=np.ones(n), documented=np.ones(n),
-            score=np.zeros(n), item_load=np.full(n, REFERENCE_ITEM_LOAD),
-            item_ratio=np.ones(n), load_factor=np.ones(n),
-            visited_this_quarter=np.zeros(n, dtype=bool), risk_signal=np.ones(n),
+            falsified=np.zeros(units, dtype=bool), implementation=np.ones(units), documented=np.ones(units),
+            score=np.zeros(units), item_load=np.full(units, REFERENCE_ITEM_LOAD),
+            item_ratio=np.ones(units), load_factor=np.ones(units),
+            visited_this_quarter=np.zeros(units, dtype=bool), risk_signal=np.ones(units),
         )
 
     @classmethod
