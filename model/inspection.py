@@ -160,7 +160,7 @@ def _detect(streams, block_size, latent, latent_ordinary, materials, integrity, 
     cases = np.empty(bound, dtype=np.int64)
     n_cases = 0
     for r in range(rounds.size - 1):
-        # a round's visits come block after block (model.planning.stacked_plan); each block's part
+        # a round's visits come block after block (model.planning._stacked_visits); each block's part
         # is drawn from its own stream, the Generator passed to _detect_round as an argument
         first, stop = rounds[r], rounds[r + 1]
         while first < stop:

@@ -56,8 +56,8 @@ def simulate_replications(scenario: Scenario, seeds: list[int], scale: str | Non
                           tags: list[tuple[tuple[str, object], ...]] | None = None) -> list[pd.DataFrame]:
     """simulate() of `scenario` for each seed (with tags[r] for seeds[r]): the same tables, bit for
     bit, and the same burn-in snapshots kept and reused. At county, city and province scale the
-    runs advance together (model.model.ReplicationStack), which makes a county run about a third
-    cheaper; national runs are made one after another."""
+    runs advance together (model.model.ReplicationStack), which makes a county run in a stack of 10
+    about half as dear; national runs are made one after another."""
     if not isinstance(seeds, (list, tuple)) or not seeds:
         raise UserError(f"simulate_replications: seeds: {seeds!r} is not a list of seeds; allowed: a non-empty list "
                         "of integers >= 0")
