@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
+from numba.np.random.random_methods import buffered_bounded_lemire_uint32
 from numba.typed import List
 
 
 def kernel_stream(rng: np.random.Generator) -> List:
-    """A Generator as the compiled entry points take it: a one-element typed list, the kernel drawing
-    from stream[0]. numba unboxes a Generator argument through ctypes, about 10 microseconds a call
-    (a county year makes four such calls); a typed list takes 1.6. The list holds the Generator
-    itself, so its draws advance the Generator's own state, which snapshots save and restore."""
+    """A Generator as the compiled entry points take it: a typed list, the kernel drawing from
+    stream[block] (one element for a run; a ReplicationStack's list holds one per replication).
+    numba unboxes a Generator argument through ctypes, about 10 microseconds a call; a typed list
+    takes 1.6. The list holds the Generator itself, so its draws advance the Generator's own state,
+    which snapshots save and restore."""
     return List([rng])
 
 
@@ -63,6 +65,16 @@ def chance(rng, p) -> bool:
     if p >= 1.0:
         return True
     return rng.random() < p
+
+
+@njit(cache=True, error_model="numpy")
+def bounded_integer(rng, high):
+    """The next element of rng.integers(0, high, n), 1 <= high < 2**32, as numpy (and numba) draw
+    the array: Lemire's bounded 32-bit draw, nothing drawn when high is 1. Without the array:
+    numba's rng.integers allocates one even for a single value."""
+    if high == 1:
+        return np.int64(0)
+    return np.int64(buffered_bounded_lemire_uint32(rng.bit_generator, high - 1))
 
 
 @njit(cache=True, error_model="numpy")

@@ -9,7 +9,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .reductions import row_means
+from .reductions import pairwise_row_means
 from .units import WEEKLY_HOURS
 
 METRICS: dict[str, str] = {
@@ -190,7 +190,7 @@ class YearAccumulator:
         for names, values in self.blocks.items():
             totals[:, _total_columns(names)] += values
         totals[:, _SUM_COLUMNS] = totals[:, _SUMMED_FIRST] + totals[:, _SUMMED_SECOND]
-        metrics = np.empty((runs, len(_METRIC_ORDER)))  # one row per run, columns in _METRIC_ORDER
+        metrics = np.full((runs, len(_METRIC_ORDER)), np.nan)  # one row per run, columns in _METRIC_ORDER
         metrics[:, _PER_UNIT_SLOTS] = totals[:, _PER_UNIT_TOTALS] / n
         denominators = totals[:, _RATIO_DENOMINATORS]
         metrics[:, _RATIO_SLOTS] = np.divide(totals[:, _RATIO_NUMERATORS], denominators,
@@ -200,7 +200,7 @@ class YearAccumulator:
             detection_gain(found, reference)
             for found, reference in zip(metrics[:, _SLOT["problems_found_per_unit_year"]].tolist(), references)]
         metrics[:, _SLOT["latent_problems_per_unit"]] = latent.reshape(runs, -1).sum(axis=1) / n
-        metrics[:, _SLOT["formalism_index"]] = row_means(metrics[:, _FORMALISM_SLOTS])
+        metrics[:, _SLOT["formalism_index"]] = pairwise_row_means(metrics[:, _FORMALISM_SLOTS])
         metrics[:, _SOFT_SLOTS] = self._soft_outcomes(behaviour, implementation.reshape(runs, n),
                                                       totals[:, _TOTAL_COLUMN["unit_weeks"]])
         return [dict(zip(_METRIC_ORDER, row)) for row in metrics.tolist()]
@@ -222,7 +222,8 @@ class YearAccumulator:
         satisfaction_logit = (behaviour["satisfaction_intercept"] + 4.0 * implementation
                               - 1.0 * np.minimum(per_run(self.unit_erupted), 3))
         sigmoid = lambda x: 1.0 / (1.0 + np.exp(-x))  # noqa: E731
-        return np.stack([row_means(sigmoid(recognition_logit)), row_means(sigmoid(satisfaction_logit))], axis=1)
+        return np.stack([pairwise_row_means(sigmoid(recognition_logit)),
+                         pairwise_row_means(sigmoid(satisfaction_logit))], axis=1)
 
 
 def detection_gain(found_per_unit: float, reference_found: float | None) -> float:

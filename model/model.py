@@ -243,7 +243,8 @@ class SupervisionModel(mesa.Model):
         if self.week != self.burn_in_weeks:
             raise RuntimeError("snapshot() is taken at the end of the burn-in")
         calendars = [(p.events, p.sanctions) for p in self.provinces]
-        parts = copy.deepcopy((self.units, calendars, self.planner.staffing[0], self.accumulator, self.references,
+        staffing = None if self.planner.staffing is None else self.planner.staffing[0]  # None before a first year
+        parts = copy.deepcopy((self.units, calendars, staffing, self.accumulator, self.references,
                                self.replication_yearly))
         return BurnInState(parts, self.rng.bit_generator.state,
                            tuple(p.rng.bit_generator.state for p in self.provinces), self.steps,
@@ -255,7 +256,7 @@ class SupervisionModel(mesa.Model):
             raise ValueError("this burn-in snapshot is of a run at another scale or of another length")
         (self.units, calendars, staffing, self.accumulator, self.references,
          self.replication_yearly) = copy.deepcopy(state.parts)
-        self.planner.staffing = staffing[np.newaxis]
+        self.planner.staffing = None if staffing is None else staffing[np.newaxis]
         self.rng.bit_generator.state = state.rng_state
         for province, (events, sanctions), rng_state in zip(self.provinces, calendars, state.province_rng_states):
             province.events, province.sanctions = events, sanctions

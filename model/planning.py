@@ -20,7 +20,7 @@ from .organisation import (
     N_TOPICS, TOPICS_PER_DEPARTMENT, UNNECESSARY_SHARE_BODY, UNNECESSARY_SHARE_DEPARTMENT, Organisation,
     build_organisation,
 )
-from .draws import binomial_counts, chance, poisson
+from .draws import binomial_counts, bounded_integer, chance, poisson
 from .params import WEEKS_PER_YEAR
 from .reductions import mean
 from .threads import map_in_threads
@@ -63,7 +63,7 @@ def build_sources() -> list[Source]:
 @dataclass
 class ProvincePlan:
     """One province's visits of the year, sorted by week and round, its units numbered from the
-    province's first unit. Week w's visits are positions block_start[w]:block_stop[w], and
+    province's first unit (the compiled planners return its fields in this order). Week w's visits are positions block_start[w]:block_stop[w], and
     round_bounds[round_first[w]:round_last[w]] bound their rounds."""
 
     unit: np.ndarray
@@ -184,8 +184,8 @@ class Planner:
 
     The hot loops are numba kernels that draw from the run's Generator themselves, each as numpy
     would have drawn it: numba's own poisson is not numpy's, so a port of numpy's is used (see
-    model.draws). Bounded integers are drawn as arrays (rng.integers(low, high, n)): numba draws
-    them as numpy does, one by one much slower. A run of one province, or a stack of its
+    model.draws), and so is numpy's bounded-integer draw for one element (draws.bounded_integer:
+    numba's rng.integers allocates an array even for one). A run of one province, or a stack of its
     replications, plans its year in one compiled call (_plan_replications: issue and sample,
     schedule, thin-join-merge per replication); a run of several provinces issues the central
     level's items first, then each province's levels, schedule and thinning in its own calls and
@@ -202,8 +202,9 @@ class Planner:
     def plan_year(self, stream, levers_week: dict[str, np.ndarray], risk: np.ndarray, province_streams: list,
                   threads: int) -> YearPlan:
         """levers_week maps each lever to its 52 weekly values for this year; stream is the run's random
-        stream and province_streams the provinces' (model.schedule.provinces), each as the kernels take
-        it (model.draws.kernel_stream); the provinces run in up to `threads` threads. At a scale of one
+        stream (the central level's items draw from it when there are several provinces) and
+        province_streams the provinces' (model.schedule.provinces), each as the kernels take it
+        (model.draws.kernel_stream); the provinces run in up to `threads` threads. At a scale of one
         province, province_streams[0] holds one Generator per replication (model.model.ReplicationStack)
         and `risk` their units one replication after another."""
         escalation = float(mean(levers_week["escalation_per_level"]))
@@ -231,7 +232,7 @@ class Planner:
         staffing = self.staffing if known else np.zeros((replications, len(self.sources)))
         visits, item_load, struck = _plan_replications(
             province_streams[0], risk, mean_risk, self._risk_levels_array, self._all_jurisdictions, _NO_ITEMS, tables,
-            schedule_tables, capacity_terms, staffing, known, thin_levers, self._folding, n)
+            schedule_tables, capacity_terms, staffing, known, thin_levers, self._depth_and_ledgers, n)
         self.staffing = staffing
         return YearPlan(provinces=[ProvincePlan(*visits)], first_unit=np.zeros(1, np.int64), item_load=item_load,
                         struck=struck)
@@ -287,14 +288,14 @@ class Planner:
         visits, totals = zip(*map_in_threads(thin, range(n_provinces), threads))
         planned_days, merged_days, visits_per_unit, items_per_unit = zip(*totals)
         depth_by_key = _depth(capacity, _in_province_order(planned_days) - _in_province_order(merged_days),
-                              self._folding[0])
+                              self._depth_and_ledgers[0])
         return YearPlan(
             provinces=[_province_plan(province, depth_by_key) for province in visits], first_unit=first_unit,
-            item_load=_item_load(np.concatenate(visits_per_unit), np.concatenate(items_per_unit), self._folding[1]),
+            item_load=_item_load(np.concatenate(visits_per_unit), np.concatenate(items_per_unit), self._depth_and_ledgers[1]),
             struck=struck)
 
     @property
-    def _folding(self) -> tuple[float, float]:
+    def _depth_and_ledgers(self) -> tuple[float, float]:
         """(the deepest a visit gets with freed capacity, the share of a folded item's ledgers a unit keeps)"""
         return self.behaviour["max_depth"], self.behaviour["folded_item_ledger_share"]
 
@@ -363,13 +364,13 @@ def _risk_cumulative(rho, risk, mean_risk):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _plan_replications(streams, risk, mean_risk, risk_levels, jurisdictions, no_items, tables, schedule_tables,
-                       capacity_terms, staffing, staffing_known, thin_levers, folding, n_units):
+                       capacity_terms, staffing, staffing_known, thin_levers, depth_and_ledgers, n_units):
     """The year's plan of each replication of a one-province run (replication r: units
     r * n_units onwards, Generator streams[r], staffing row r), as one ProvincePlan's fields whose
     units are numbered replication after replication, every unit's item load and the items struck.
-    One compiled call a year for all of them: three calls per replication, each handing over a
-    Generator and two dozen arguments, and the Python around them took a fifth of a stacked county
-    run's time (docs/PERFORMANCE.md, round 14)."""
+    One compiled call a year for all of them replaces three calls per replication, each of which
+    handed over a Generator and two dozen arguments: those and the Python around them took a fifth
+    of a stacked county run's time (docs/PERFORMANCE.md, round 14)."""
     replications = len(streams)
     n_levels = jurisdictions[0].size
     n_keys = schedule_tables[-1]
@@ -390,14 +391,22 @@ def _plan_replications(streams, risk, mean_risk, risk_levels, jurisdictions, no_
         visits, totals = _thin_join_merge(streams, r, _keep_probability(capacity, demand), item, unit, week, mode,
                                           key, days, source, mask, special, *thin_levers, n_units, n_keys)
         planned_days, merged_days, visits_per_unit, items_per_unit = totals
-        depth = _depth(capacity, planned_days - merged_days, folding[0])[visits[9]]
-        item_load[r * n_units:(r + 1) * n_units] = _item_load(visits_per_unit, items_per_unit, folding[1])
+        depth = _depth(capacity, planned_days - merged_days, depth_and_ledgers[0])[visits[_VISIT_KEY]]
+        item_load[r * n_units:(r + 1) * n_units] = _item_load(visits_per_unit, items_per_unit, depth_and_ledgers[1])
         parts.append((visits, depth))
     if replications == 1:
-        (unit, week, mode, special, mask, n_topics, members, duplicate, source, _, round_bounds), depth = parts[0]
-        return ((unit, week, mode, special, mask, n_topics, members, depth, duplicate, source, round_bounds)
-                + _week_blocks(week, round_bounds)), item_load, struck
-    return _stacked_visits(parts, n_units), item_load, struck
+        plan = _plan_fields(*parts[0])
+    else:
+        plan = _stacked_visits(parts, n_units)
+    return plan, item_load, struck  # (the calls above, not in the return: benchmarks.kernel_profile times them)
+
+
+@njit(cache=True, error_model="numpy")
+def _plan_fields(visits, depth):
+    """A ProvincePlan's fields, in its order, from the visits _thin_join_merge returns and their depth."""
+    unit, week, mode, special, mask, n_topics, members, duplicate, source, _, round_bounds = visits
+    return ((unit, week, mode, special, mask, n_topics, members, depth, duplicate, source, round_bounds)
+            + _week_blocks(week, round_bounds))
 
 
 @njit(cache=True, error_model="numpy")
@@ -412,12 +421,12 @@ def _stacked_visits(parts, n_units):
     round_last = np.empty((replications, WEEKS_PER_YEAR), np.int64)
     for r in range(replications):
         visits = parts[r][0]
-        offsets[r + 1] = offsets[r] + visits[0].size
-        bounds_offsets[r + 1] = bounds_offsets[r] + visits[10].size
-        _, _, round_first[r], round_last[r] = _week_blocks(visits[1], visits[10])
+        offsets[r + 1] = offsets[r] + visits[_VISIT_WEEK].size
+        bounds_offsets[r + 1] = bounds_offsets[r] + visits[_VISIT_ROUNDS].size
+        _, _, round_first[r], round_last[r] = _week_blocks(visits[_VISIT_WEEK], visits[_VISIT_ROUNDS])
     round_bounds = np.empty(bounds_offsets[-1], np.int64)
     for r in range(replications):
-        round_bounds[bounds_offsets[r]:bounds_offsets[r + 1]] = parts[r][0][10]
+        round_bounds[bounds_offsets[r]:bounds_offsets[r + 1]] = parts[r][0][_VISIT_ROUNDS]
     order, stacked_bounds = _stacked_order(offsets, round_first, round_last, round_bounds, bounds_offsets)
     n = offsets[-1]
     position = np.empty(n, np.int64)  # where each replication's visit goes
@@ -459,47 +468,58 @@ def _build_own_items(rng, rate, first_jurisdiction, stop_jurisdiction, source_in
     rng.poisson(rate[s], n_jur) (its counts per jurisdiction), rng.integers(0, WEEKS_PER_YEAR,
     total) and, for a body, rng.random((1 + COMPREHENSIVE_TOPIC_DRAWS) * total) (a uniform for special,
     then the topic uniforms per item, searched in the topic cdf as rng.choice would; special items keep
-    the first), for a department rng.integers(0, its topic count, total)."""
+    the first), for a department rng.integers(0, its topic count, total). Each element is drawn in
+    its turn straight into the items' arrays, which grow when an issuer's count overflows them: an
+    array per issuer and draw cost a county year's issuing a third of its time."""
     n_jur = stop_jurisdiction - first_jurisdiction
-    counts = np.empty((rate.size, n_jur), np.int64)
-    weeks, uniforms, topic_draws = [], [], []
-    for s in range(rate.size):
-        for j in range(n_jur):
-            counts[s, j] = poisson(rng, rate[s])
-        n = counts[s].sum()
-        weeks.append(rng.integers(0, WEEKS_PER_YEAR, n))
-        uniforms.append(rng.random((1 + COMPREHENSIVE_TOPIC_DRAWS) * n if is_body[s] else 0))
-        topic_draws.append(np.zeros(0, np.int64) if is_body[s] else rng.integers(0, n_source_topics[s], n))
-    total = counts.sum()
-    source = np.empty(total, np.int16)
-    jurisdiction = np.empty(total, np.int32)
-    mask = np.empty(total, np.int64)
-    special = np.ones(total, np.bool_)
-    week = np.empty(total, np.int16)
+    counts = np.empty(n_jur, np.int64)
+    capacity = int(rate.sum() * n_jur) + 1  # the expected count: about one level in two grows once
+    source = np.empty(capacity, np.int16)
+    jurisdiction = np.empty(capacity, np.int32)
+    mask = np.empty(capacity, np.int64)
+    special = np.empty(capacity, np.bool_)
+    week = np.empty(capacity, np.int16)
     at = 0
     for s in range(rate.size):
+        n = 0
+        for j in range(n_jur):
+            counts[j] = poisson(rng, rate[s])
+            n += counts[j]
+        if at + n > source.size:
+            size = max(2 * source.size, at + n)
+            source, jurisdiction = _grown(source, at, size), _grown(jurisdiction, at, size)
+            mask, special, week = _grown(mask, at, size), _grown(special, at, size), _grown(week, at, size)
         first_item = at
         for j in range(n_jur):
-            jurisdiction[at:at + counts[s, j]] = first_jurisdiction + j
-            at += counts[s, j]
-        n = at - first_item
+            jurisdiction[at:at + counts[j]] = first_jurisdiction + j
+            at += counts[j]
         source[first_item:at] = source_index[s]
-        week[first_item:at] = weeks[s]
+        for i in range(first_item, at):
+            week[i] = bounded_integer(rng, WEEKS_PER_YEAR)
         if is_body[s]:
-            u, item_weeks = uniforms[s], weeks[s]
-            for k in range(n):
-                i = first_item + k
-                special[i] = u[k] < special_share[item_weeks[k]]
-                draws = u[n + k * COMPREHENSIVE_TOPIC_DRAWS:][:COMPREHENSIVE_TOPIC_DRAWS]
-                mask[i] = np.int64(1) << np.searchsorted(topic_cdf, draws[0], side="right")
-                if not special[i]:  # a special item keeps its first topic only
-                    for d in draws[1:]:
-                        mask[i] |= np.int64(1) << np.searchsorted(topic_cdf, d, side="right")
+            for i in range(first_item, at):
+                special[i] = rng.random() < special_share[week[i]]
+            for i in range(first_item, at):
+                topics = np.int64(1) << np.searchsorted(topic_cdf, rng.random(), side="right")
+                for _ in range(COMPREHENSIVE_TOPIC_DRAWS - 1):
+                    further = rng.random()
+                    if not special[i]:  # a special item keeps its first topic only
+                        topics |= np.int64(1) << np.searchsorted(topic_cdf, further, side="right")
+                mask[i] = topics
         else:
-            own_topics, draws = topic_table[source_index[s]], topic_draws[s]
-            for k in range(n):
-                mask[first_item + k] = np.int64(1) << own_topics[draws[k]]
-    return source, jurisdiction, mask, special, week
+            own_topics = topic_table[source_index[s]]
+            for i in range(first_item, at):
+                special[i] = True
+                mask[i] = np.int64(1) << own_topics[bounded_integer(rng, n_source_topics[s])]
+    return source[:at], jurisdiction[:at], mask[:at], special[:at], week[:at]
+
+
+@njit(cache=True, error_model="numpy")
+def _grown(values, used, size):
+    """values with room for `size` elements, its first `used` kept."""
+    out = np.empty(size, values.dtype)
+    out[:used] = values[:used]
+    return out
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -770,6 +790,9 @@ def _thin_join_merge(stream, block, keep_probability, item, unit, week, mode, ke
     return visits, (planned_days, merged_days, visits_per_unit, items_per_unit)
 
 
+# positions in the visits tuple _thin_join_merge returns (unit, week, mode, special, mask, n_topics, members,
+# duplicate, source, key, round bounds)
+_VISIT_WEEK, _VISIT_KEY, _VISIT_ROUNDS = 1, 9, 10
 # no items relayed from above (source, jurisdiction, mask, special, week), as _issue_and_sample takes them
 _NO_ITEMS = (np.empty(0, np.int16), np.empty(0, np.int32), np.empty(0, np.int64), np.empty(0, np.bool_),
              np.empty(0, np.int16))
@@ -784,12 +807,7 @@ def _by_province(province: np.ndarray, n_provinces: int) -> list[np.ndarray]:
 
 def _province_plan(visits: tuple, depth_by_key: np.ndarray) -> ProvincePlan:
     """A province's plan from the visits _thin_join_merge returns, with each week's blocks and rounds."""
-    unit, week, mode, special, mask, n_topics, members, duplicate, source, key, round_bounds = visits
-    block_start, block_stop, round_first, round_last = _week_blocks(week, round_bounds)
-    return ProvincePlan(
-        unit=unit, week=week, mode=mode, special=special, mask=mask, n_topics=n_topics, members=members,
-        depth=depth_by_key[key], duplicate=duplicate, source=source, round_bounds=round_bounds,
-        block_start=block_start, block_stop=block_stop, round_first=round_first, round_last=round_last)
+    return ProvincePlan(*_plan_fields(visits, depth_by_key[visits[_VISIT_KEY]]))
 
 
 @njit(cache=True, error_model="numpy")

@@ -14,7 +14,8 @@ def mean(values: np.ndarray) -> np.float64:
     return np.add.reduce(values) / values.size
 
 
-def row_means(values: np.ndarray) -> np.ndarray:
-    """mean(row) of each row of a 2-D float array, bit for bit: a reduction along the rows applies
-    numpy's pairwise sum to each row as it would to the row alone (tests/test_stack.py compares)."""
+def pairwise_row_means(values: np.ndarray) -> np.ndarray:
+    """mean(row) of each row of a C-contiguous 2-D float array, bit for bit: a reduction along the
+    rows applies numpy's pairwise sum to each row as it would to the row alone
+    (tests/test_stack.py compares the stacks' metrics with their solo runs')."""
     return np.add.reduce(values, axis=1) / values.shape[1]

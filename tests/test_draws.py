@@ -7,7 +7,7 @@ from numba.typed import List
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model.draws import binomial_counts, binomial_prepared, chance, poisson, uniforms
+from model.draws import binomial_counts, binomial_prepared, bounded_integer, chance, poisson, uniforms
 from model.inspection import _catch_falsification
 
 SEEDS = st.integers(0, 2**32 - 1)
@@ -47,6 +47,13 @@ def test_prepared_binomial_is_numpys_binomial(seed, trials, p):
 def test_poisson_is_numpys_poisson(seed, lam, size):
     same_stream(seed, lambda rng: np.array([poisson(rng, lam) for _ in range(size)]),
                 lambda rng: rng.poisson(lam, size))
+
+
+@settings(max_examples=60, deadline=None)
+@given(SEEDS, st.one_of(st.sampled_from([1, 2, 52, 2**31, 2**32 - 1]), st.integers(1, 2**32 - 1)), st.integers(0, 40))
+def test_bounded_integers_one_by_one_are_numpys_integers_array(seed, high, size):
+    same_stream(seed, lambda rng: np.array([bounded_integer(rng, high) for _ in range(size)], dtype=np.int64),
+                lambda rng: rng.integers(0, high, size))
 
 
 @settings(max_examples=60, deadline=None)

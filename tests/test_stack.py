@@ -1,6 +1,7 @@
 """Replications advanced together (model.model.ReplicationStack) are the solo runs, bit for bit."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -12,6 +13,7 @@ from experiments.runner import run_one, run_stacked
 from model import LEVERS, SupervisionModel, simulate, simulate_replications
 from model.errors import UserError
 from model.model import ReplicationStack
+from model.reductions import mean, pairwise_row_means
 from model.simulate import run_table, stackable
 from scenarios import apply_overrides, load_scenario
 
@@ -25,9 +27,18 @@ def assert_stack_is_its_solo_runs(scenario, seeds, scale, years):
 
 
 @pytest.mark.parametrize("name, scale", [("baseline", "county"), ("packages/documents_reform", "county"),
-                                         ("mechanisms/joint_inspection", "city")])
+                                         ("mechanisms/joint_inspection", "city"), ("baseline", "province")])
 def test_each_replication_of_a_stack_is_its_seeds_solo_run(name, scale):
     assert_stack_is_its_solo_runs(load_scenario(name), [3, 1, 4, 1_000_003], scale, 2)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.integers(1, 12), length=st.integers(1, 2000), seed=st.integers(0, 2**32 - 1))
+def test_row_means_are_each_rows_own_mean(rows, length, seed):
+    """The year's metrics of a stack take every run's means in one reduction along rows; each row's
+    must be, bit for bit, the mean a solo run takes of its own array."""
+    values = np.random.default_rng(seed).lognormal(0.0, 3.0, (rows, length))
+    np.testing.assert_array_equal(pairwise_row_means(values), [mean(row) for row in values])
 
 
 @settings(max_examples=6, deadline=None)
