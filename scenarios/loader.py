@@ -86,8 +86,9 @@ _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _m
 
 
 def read_yaml_mapping(path: Path, error: type[UserError], keys: tuple[str, ...]) -> tuple[dict, str]:
-    """A user's YAML file as a mapping (empty file: empty mapping) and its text, or a one-line
-    `error` naming the file and what is wrong with it."""
+    """A user's YAML file as a mapping and its text, or a one-line `error` naming the file and what
+    is wrong with it. An empty file (or one of comments only) is refused: it would otherwise run as
+    the defaults under its own name, as if it said something."""
     try:
         text = path.read_text(encoding="utf-8")
         data = yaml.load(text, Loader=_StrictLoader)
@@ -101,7 +102,7 @@ def read_yaml_mapping(path: Path, error: type[UserError], keys: tuple[str, ...])
         line = f" at line {mark.line + 1}" if mark else ""
         raise error(f"{path}: file: not valid YAML{line}; allowed: a YAML mapping") from None
     if data is None:
-        data = {}
+        raise error(f"{path}: file: is empty; allowed: a YAML mapping of " + ", ".join(keys))
     if not isinstance(data, dict):
         raise error(f"{path}: file: is not a mapping; allowed: a YAML mapping of " + ", ".join(keys))
     return data, text

@@ -87,6 +87,8 @@ def test_a_lever_table_holds_the_value_in_force_each_week(steps, first_week, wee
     ("extends: nowhere\n", "extends"),
     ("extends: [baseline]\n", "extends"),
     ("levers: [1, 2\n", "file"),
+    ("", "file: is empty"),
+    ("# only a comment\n", "file: is empty"),
 ])
 def test_bad_scenario_gives_one_line_naming_file_and_field(tmp_path, text, field):
     path = tmp_path / "bad.yaml"
