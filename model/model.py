@@ -362,8 +362,7 @@ class ReplicationStack(SupervisionModel):
         n, calendars = self.organisation.n_units, self.provinces[0]
         states = []
         for r, rng in enumerate(self._rngs):
-            units = UnitState(**{name: getattr(self.units, name)[r * n:(r + 1) * n].copy()
-                                 for name in UnitState.__dataclass_fields__})
+            units = self.units.part(r * n, (r + 1) * n)
             events = calendars.events.part(r * n * EVENT_CODES_PER_UNIT, (r + 1) * n * EVENT_CODES_PER_UNIT)
             sanctions = calendars.sanctions.part(r * n, (r + 1) * n)
             parts = (units, [(events, sanctions)], self.planner.staffing[r].copy(), self.accumulator.replication(r),

@@ -96,6 +96,10 @@ class UnitState:
         return cls(**{name: np.concatenate([getattr(state, name) for state in states])
                       for name in cls.__dataclass_fields__})
 
+    def part(self, first: int, stop: int) -> "UnitState":
+        """Units first:stop as a state of their own (copies): one replication's, the inverse of stacked."""
+        return UnitState(**{name: getattr(self, name)[first:stop].copy() for name in self.__dataclass_fields__})
+
 
 def set_item_load(state: UnitState, item_load: np.ndarray, elasticity: float) -> None:
     """The items whose ledgers a unit keeps this year, and the material demand they make."""
