@@ -37,13 +37,13 @@ def simulate(scenario: Scenario, seed: int, scale: str | None = None, years: int
     scale = scale or scenario.scale
     years = years if years is not None else scenario.years
     key = burn_in_key(scenario, seed, scale, years)
-    state = _BURN_INS.pop(key, None) if reuse_burn_in else None
+    state = BURN_INS.take(key) if reuse_burn_in else None
     model = SupervisionModel(scenario, seed, scale=scale, years=years, burn_in=state, threads=threads)
     if reuse_burn_in:
         if state is None:
             model.run_burn_in()
             state = model.snapshot()
-        _keep_burn_in(key, state)
+        BURN_INS.keep(key, state)
     yearly = model.run()
     release(model)
     del model
@@ -78,7 +78,7 @@ def simulate_replications(scenario: Scenario, seeds: list[int], scale: str | Non
         stack = ReplicationStack(scenario, list(seeds), scale=scale, years=years, threads=threads)
     else:
         keys = [burn_in_key(scenario, seed, scale, years) for seed in seeds]
-        states = [_BURN_INS.pop(key, None) for key in keys]
+        states = [BURN_INS.take(key) for key in keys]
         missing = [r for r, state in enumerate(states) if state is None]
         if missing:  # their burn-ins, together; when it is every seed's, that stack goes on
             burn_in = ReplicationStack(scenario, [seeds[r] for r in missing], scale=scale, years=years,
@@ -88,7 +88,7 @@ def simulate_replications(scenario: Scenario, seeds: list[int], scale: str | Non
                 states[r] = state
             stack = burn_in if len(missing) == len(seeds) else None
         for key, state in zip(keys, states):
-            _keep_burn_in(key, state)
+            BURN_INS.keep(key, state)
         if stack is None:
             stack = ReplicationStack(scenario, list(seeds), scale=scale, years=years, threads=threads, burn_ins=states)
     stack.run()
@@ -101,12 +101,6 @@ def simulate_replications(scenario: Scenario, seeds: list[int], scale: str | Non
 def stackable(scale: str) -> bool:
     """Whether runs at this scale can advance together: one province (ReplicationStack)."""
     return build_organisation(scale).jurisdiction_start[1].size == 1
-
-
-def _keep_burn_in(key: tuple, state: BurnInState) -> None:
-    _BURN_INS[key] = state  # most recently used last
-    while len(_BURN_INS) > 1 and sum(s.nbytes for s in _BURN_INS.values()) > BURN_IN_CACHE_MIB * 2**20:
-        _BURN_INS.popitem(last=False)
 
 
 def _finished_table(scenario: Scenario, seed: int, scale: str, years: int, yearly: list[dict],
@@ -186,10 +180,40 @@ def _string_column(values: tuple[str, ...]):
     return pd.array(list(values), dtype="str")
 
 
-# Snapshots kept per process, most recently used first, up to this size (always the newest one):
-# a province snapshot takes about 1.2 MiB, so a 20-seed study keeps them all; a national one 29 MiB.
-BURN_IN_CACHE_MIB = 256
-_BURN_INS: OrderedDict = OrderedDict()
+class BurnInCache:
+    """Burn-in snapshots by burn_in_key, least recently used first, up to `limit_bytes` of their
+    pickled size (always the newest one). The total is kept as they come and go: summed at every
+    insertion, it walked the keys, and an OrderedDict's walk hashes each key (a long tuple of the
+    behaviour, 4 µs), so a study of many seeds slowed as it went (a county stack of 10 from 19 to
+    450 ms at 4,000 snapshots)."""
+
+    def __init__(self, limit_bytes: int):
+        self.limit_bytes = limit_bytes
+        self.nbytes = 0
+        self._states: OrderedDict[tuple, BurnInState] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._states)
+
+    def take(self, key: tuple) -> BurnInState | None:
+        """The snapshot kept under `key`, removed (keep() it again once used), or None."""
+        state = self._states.pop(key, None)
+        if state is not None:
+            self.nbytes -= state.nbytes
+        return state
+
+    def keep(self, key: tuple, state: BurnInState) -> None:
+        """Keep `state` as the most recently used, dropping the least recently used ones beyond the limit."""
+        self.take(key)
+        self._states[key] = state
+        self.nbytes += state.nbytes
+        while len(self._states) > 1 and self.nbytes > self.limit_bytes:
+            self.nbytes -= self._states.popitem(last=False)[1].nbytes
+
+
+# This process's snapshots: a province snapshot takes about 1.2 MiB, so a 20-seed study keeps them
+# all; a national one 29 MiB.
+BURN_INS = BurnInCache(limit_bytes=256 * 2**20)
 
 
 def _freeze_long_lived_objects_once() -> None:

@@ -20,7 +20,8 @@ from model.inspection import INSPECTION_TOTALS, expected_data_days
 from model.organisation import build_organisation
 from model.errors import UserError
 from model.params import SCALES, Schedule
-from model.simulate import run_table
+from model.model import BurnInState
+from model.simulate import BurnInCache, run_table
 from model.units import MAJOR, WIDTH, _allocate, _arise_and_heal
 from scenarios import apply_overrides, load_scenario
 
@@ -309,6 +310,27 @@ def test_runs_continuing_from_a_burn_in_snapshot_equal_full_runs():
     county.run_burn_in()
     with pytest.raises(ValueError, match="another scale"):
         SupervisionModel(base, seed, scale="city", years=2, burn_in=county.snapshot())
+
+
+@given(limit=st.integers(1, 300), operations=st.lists(
+    st.tuples(st.sampled_from(["take", "keep"]), st.integers(0, 5), st.integers(1, 120)), max_size=40))
+@example(limit=100, operations=[("keep", 0, 50), ("keep", 1, 50), ("keep", 0, 30), ("keep", 2, 21)])
+def test_the_burn_in_cache_keeps_the_most_recent_snapshots_within_its_limit(limit, operations):
+    """Against a plain reference: snapshots kept in order of last use, the oldest dropped while the
+    total is over the limit (never the newest), and the running total the sum of what is kept."""
+    cache, reference = BurnInCache(limit_bytes=limit), {}
+    for operation, key, nbytes in operations:
+        if operation == "take":
+            state = cache.take((key,))
+            assert (state.nbytes if state else None) == reference.pop(key, None)
+        else:
+            cache.keep((key,), BurnInState((), {}, (), 0, nbytes))
+            reference.pop(key, None)
+            reference[key] = nbytes
+            while len(reference) > 1 and sum(reference.values()) > limit:
+                del reference[next(iter(reference))]
+        assert len(cache) == len(reference) and cache.nbytes == sum(reference.values())
+    assert [cache.take((key,)).nbytes for key in list(reference)] == list(reference.values())
 
 
 def test_results_do_not_depend_on_worker_count():
