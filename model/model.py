@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import gc
-import pickle
+import sys
 from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -92,7 +92,22 @@ class BurnInState:
     rng_state: dict
     province_rng_states: tuple
     steps: int
-    nbytes: int  # what keeping it costs
+    nbytes: int  # what keeping it costs (footprint)
+
+
+def footprint(value) -> int:
+    """Bytes held by `value`: its arrays' data and Python's own size of everything else, through
+    containers and objects' attributes. Pickling a snapshot to size it took 150 of the 330 µs a
+    county replication's snapshot took (a unit state is two dozen small arrays)."""
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, dict):
+        return sys.getsizeof(value) + sum(footprint(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return sys.getsizeof(value) + sum(footprint(item) for item in value)
+    if hasattr(value, "__dict__"):
+        return footprint(vars(value))
+    return sys.getsizeof(value)
 
 
 class SupervisionModel(mesa.Model):
@@ -248,7 +263,7 @@ class SupervisionModel(mesa.Model):
                                self.replication_yearly))
         return BurnInState(parts, self.rng.bit_generator.state,
                            tuple(p.rng.bit_generator.state for p in self.provinces), self.steps,
-                           len(pickle.dumps(parts, protocol=5)))
+                           footprint(parts))
 
     def _restore(self, state: BurnInState) -> None:
         units, calendars = state.parts[0], state.parts[1]
@@ -368,7 +383,7 @@ class ReplicationStack(SupervisionModel):
             parts = (units, [(events, sanctions)], self.planner.staffing[r].copy(), self.accumulator.replication(r),
                      [self.references[r]], [copy.deepcopy(self.replication_yearly[r])])
             rng_state = rng.bit_generator.state
-            states.append(BurnInState(parts, rng_state, (rng_state,), self.steps, len(pickle.dumps(parts, protocol=5))))
+            states.append(BurnInState(parts, rng_state, (rng_state,), self.steps, footprint(parts)))
         return states
 
     def snapshot(self) -> BurnInState:

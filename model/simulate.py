@@ -182,7 +182,7 @@ def _string_column(values: tuple[str, ...]):
 
 class BurnInCache:
     """Burn-in snapshots by burn_in_key, least recently used first, up to `limit_bytes` of their
-    pickled size (always the newest one). The total is kept as they come and go: summed at every
+    footprint (always the newest one). The total is kept as they come and go: summed at every
     insertion, it walked the keys, and an OrderedDict's walk hashes each key (a long tuple of the
     behaviour, 4 µs), so a study of many seeds slowed as it went (a county stack of 10 from 19 to
     450 ms at 4,000 snapshots)."""

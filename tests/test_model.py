@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import pickle
 import sys
 import weakref
 
@@ -20,7 +21,7 @@ from model.inspection import INSPECTION_TOTALS, expected_data_days
 from model.organisation import build_organisation
 from model.errors import UserError
 from model.params import SCALES, Schedule
-from model.model import BurnInState
+from model.model import BurnInState, footprint
 from model.simulate import BurnInCache, run_table
 from model.units import MAJOR, WIDTH, _allocate, _arise_and_heal
 from scenarios import apply_overrides, load_scenario
@@ -310,6 +311,17 @@ def test_runs_continuing_from_a_burn_in_snapshot_equal_full_runs():
     county.run_burn_in()
     with pytest.raises(ValueError, match="another scale"):
         SupervisionModel(base, seed, scale="city", years=2, burn_in=county.snapshot())
+
+
+@pytest.mark.parametrize("scale", ["county", "province"])
+def test_a_snapshots_size_is_what_it_holds(scale):
+    """The burn-in cache's limit counts each snapshot's footprint: its arrays' bytes and the rest,
+    within a tenth of what the snapshot takes pickled (which it no longer pays to measure)."""
+    model = SupervisionModel(load_scenario("baseline"), 3, scale=scale, years=1)
+    model.run_burn_in()
+    state = model.snapshot()
+    assert state.nbytes == footprint(state.parts)
+    assert abs(state.nbytes / len(pickle.dumps(state.parts, protocol=5)) - 1) < 0.1
 
 
 @given(limit=st.integers(1, 300), operations=st.lists(
