@@ -22,7 +22,7 @@ from .organisation import (
 )
 from .draws import binomial_counts, bounded_integer, chance, poisson
 from .params import WEEKS_PER_YEAR
-from .reductions import mean
+from .reductions import mean, pairwise_row_means
 from .threads import map_in_threads
 
 ANNOUNCED, UNANNOUNCED, REMOTE = 0, 1, 2
@@ -222,7 +222,7 @@ class Planner:
         thin_levers = (levers_week["joint_inspection_share"], levers_week["merge_rate"])
         n = self.org.n_units
         replications = risk.size // n
-        mean_risk = np.array([mean(risk[r * n:(r + 1) * n]) for r in range(replications)])
+        mean_risk = pairwise_row_means(risk.reshape(replications, n))
         mean_risk[~(mean_risk > 0)] = 1.0
         if len(province_streams) > 1:
             return self._plan_provinces(stream, tables, schedule_tables, capacity_terms, thin_levers,
