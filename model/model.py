@@ -375,11 +375,11 @@ class ReplicationStack(SupervisionModel):
         if self.week != self.burn_in_weeks:
             raise RuntimeError("snapshots() are taken at the end of the burn-in")
         n, calendars = self.organisation.n_units, self.provinces[0]
+        all_events = calendars.events.split(n * EVENT_CODES_PER_UNIT, self.replications)
+        all_sanctions = calendars.sanctions.split(n, self.replications)
         states = []
-        for r, rng in enumerate(self._rngs):
+        for r, (rng, events, sanctions) in enumerate(zip(self._rngs, all_events, all_sanctions)):
             units = self.units.part(r * n, (r + 1) * n)
-            events = calendars.events.part(r * n * EVENT_CODES_PER_UNIT, (r + 1) * n * EVENT_CODES_PER_UNIT)
-            sanctions = calendars.sanctions.part(r * n, (r + 1) * n)
             parts = (units, [(events, sanctions)], self.planner.staffing[r].copy(), self.accumulator.replication(r),
                      [self.references[r]], [copy.deepcopy(self.replication_yearly[r])])
             rng_state = rng.bit_generator.state

@@ -14,6 +14,7 @@ from model import LEVERS, SupervisionModel, simulate, simulate_replications
 from model.errors import UserError
 from model.model import ReplicationStack
 from model.reductions import mean, pairwise_row_means
+from model.schedule import EventQueue
 from model.simulate import run_table, stackable
 from scenarios import apply_overrides, load_scenario
 
@@ -91,6 +92,23 @@ def test_burn_in_snapshots_pass_between_stacks_and_solo_runs():
         for seed, yearly in zip(order, stack.replication_yearly):
             pd.testing.assert_frame_equal(run_table(reform.name, seed, "county", yearly), solo[seed],
                                           check_exact=True)
+
+
+@given(st.lists(st.lists(st.tuples(st.integers(0, 11), st.integers(0, 29)), max_size=40), min_size=1, max_size=5))
+def test_a_stacks_calendar_splits_into_the_calendars_it_joined(parts):
+    """Replications' calendars of due events, joined into a stack's and split again (its snapshots),
+    come back as they were: the same events in the same order within each week."""
+    horizon, codes_per_part = 12, 30
+    calendars = []
+    for events in parts:
+        events = sorted(events, key=lambda event: event[0])  # a calendar holds them week by week
+        calendars.append(EventQueue._of(horizon, np.array([w for w, _ in events], np.int64),
+                                        np.array([c for _, c in events], np.int64)))
+    stacked = EventQueue.joined(calendars, [r * codes_per_part for r in range(len(parts))])
+    for calendar, part in zip(calendars, stacked.split(codes_per_part, len(parts))):
+        np.testing.assert_array_equal(part.fill, calendar.fill)
+        for got, expected in zip(part._entries(), calendar._entries()):  # weeks, then codes
+            np.testing.assert_array_equal(got, expected)
 
 
 def test_simulate_replications_gives_simulates_tables_whatever_burn_ins_are_kept():
