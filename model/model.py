@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import gc
 import sys
+import types
 from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -95,19 +96,23 @@ class BurnInState:
     nbytes: int  # what keeping it costs (footprint)
 
 
-def footprint(value) -> int:
+def footprint(value, seen: set | None = None) -> int:
     """Bytes held by `value`: its arrays' data and Python's own size of everything else, through
-    containers and objects' attributes. Pickling a snapshot to size it took 150 of the 330 µs a
-    county replication's snapshot took (a unit state is two dozen small arrays)."""
+    containers and objects' attributes, each object counted once. Cheaper than pickling a
+    snapshot to size it (a unit state is two dozen small arrays; docs/PERFORMANCE.md, round 15)."""
+    seen = set() if seen is None else seen
+    if id(value) in seen:
+        return 0
+    seen.add(id(value))
     if isinstance(value, np.ndarray):
         return value.nbytes
     if isinstance(value, dict):
-        return sys.getsizeof(value) + sum(footprint(item) for item in value.values())
-    if isinstance(value, (list, tuple)):
-        return sys.getsizeof(value) + sum(footprint(item) for item in value)
-    if hasattr(value, "__dict__"):
-        return footprint(vars(value))
-    return sys.getsizeof(value)
+        return sys.getsizeof(value) + sum(footprint(item, seen) for item in value.values())  # keys: shared names
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return sys.getsizeof(value) + sum(footprint(item, seen) for item in value)
+    if isinstance(value, (type, types.ModuleType)) or not hasattr(value, "__dict__"):
+        return sys.getsizeof(value)
+    return footprint(vars(value), seen)
 
 
 class SupervisionModel(mesa.Model):

@@ -44,11 +44,11 @@ class EventQueue:
         self.codes = np.zeros((horizon, 8), dtype=np.int64)  # widened as rows fill (_calendar_push)
 
     def split(self, codes_per_part: int, parts: int) -> list["EventQueue"]:
-        """The calendar as `parts` calendars, part r holding the events whose codes lie in
-        r * codes_per_part onwards, renumbered from 0, each in the order this one holds them: each
-        replication's calendar out of a ReplicationStack's (model.model), the inverse of joined.
-        One pass for all parts: taking them one at a time scanned the whole calendar for each, so a
-        chunk of 64 county replications spent more on its snapshots than on its burn-in."""
+        """The calendar as `parts` calendars: part r holds the events whose codes lie in
+        r * codes_per_part:(r + 1) * codes_per_part, renumbered from 0, in the order this one holds
+        them (events with codes outside every part are dropped): each replication's calendar out of
+        a ReplicationStack's (model.model), the inverse of joined. All parts from one sort of the
+        events, not a scan of the whole calendar per part (docs/PERFORMANCE.md, round 15)."""
         week, code = self._entries()
         part = code // codes_per_part
         order = np.argsort(part, kind="stable")

@@ -182,10 +182,9 @@ def _string_column(values: tuple[str, ...]):
 
 class BurnInCache:
     """Burn-in snapshots by burn_in_key, least recently used first, up to `limit_bytes` of their
-    footprint (always the newest one). The total is kept as they come and go: summed at every
-    insertion, it walked the keys, and an OrderedDict's walk hashes each key (a long tuple of the
-    behaviour, 4 µs), so a study of many seeds slowed as it went (a county stack of 10 from 19 to
-    450 ms at 4,000 snapshots)."""
+    footprint (always the newest one). The total is kept as they come and go: summing it at every
+    insertion walked every kept snapshot, so a study of many seeds slowed as it went
+    (docs/PERFORMANCE.md, round 15)."""
 
     def __init__(self, limit_bytes: int):
         self.limit_bytes = limit_bytes
@@ -211,7 +210,7 @@ class BurnInCache:
             self.nbytes -= self._states.popitem(last=False)[1].nbytes
 
 
-# This process's snapshots: a province snapshot takes about 1.2 MiB, so a 20-seed study keeps them
+# This process's snapshots: a province snapshot takes about 1 MiB, so a 20-seed study keeps them
 # all; a national one 29 MiB.
 BURN_INS = BurnInCache(limit_bytes=256 * 2**20)
 

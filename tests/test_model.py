@@ -21,7 +21,7 @@ from model.inspection import INSPECTION_TOTALS, expected_data_days
 from model.organisation import build_organisation
 from model.errors import UserError
 from model.params import SCALES, Schedule
-from model.model import BurnInState, footprint
+from model.model import BurnInState, ReplicationStack, footprint
 from model.simulate import BurnInCache, run_table
 from model.units import MAJOR, WIDTH, _allocate, _arise_and_heal
 from scenarios import apply_overrides, load_scenario
@@ -316,12 +316,18 @@ def test_runs_continuing_from_a_burn_in_snapshot_equal_full_runs():
 @pytest.mark.parametrize("scale", ["county", "province"])
 def test_a_snapshots_size_is_what_it_holds(scale):
     """The burn-in cache's limit counts each snapshot's footprint: its arrays' bytes and the rest,
-    within a tenth of what the snapshot takes pickled (which it no longer pays to measure)."""
-    model = SupervisionModel(load_scenario("baseline"), 3, scale=scale, years=1)
+    each object once, within a tenth of what the snapshot takes pickled (which it no longer pays
+    to measure), for a run's snapshot and a stack's."""
+    baseline = load_scenario("baseline")
+    model = SupervisionModel(baseline, 3, scale=scale, years=1)
     model.run_burn_in()
-    state = model.snapshot()
-    assert state.nbytes == footprint(state.parts)
-    assert abs(state.nbytes / len(pickle.dumps(state.parts, protocol=5)) - 1) < 0.1
+    stack = ReplicationStack(baseline, [3, 4], scale=scale, years=1)
+    stack.run_burn_in()
+    for state in (model.snapshot(), *stack.snapshots()):
+        assert abs(state.nbytes / len(pickle.dumps(state.parts, protocol=5)) - 1) < 0.1
+    looped = [np.zeros(1000)]
+    looped.append(looped)  # counted once, as pickle stores it once
+    assert footprint([looped, looped[0]]) == footprint(looped) + sys.getsizeof([None, None])
 
 
 @given(limit=st.integers(1, 300), operations=st.lists(
