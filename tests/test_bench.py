@@ -57,12 +57,15 @@ def test_kernel_profile_times_every_rule_and_leaves_the_run_as_it_was():
     callees = {site["callee"] for site in result["sites"]}
     assert {"_unit_week", "_arise_and_heal", "_inspect", "_detect", "_case_courses", "_data_and_task_days",
             "_pps_sample", "_round_order_sorted"} <= callees
-    assert all(site["ns_per_unit_week"] >= 0 for site in result["sites"])
-    assert 0 < sum(result["entries"].values()) < result["ns_per_unit_week"]
-    # a call's nested statements take part of its time, never more
+    assert all(0 <= site["ns_per_unit_week"] <= site["timed_ns_per_unit_week"] for site in result["sites"])
+    assert all(site["calls_per_unit_week"] > 0 for site in result["sites"]
+               if site["callee"] in {"_unit_week", "_inspect", "_pps_sample", "_stacked_visits"})
+    assert 0 < sum(result["entries"].values()) < result["ns_per_unit_week"] <= result["timed_ns_per_unit_week"]
+    assert result["counter_ns_per_call"] >= 0 and result["plain_ns_per_unit_week"] > 0
+    # as timed, a call's nested statements take part of its time, never more
     inspect_site = next(site for site in result["sites"] if site["callee"] == "_inspect")
-    inside = sum(site["ns_per_unit_week"] for site in result["sites"] if site["function"] == "_inspect")
-    assert inside <= inspect_site["ns_per_unit_week"]
+    inside = sum(site["timed_ns_per_unit_week"] for site in result["sites"] if site["function"] == "_inspect")
+    assert inside <= inspect_site["timed_ns_per_unit_week"]
     table = profile_table(result)
     assert "_data_and_task_days (inspection.py:" in table and "1 stack of 2 runs" in table
 
