@@ -101,20 +101,26 @@ def run_benchmarks(quick: bool, config: BenchConfig | None = None, progress: boo
     scenario = load_scenario(SCENARIO)
 
     mesa_reference = MesaReference(build_organisation(config.province.scale).n_units, config.boltzmann_steps)
-    timed, failures = {}, {}
-    for runs in (config.county, config.city, config.province, config.national):
-        if runs.repeats == 0:
+    host = HostProbe()
+    single = [runs for runs in (config.county, config.city, config.province, config.national) if runs.repeats]
+    log("timed runs, the scales in turn: " + ", ".join(
+        [f"{runs.scale} {runs.repeats} runs" for runs in single]
+        + [f"{runs.scale} {runs.repeats} stacks of {STACK_REPLICATIONS}" for runs in config.stacked])
+        + f" ({_policy_years(config.province.years)} each; Mesa BoltzmannWealth after each {config.province.scale} run)")
+    measurements = {("runs", runs.scale): (_timed_runs(scenario, runs, mesa_reference.time_block
+                                                       if runs is config.province else None, host),
+                                           runs.warmup + runs.repeats) for runs in single}
+    measurements.update({("stacked", runs.scale): (_timed_stacks(scenario, runs, host), runs.warmup + runs.repeats)
+                         for runs in config.stacked})
+    figures = interleaved(measurements)
+    timed, failures, stacked = {}, {}, {}
+    for (kind, scale), result in figures.items():
+        if kind == "stacked":
+            stacked[scale] = result
             continue
-        log(f"{runs.scale}: {runs.repeats} timed runs of {_policy_years(runs.years)}"
-            + (", each followed by Mesa BoltzmannWealth" if runs is config.province else ""))
-        alongside = mesa_reference.time_block if runs is config.province else None
-        timed[runs.scale], failed = _median_run(scenario, runs, alongside)
+        timed[scale], failed = result
         if failed:
-            failures[runs.scale] = failed
-    stacked = {}
-    for runs in config.stacked:
-        log(f"{runs.scale}: {runs.repeats} timed stacks of {STACK_REPLICATIONS} runs of {_policy_years(runs.years)}")
-        stacked[runs.scale] = _median_stack(scenario, runs)
+            failures[scale] = failed
     boltzmann = mesa_reference.summary()
     province = timed[config.province.scale]
     boltzmann["ratio_cpu"] = province["unit_weeks_per_cpu_s"] / boltzmann["agent_steps_per_cpu_s"]
@@ -163,6 +169,7 @@ def run_benchmarks(quick: bool, config: BenchConfig | None = None, progress: boo
             "sobol": {"runs": sobol_runs, "scale": config.province.scale, "years": SOBOL_YEARS,
                       "seconds_per_run": sobol_seconds_per_run, "cores": cores, "parallel_speedup": parallel_speedup},
             "scenario": SCENARIO,
+            "host": host.summary(),
         },
         "mode": "quick" if quick else "full",
         "config": asdict(config),
@@ -185,11 +192,32 @@ def _timed(action) -> tuple[float, float]:
     return time.perf_counter() - start, time.process_time() - cpu_start
 
 
-def _median_run(scenario, runs: ScaleRuns, alongside=None) -> tuple[dict, list[str]]:
-    """Median wall time of simulate() over `runs.repeats` seeds after the warm-up runs. cpu_share
-    (CPU over wall time) below 1 shows that other processes took the core; unit-weeks per
-    CPU second then still compares code versions fairly. `alongside` runs after every timed run,
-    so that a reference measurement sees the same load.
+def interleaved(measurements: dict) -> dict:
+    """Drive generators of timed runs ({key: (generator, runs it will time)}) in turn, each time the
+    one least far through its runs, until each returns its figures ({key: figures}). So every
+    scale is timed across the whole phase, and ratios between scales (the goal's cost per
+    unit-week max / min) compare runs made under the same conditions: timed one scale after
+    another, a shared host that slowed by a third for a minute moved that ratio from 1.7 to 2.5
+    (2026-12-08)."""
+    done = dict.fromkeys(measurements, 0)
+    figures = {}
+    while len(figures) < len(measurements):
+        key = min((key for key in measurements if key not in figures),
+                  key=lambda key: done[key] / max(measurements[key][1], 1))
+        try:
+            next(measurements[key][0])
+            done[key] += 1
+        except StopIteration as finished:
+            figures[key] = finished.value
+    return {key: figures[key] for key in measurements}
+
+
+def _timed_runs(scenario, runs: ScaleRuns, alongside=None, host: "HostProbe | None" = None):
+    """Generator (see interleaved) of simulate() runs over seeds, yielding after each; returns the
+    medians of the `runs.repeats` runs after the warm-up ones, and the failures. cpu_share (CPU over
+    wall time) below 1 shows that other processes took the core; unit-weeks per CPU second then
+    still compares code versions fairly. `alongside` runs after every timed run, so that a
+    reference measurement sees the same load; `host` times its probe after each run too.
 
     A run that raises is reported and replaced by the next seed, so one failing corner of the
     model shows up in the output instead of hiding every other figure."""
@@ -205,28 +233,37 @@ def _median_run(scenario, runs: ScaleRuns, alongside=None) -> tuple[dict, list[s
             continue
         wall.append(seconds)
         cpu.append(cpu_seconds)
-        if len(wall) > runs.warmup and alongside is not None:
-            alongside()
+        if len(wall) > runs.warmup:
+            if alongside is not None:
+                alongside()
+            if host is not None:
+                host.time_once()
         if len(wall) == wanted:
             break
+        yield
     else:
         raise RuntimeError(f"{runs.scale}: {len(failures)} of {wanted * ATTEMPTS_PER_RUN} runs failed; "
                            f"first: {failures[0]}")
     return _run_figures(scenario, runs, wall[runs.warmup:], cpu[runs.warmup:], wall[:runs.warmup]), failures
 
 
-def _median_stack(scenario, runs: ScaleRuns) -> dict:
-    """_median_run's figures per run for runs made as a study makes them at this scale: stacks of
-    STACK_REPLICATIONS seeds advanced together (model.simulate_replications), each stack's time
-    shared by its runs. A failure here is not caught: a stack is the same runs as solo ones."""
+def _timed_stacks(scenario, runs: ScaleRuns, host: "HostProbe | None" = None):
+    """Generator (see interleaved) of runs made as a study makes them at this scale: stacks of
+    STACK_REPLICATIONS seeds advanced together (model.simulate_replications), yielding after each
+    stack; returns _timed_runs' figures per run, each stack's time shared by its runs. A failure
+    here is not caught: a stack is the same runs as solo ones."""
     seeds = iter(replication_seeds((runs.warmup + runs.repeats) * STACK_REPLICATIONS))
     wall, cpu = [], []
-    for _ in range(runs.warmup + runs.repeats):
+    for stack_number in range(runs.warmup + runs.repeats):
+        if stack_number:
+            yield
         stack = [next(seeds) for _ in range(STACK_REPLICATIONS)]
         seconds, cpu_seconds = _timed(lambda: simulate_replications(scenario, stack, scale=runs.scale,
                                                                     years=runs.years, reuse_burn_in=False))
         wall.append(seconds / STACK_REPLICATIONS)
         cpu.append(cpu_seconds / STACK_REPLICATIONS)
+        if stack_number >= runs.warmup and host is not None:
+            host.time_once()
     return _run_figures(scenario, runs, wall[runs.warmup:], cpu[runs.warmup:], wall[:runs.warmup])
 
 
@@ -262,6 +299,37 @@ def _run_figures(scenario, runs: ScaleRuns, seconds: list[float], cpu_seconds: l
             "seconds": median, "seconds_all": seconds, "warmup_seconds": warmup_seconds,
             "cpu_share": median_cpu / median, "unit_weeks_per_cpu_s": unit_weeks / median_cpu,
             "us_per_unit_week": median / unit_weeks * 1e6, "cpu_us_per_unit_week": median_cpu / unit_weeks * 1e6}
+
+
+class HostProbe:
+    """A fixed piece of work (Python and numpy, about 3 ms) timed after every timed run: how much the
+    machine's own speed moved while the benchmark ran. On a shared host the same code ran 1.6
+    times slower for minutes at a time (2026-12-08); a wide spread says to read every figure of
+    that run with care, and to compare code versions only on a steadier one."""
+
+    STEADY_SPREAD = 1.25  # p90 / p10 of the probe's times above which the output warns
+
+    def __init__(self):
+        self.values = np.random.default_rng(0).random(50_000)
+        self.seconds: list[float] = []
+
+    def time_once(self) -> None:
+        self.seconds.append(_timed(self._work)[1])
+
+    def _work(self) -> None:
+        total = 0.0
+        for k in range(100_000):
+            total += k * 0.5
+        np.sort(self.values)
+
+    def summary(self) -> dict:
+        """The probe's CPU milliseconds: median, 10th and 90th percentiles, and their spread."""
+        if len(self.seconds) < 2:
+            return {"probes": len(self.seconds), "median_ms": None, "spread": None}
+        tenth, *_, ninetieth = statistics.quantiles(self.seconds, n=10)
+        return {"probes": len(self.seconds), "median_ms": statistics.median(self.seconds) * 1e3,
+                "p10_ms": tenth * 1e3, "p90_ms": ninetieth * 1e3, "spread": ninetieth / tenth,
+                "steady": ninetieth / tenth <= self.STEADY_SPREAD}
 
 
 class MesaReference:
@@ -444,6 +512,7 @@ def format_table(results: dict) -> str:
         f"code {machine['code_version']}, scenario {details['scenario']}",
         f"load      {machine['load_average_start']} at start, {machine['load_average_end']} at end "
         f"(1-minute load average; other processes slow every figure)",
+        _host_line(details["host"]),
         "",
         f"{'model throughput':<18}{'units':>8}{'weeks':>7}{'threads':>8}{'s/run':>9}{'unit-weeks/s':>15}"
         f"{'us/unit-week':>14}{'CPU/wall':>10}{'CPU us/unit-week':>18}",
@@ -492,10 +561,23 @@ def format_table(results: dict) -> str:
     for goal in results["goals"]:
         verdict = verdicts[0] if goal["passed"] else verdicts[1]
         lines.append(f"  {verdict:<6}{goal['goal']:<34}{goal['target']:>9}   measured {goal['value']:,.3g}")
+    if details["host"]["spread"] is not None and not details["host"]["steady"]:
+        lines.append(f"warning: this machine's speed moved while the benchmark ran (a fixed piece of work took "
+                     f"{details['host']['spread']:.2f} times longer at the 90th percentile than at the 10th; "
+                     f"steady is up to {HostProbe.STEADY_SPREAD}): every figure is less sure; compare code "
+                     "versions on a steadier run")
     for scale, failed in details["failed_runs"].items():
         lines.append(f"warning: {len(failed)} {scale} run(s) failed and were replaced by other seeds; "
                      f"first: {failed[0]}")
     return "\n".join(lines)
+
+
+def _host_line(host: dict) -> str:
+    if host["spread"] is None:
+        return f"host      {host['probes']} timing(s) of a fixed piece of work: too few to tell how steady the machine was"
+    return (f"host      a fixed piece of work, timed after each of {host['probes']} timed runs: median "
+            f"{host['median_ms']:.2f} ms, 90th / 10th percentile {host['spread']:.2f} "
+            f"({'steady' if host['steady'] else 'unsteady'}; scales timed in turn, so ratios compare alike)")
 
 
 def _policy_years(count: int) -> str:

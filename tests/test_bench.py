@@ -94,3 +94,30 @@ def test_law_check_passes_the_same_law_and_flags_a_changed_metric(tmp_path):
     assert law.main(arguments) == 1
     assert law.main([*arguments, "--expect", "hosting_time_share"]) == 0
     assert law.main(["compare", str(tmp_path / "before"), str(tmp_path / "missing")]) == 2
+
+
+def test_interleaved_takes_the_scales_in_turn_and_returns_each_ones_figures():
+    """benchmarks.bench.interleaved advances the generator least far through its runs, so a
+    scale with few long runs is spread across a scale with many short ones."""
+    from benchmarks.bench import interleaved
+
+    order = []
+
+    def runs(name, count):
+        for k in range(count):
+            order.append(name)
+            if k < count - 1:
+                yield
+        return f"{name} done"
+
+    figures = interleaved({"many": (runs("many", 6), 6), "few": (runs("few", 2), 2)})
+    assert figures == {"many": "many done", "few": "few done"}
+    assert order.count("many") == 6 and order.count("few") == 2
+    assert order.index("few") < 2 and len(order) - 1 - order[::-1].index("few") >= 4
+
+
+def test_host_probe_reports_its_spread(results):
+    host = results["details"]["host"]
+    assert host["probes"] >= 2 and host["spread"] >= 1.0 and isinstance(host["steady"], bool)
+    assert host["p10_ms"] <= host["median_ms"] <= host["p90_ms"]
+    assert "host      a fixed piece of work" in format_table(results)
