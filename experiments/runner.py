@@ -6,6 +6,7 @@ each run's randomness comes only from its own seed.
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -186,8 +187,9 @@ def _finished_chunk(chunk: list[tuple[int, RunSpec]], outcome: tuple[list, float
 
 def _execute_processes(specs, workers, bar, task):
     chunker = _Chunker(specs)
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=process_context())
+    pool = _worker_pool(workers)
     pending = {}
+    finished = False
 
     def submit(count: int) -> None:
         for _ in range(count):
@@ -203,8 +205,34 @@ def _execute_processes(specs, workers, bar, task):
             for future in done:
                 yield from _finished_chunk(pending.pop(future), future.result(), chunker, bar)
             submit(len(done))
+        finished = True
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        if finished and not _KEPT_POOLS:  # one pool kept at most (calls from several threads make several)
+            _KEPT_POOLS[workers] = pool
+        else:  # a failed run, a broken worker or a caller that stopped early: nothing is left running
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _worker_pool(workers: int) -> ProcessPoolExecutor:
+    """The pool of `workers` local processes that the last call finished with, or a new one.
+    Starting workers and their first runs (the fork's copy-on-write faults) cost about 0.14 s a
+    call: a notebook's repeated short sweeps paid it every time, and 2 workers on a batch of 48
+    province runs lost 0.03 of their parallel efficiency to it (docs/PERFORMANCE.md, round 16)."""
+    pool = _KEPT_POOLS.pop(workers, None)
+    release_workers()  # a kept pool of another size
+    return pool or ProcessPoolExecutor(max_workers=workers, mp_context=process_context())
+
+
+def release_workers() -> None:
+    """End the worker processes kept for the next call. They end with this process anyway; until
+    then each holds its burn-in snapshots (up to model.simulate.BURN_INS.limit_bytes)."""
+    while _KEPT_POOLS:
+        _KEPT_POOLS.popitem()[1].shutdown(wait=True)
+
+
+_KEPT_POOLS: dict[int, ProcessPoolExecutor] = {}
+if hasattr(os, "register_at_fork"):  # POSIX: a forked process has none of its parent's workers
+    os.register_at_fork(after_in_child=_KEPT_POOLS.clear)
 
 
 def _execute_dask(specs, workers, scheduler, bar, task):

@@ -375,6 +375,22 @@ def test_execute_takes_specs_lazily():
         next(results)
     assert len(taken) <= 500 + (_in_flight_limit(2) + 1) * runner.MAX_CHUNK  # of 100,000
     results.close()
+    assert not runner._KEPT_POOLS, "a call stopped early leaves no worker running"
+
+
+def test_workers_are_kept_for_the_next_call_and_give_the_same_results():
+    """A finished call keeps its worker processes (and their burn-in snapshots) for the next one;
+    what a run gives does not depend on which process ran it or what that process ran before."""
+    specs = [RunSpec(default_scenario(), seed, scale="county", years=1) for seed in range(6)]
+    first = run_all(specs, workers=2, progress=False)
+    (kept,) = runner._KEPT_POOLS.values()
+    workers = set(kept._processes)
+    again = run_all(specs, workers=2, progress=False)
+    assert set(runner._KEPT_POOLS[2]._processes) == workers
+    pd.testing.assert_frame_equal(first, again)
+    pd.testing.assert_frame_equal(first, run_all(specs, workers=1, progress=False))
+    runner.release_workers()
+    assert not runner._KEPT_POOLS
 
 
 def test_a_compaction_cut_short_leaves_no_duplicate_rows(tmp_path):
