@@ -197,8 +197,7 @@ def interleaved(measurements: dict) -> dict:
     one least far through its runs, until each returns its figures ({key: figures}). So every
     scale is timed across the whole phase, and ratios between scales (the goal's cost per
     unit-week max / min) compare runs made under the same conditions: timed one scale after
-    another, a shared host that slowed by a third for a minute moved that ratio from 1.7 to 2.5
-    (2026-12-08)."""
+    another on a shared host, the same code gave 1.65 and 2.51 within half an hour (2026-12-08)."""
     done = dict.fromkeys(measurements, 0)
     figures = {}
     while len(figures) < len(measurements):
