@@ -302,14 +302,17 @@ def _run_figures(scenario, runs: ScaleRuns, seconds: list[float], cpu_seconds: l
 
 class HostProbe:
     """A fixed piece of work (Python and numpy, about 3 ms) timed after every timed run: how much the
-    machine's own speed moved while the benchmark ran. On a shared host the same code ran 1.6
+    machine's own speed moved while the benchmark ran. On a shared host the same code ran up to 1.6
     times slower for minutes at a time (2026-12-08); a wide spread says to read every figure of
-    that run with care, and to compare code versions only on a steadier one."""
+    that run with care, and to compare code versions only on a steadier one. The threshold is a
+    judgement: that day's host never gave a steady reading to set it from."""
 
     STEADY_SPREAD = 1.25  # p90 / p10 of the probe's times above which the output warns
+    MIN_PROBES = 10  # fewer give percentiles too near the extremes to judge by
 
     def __init__(self):
         self.values = np.random.default_rng(0).random(50_000)
+        self.buffer = np.empty_like(self.values)  # sorted in place: no allocation inside the timing
         self.seconds: list[float] = []
 
     def time_once(self) -> None:
@@ -319,16 +322,19 @@ class HostProbe:
         total = 0.0
         for k in range(100_000):
             total += k * 0.5
-        np.sort(self.values)
+        self.buffer[:] = self.values
+        self.buffer.sort()
 
     def summary(self) -> dict:
-        """The probe's CPU milliseconds: median, 10th and 90th percentiles, and their spread."""
+        """The probe's CPU milliseconds: median, 10th and 90th percentiles, their spread, and whether
+        that is steady (None below MIN_PROBES timings)."""
         if len(self.seconds) < 2:
-            return {"probes": len(self.seconds), "median_ms": None, "spread": None}
-        tenth, *_, ninetieth = statistics.quantiles(self.seconds, n=10)
+            return {"probes": len(self.seconds), "median_ms": None, "spread": None, "steady": None}
+        tenth, *_, ninetieth = statistics.quantiles(self.seconds, n=10, method="inclusive")
+        spread = ninetieth / tenth
         return {"probes": len(self.seconds), "median_ms": statistics.median(self.seconds) * 1e3,
-                "p10_ms": tenth * 1e3, "p90_ms": ninetieth * 1e3, "spread": ninetieth / tenth,
-                "steady": ninetieth / tenth <= self.STEADY_SPREAD}
+                "p10_ms": tenth * 1e3, "p90_ms": ninetieth * 1e3, "spread": spread,
+                "steady": spread <= self.STEADY_SPREAD if len(self.seconds) >= self.MIN_PROBES else None}
 
 
 class MesaReference:
@@ -397,11 +403,14 @@ def sweep_timing(scenario, runs: ScaleRuns, n_runs: int) -> dict:
     """Wall time of one batch through experiments.runner.execute with 1 and 2 workers, alternating
     so that load from other processes hits both alike; medians over `runs.repeats` batches, after a
     warm-up batch that starts the fork server (once per Python process: it imports the model and
-    loads its compiled kernels, see experiments/runner.py).
+    loads its compiled kernels, see experiments/runner.py) and the 2 workers, which the timed
+    batches reuse as a session's later sweeps do (experiments.runner keeps a finished call's
+    workers). So a batch's time leaves out starting workers, about 0.14 s that a command's first
+    sweep pays once; benchmarks before 2026-12-08 included it in every batch.
 
     Also the steady rate of 2 workers: results after the first wave (one per worker) over the time
-    from the end of that wave to the last result. It leaves out what a batch pays once (starting
-    the pool, the first wave's imports and the idle tail), which a long study pays once too."""
+    from the end of that wave to the last result. It leaves out what a batch pays once (the first
+    wave and the idle tail), which a long study pays once too."""
     # Every batch has its own seeds: a run never continues from a burn-in snapshot an earlier batch
     # left in this process, so both worker counts time full runs.
     seeds = iter(replication_seeds(n_runs * (2 * runs.repeats + 1)))
@@ -409,7 +418,7 @@ def sweep_timing(scenario, runs: ScaleRuns, n_runs: int) -> dict:
     def batch() -> list[RunSpec]:
         return [RunSpec(scenario, next(seeds), scale=runs.scale, years=runs.years) for _ in range(n_runs)]
 
-    for _ in execute(batch()[:2], workers=2, progress=False):  # warm-up: starts the process that forks workers
+    for _ in execute(batch()[:2], workers=2, progress=False):  # warm-up: the fork server and the workers
         pass
     seconds: dict[int, list[float]] = {1: [], 2: []}
     steady: list[float] = []
@@ -560,7 +569,7 @@ def format_table(results: dict) -> str:
     for goal in results["goals"]:
         verdict = verdicts[0] if goal["passed"] else verdicts[1]
         lines.append(f"  {verdict:<6}{goal['goal']:<34}{goal['target']:>9}   measured {goal['value']:,.3g}")
-    if details["host"]["spread"] is not None and not details["host"]["steady"]:
+    if details["host"]["steady"] is False:
         lines.append(f"warning: this machine's speed moved while the benchmark ran (a fixed piece of work took "
                      f"{details['host']['spread']:.2f} times longer at the 90th percentile than at the 10th; "
                      f"steady is up to {HostProbe.STEADY_SPREAD}): every figure is less sure; compare code "
@@ -574,9 +583,9 @@ def format_table(results: dict) -> str:
 def _host_line(host: dict) -> str:
     if host["spread"] is None:
         return f"host      {host['probes']} timing(s) of a fixed piece of work: too few to tell how steady the machine was"
+    verdict = {True: "steady", False: "unsteady", None: f"too few timings to judge: {HostProbe.MIN_PROBES} needed"}
     return (f"host      a fixed piece of work, timed after each of {host['probes']} timed runs: median "
-            f"{host['median_ms']:.2f} ms, 90th / 10th percentile {host['spread']:.2f} "
-            f"({'steady' if host['steady'] else 'unsteady'}; scales timed in turn, so ratios compare alike)")
+            f"{host['median_ms']:.2f} ms, 90th / 10th percentile {host['spread']:.2f} ({verdict[host['steady']]})")
 
 
 def _policy_years(count: int) -> str:

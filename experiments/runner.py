@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -207,9 +208,8 @@ def _execute_processes(specs, workers, bar, task):
             submit(len(done))
         finished = True
     finally:
-        if finished and not _KEPT_POOLS:  # one pool kept at most (calls from several threads make several)
-            _KEPT_POOLS[workers] = pool
-        else:  # a failed run, a broken worker or a caller that stopped early: nothing is left running
+        if not (finished and _keep(workers, pool)):
+            # a failed run, a broken worker or a caller that stopped early: nothing is left running
             pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -217,22 +217,52 @@ def _worker_pool(workers: int) -> ProcessPoolExecutor:
     """The pool of `workers` local processes that the last call finished with, or a new one.
     Starting workers and their first runs (the fork's copy-on-write faults) cost about 0.14 s a
     call: a notebook's repeated short sweeps paid it every time, and 2 workers on a batch of 48
-    province runs lost 0.03 of their parallel efficiency to it (docs/PERFORMANCE.md, round 16)."""
-    pool = _KEPT_POOLS.pop(workers, None)
+    province runs lost 0.03 of their parallel efficiency to it (docs/PERFORMANCE.md, round 16).
+    A kept pool whose worker has died since (killed for memory, say) is replaced."""
+    with _POOLS_LOCK:
+        pool = _KEPT_POOLS.pop(workers, None)
     release_workers()  # a kept pool of another size
+    if pool is not None and not _all_alive(pool):
+        pool.shutdown(wait=False, cancel_futures=True)
+        pool = None
     return pool or ProcessPoolExecutor(max_workers=workers, mp_context=process_context())
+
+
+def _all_alive(pool: ProcessPoolExecutor) -> bool:
+    # The executor has no public test: its own checks read _broken and its table of processes.
+    return not pool._broken and all(process.is_alive() for process in (pool._processes or {}).values())
+
+
+def _keep(workers: int, pool: ProcessPoolExecutor) -> bool:
+    """Keep a finished call's pool unless another is kept already (calls from several threads)."""
+    with _POOLS_LOCK:
+        if _KEPT_POOLS:
+            return False
+        _KEPT_POOLS[workers] = pool
+        return True
 
 
 def release_workers() -> None:
     """End the worker processes kept for the next call. They end with this process anyway; until
     then each holds its burn-in snapshots (up to model.simulate.BURN_INS.limit_bytes)."""
-    while _KEPT_POOLS:
-        _KEPT_POOLS.popitem()[1].shutdown(wait=True)
+    with _POOLS_LOCK:
+        pools = list(_KEPT_POOLS.values())
+        _KEPT_POOLS.clear()
+    for pool in pools:
+        pool.shutdown(wait=True)
+
+
+def _forget_pools_in_child() -> None:
+    """A forked process has none of its parent's workers, and no thread that could hold the lock."""
+    global _POOLS_LOCK
+    _POOLS_LOCK = threading.Lock()
+    _KEPT_POOLS.clear()
 
 
 _KEPT_POOLS: dict[int, ProcessPoolExecutor] = {}
-if hasattr(os, "register_at_fork"):  # POSIX: a forked process has none of its parent's workers
-    os.register_at_fork(after_in_child=_KEPT_POOLS.clear)
+_POOLS_LOCK = threading.Lock()
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_forget_pools_in_child)
 
 
 def _execute_dask(specs, workers, scheduler, bar, task):

@@ -382,15 +382,35 @@ def test_workers_are_kept_for_the_next_call_and_give_the_same_results():
     """A finished call keeps its worker processes (and their burn-in snapshots) for the next one;
     what a run gives does not depend on which process ran it or what that process ran before."""
     specs = [RunSpec(default_scenario(), seed, scale="county", years=1) for seed in range(6)]
-    first = run_all(specs, workers=2, progress=False)
-    (kept,) = runner._KEPT_POOLS.values()
-    workers = set(kept._processes)
-    again = run_all(specs, workers=2, progress=False)
-    assert set(runner._KEPT_POOLS[2]._processes) == workers
-    pd.testing.assert_frame_equal(first, again)
-    pd.testing.assert_frame_equal(first, run_all(specs, workers=1, progress=False))
-    runner.release_workers()
+    try:
+        first = run_all(specs, workers=2, progress=False)
+        (kept,) = runner._KEPT_POOLS.values()
+        workers = set(kept._processes)
+        again = run_all(specs, workers=2, progress=False)
+        assert set(runner._KEPT_POOLS[2]._processes) == workers
+        pd.testing.assert_frame_equal(first, again)
+        pd.testing.assert_frame_equal(first, run_all(specs, workers=1, progress=False))
+    finally:
+        runner.release_workers()
     assert not runner._KEPT_POOLS
+
+
+def test_a_kept_worker_that_died_is_replaced_and_a_failed_call_keeps_no_workers():
+    specs = [RunSpec(default_scenario(), seed, scale="county", years=1) for seed in range(4)]
+    try:
+        first = run_all(specs, workers=2, progress=False)
+        (kept,) = runner._KEPT_POOLS.values()
+        victim = next(iter(kept._processes.values()))
+        os.kill(victim.pid, signal.SIGKILL)  # as if killed for memory between two sweeps
+        victim.join(10)
+        pd.testing.assert_frame_equal(first, run_all(specs, workers=2, progress=False))
+        assert victim.pid not in runner._KEPT_POOLS[2]._processes
+        untagged = [RunSpec(default_scenario(), seed) for seed in range(4)]  # ishigami needs its x tags
+        with pytest.raises(KeyError):
+            run_all(untagged, workers=2, progress=False, evaluate=ishigami)
+        assert not runner._KEPT_POOLS, "a failed call shuts its workers down"
+    finally:
+        runner.release_workers()
 
 
 def test_a_compaction_cut_short_leaves_no_duplicate_rows(tmp_path):
