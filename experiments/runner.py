@@ -223,7 +223,7 @@ def _worker_pool(workers: int) -> ProcessPoolExecutor:
         pool = _KEPT_POOLS.pop(workers, None)
     release_workers()  # a kept pool of another size
     if pool is not None and not _all_alive(pool):
-        pool.shutdown(wait=False, cancel_futures=True)
+        _shut_down(pool)
         pool = None
     return pool or ProcessPoolExecutor(max_workers=workers, mp_context=process_context())
 
@@ -249,7 +249,17 @@ def release_workers() -> None:
         pools = list(_KEPT_POOLS.values())
         _KEPT_POOLS.clear()
     for pool in pools:
-        pool.shutdown(wait=True)
+        _shut_down(pool)
+
+
+def _shut_down(pool: ProcessPoolExecutor) -> None:
+    """Stop a kept pool's workers. An idle worker waits for work holding the task queue's lock; if
+    the one that died held it, the others can never take it again, not even to read the order to
+    stop, and end only when terminated (the interpreter's exit used to wait for them forever)."""
+    if not _all_alive(pool):
+        for process in (pool._processes or {}).values():
+            process.terminate()
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _forget_pools_in_child() -> None:
