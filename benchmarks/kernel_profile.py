@@ -253,17 +253,14 @@ def _wall_time(run, runs: int):
     sets aside (model.simulate freezes it after the first run); here each full pass scanned it, which
     made the uninstrumented runs up to 1.5 times dearer than the instrumented ones, and the counters'
     correction nil."""
+    from model.model import collector_paused
+
     gc.collect()
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with collector_paused():
         started = time.perf_counter()
         for seed in range(1, runs + 1):
             last, _ = run(seed)
         return time.perf_counter() - started, last
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _nested_calls(sites: list[Site], calls: np.ndarray, entry_calls: dict[str, int]) -> np.ndarray:

@@ -33,10 +33,11 @@ from .units import UnitState, observability, set_item_load, unit_tables
 
 
 @contextmanager
-def _collector_paused():
+def collector_paused():
     """Each agent Mesa registers makes objects (weak references) that count towards the cyclic
     garbage collector's next pass, and its full passes scan the whole heap: a national run's agents
-    took 0.23 s instead of 0.10 s. None of them is garbage, so the collector waits until they exist."""
+    took 0.23 s instead of 0.10 s. None of them is garbage, so the collector waits until they exist.
+    (benchmarks.kernel_profile pauses it around its timed runs too.)"""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -181,7 +182,7 @@ class SupervisionModel(mesa.Model):
         if not self.__dict__.get("_agents_pending"):
             return
         self._agents_pending = False
-        with _collector_paused():
+        with collector_paused():
             for source in self.planner.sources:
                 (SupervisionBody if source.is_body else Department)(self, source)
             self._unit_agents = [GrassrootsUnit(self, i) for i in range(self.organisation.n_units)]
