@@ -119,9 +119,9 @@ _SOFT_SLOTS = np.array([_SLOT[name] for name in SOFT_METRICS])
 
 
 @lru_cache(maxsize=None)
-def _total_columns(names: tuple[str, ...]) -> np.ndarray:
-    """The columns of a block of counters among the year's totals."""
-    return np.array([_TOTAL_COLUMN[name] for name in names])
+def _total_columns(blocks: tuple[tuple[str, ...], ...]) -> np.ndarray:
+    """The columns among the year's totals of these blocks of counters, one block after another."""
+    return np.array([_TOTAL_COLUMN[name] for names in blocks for name in names])
 
 
 _PER_UNIT = ("unit_visits", "unit_duplicates", "unit_useful", "unit_sanctions", "unit_unfair", "unit_erupted",
@@ -170,11 +170,14 @@ class YearAccumulator:
     # -- recording, called by the rules ------------------------------------------------------
     def counters(self, names: tuple[str, ...]) -> np.ndarray:
         """A block of counters that a compiled rule adds to all year (names[i] is column i, one row
-        per run); the year's metrics add the blocks in."""
+        per run); each counter is in one block, from which the year's metrics take it."""
         if names not in self.blocks:
             unknown = set(names) - set(COUNTERS)
             if unknown:
                 raise ValueError(f"not counters of the year: {sorted(unknown)}")
+            counted = {name for block in self.blocks for name in block}
+            if counted.intersection(names) or len(set(names)) < len(names):
+                raise ValueError(f"a counter in two blocks, or twice in one: {names}")
             self.blocks[names] = np.zeros((self.replications, len(names)))
         return self.blocks[names]
 
@@ -187,8 +190,8 @@ class YearAccumulator:
         would give it (a row's mean is numpy's pairwise sum of that row, as of the run's array)."""
         runs, n = self.replications, self.n
         totals = np.zeros((runs, len(_TOTALS)))
-        for names, values in self.blocks.items():
-            totals[:, _total_columns(names)] += values
+        # each counter is in one block (counters()), so one assignment places them all
+        totals[:, _total_columns(tuple(self.blocks))] = np.concatenate(tuple(self.blocks.values()), axis=1)
         totals[:, _SUM_COLUMNS] = totals[:, _SUMMED_FIRST] + totals[:, _SUMMED_SECOND]
         metrics = np.full((runs, len(_METRIC_ORDER)), np.nan)  # one row per run, columns in _METRIC_ORDER
         metrics[:, _PER_UNIT_SLOTS] = totals[:, _PER_UNIT_TOTALS] / n

@@ -4,6 +4,7 @@ from __future__ import annotations
 import gc
 from collections import OrderedDict
 from functools import lru_cache
+from operator import itemgetter
 
 import mesa
 import numpy as np
@@ -126,9 +127,8 @@ def run_table(scenario_name: str, seed: int, scale: str, yearly: list[dict],
     column labels and the string columns repeat from run to run, so they are made once (each run
     gets its own copy of a string column: the table is the caller's to change)."""
     rows, names = len(yearly), tuple(yearly[0])
-    columns, float_at, int_at, string_at, tag_at = _table_layout(names, tuple(name for name, _ in tags))
-    metrics = names[2:]
-    blocks = [(np.array([[year[name] for year in yearly] for name in metrics], dtype=np.float64), float_at),
+    columns, metrics_of, float_at, int_at, string_at, tag_at = _table_layout(names, tuple(name for name, _ in tags))
+    blocks = [(np.ascontiguousarray(np.array([metrics_of(year) for year in yearly], dtype=np.float64).T), float_at),
               (np.array([[seed] * rows, [year["year"] for year in yearly]], dtype=np.int64), int_at)]
     for values, at in zip(((scenario_name,) * rows, (scale,) * rows, tuple(year["phase"] for year in yearly)),
                           string_at):
@@ -164,13 +164,13 @@ _RESERVED_COLUMNS = frozenset(("scenario", "seed", "scale", "year", "phase", *ME
 @lru_cache(maxsize=None)
 def _table_layout(names: tuple[str, ...], tag_names: tuple[str, ...]) -> tuple:
     """The columns of a run's table whose years have these keys ("year", "phase", the metrics) and
-    these tags, and where its blocks go: the metrics, then (seed, year), then scenario, scale and
-    phase, then each tag."""
+    these tags, what reads a year's metrics, and where its blocks go: the metrics, then (seed, year),
+    then scenario, scale and phase, then each tag."""
     if names[:2] != ("year", "phase"):
         raise ValueError(f"a year's record starts with year and phase, not {names[:2]}")
     after_tags = 3 + len(tag_names)
     columns = pd.Index(["scenario", "seed", "scale", *tag_names, *names])
-    return (columns, np.arange(after_tags + 2, len(columns)), np.array([1, after_tags]),
+    return (columns, itemgetter(*names[2:]), np.arange(after_tags + 2, len(columns)), np.array([1, after_tags]),
             (np.array([0]), np.array([2]), np.array([after_tags + 1])),
             tuple(np.array([3 + k]) for k in range(len(tag_names))))
 

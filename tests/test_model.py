@@ -572,3 +572,17 @@ def test_event_clocks_give_each_weeks_chance_as_a_fresh_trial_would(event):
         majors_arrived += int((latent[:, MAJOR] - before[:, MAJOR]).clip(0).sum())
     if event == "arrival":  # what an arrival is: major with chance major_share
         assert abs(majors_arrived - 0.08 * arrived) < 4.5 * np.sqrt(arrived * 0.08 * 0.92)
+
+
+def test_a_counter_is_kept_in_one_block_only():
+    """The year's totals take each counter from the one block that holds it, so a rule asking for
+    a block that repeats another's counter is refused rather than counted once of two."""
+    from model.metrics import YearAccumulator
+    from model.units import QUARTER_TOTALS
+    accumulator = YearAccumulator(n_units=3, n_sources=2)
+    accumulator.counters(QUARTER_TOTALS)[0, 0] = 2.0
+    assert accumulator.counters(QUARTER_TOTALS)[0, 0] == 2.0  # the same block again
+    with pytest.raises(ValueError, match="in two blocks"):
+        accumulator.counters(("tasks", "reports"))
+    with pytest.raises(ValueError, match="twice in one"):
+        accumulator.counters(("tasks", "tasks"))
