@@ -244,7 +244,8 @@ def profile(scale: str = "province", runs: int = 4, stack: int = 1) -> dict:
             "plain_ns_per_unit_week": plain_wall * 1e9 / unit_weeks,
             "counter_ns_per_call": around * ns_per_cycle, "sites": sites,
             "entries": {name: max(0.0, seconds * 1e9 / unit_weeks - entry_nested[name] * around * scale_ns)
-                        for name, seconds in entry_seconds.items()}}
+                        for name, seconds in entry_seconds.items()},
+            "entry_calls": dict(entry_calls)}
 
 
 def _wall_time(run, runs: int):
@@ -311,7 +312,7 @@ def format_table(result: dict) -> str:
             walk(site["callee"], depth + 1)
 
     for entry, ns in result["entries"].items():
-        if ns == 0:  # not called from Python at this scale (its statements show under its caller)
+        if not result["entry_calls"][entry]:  # not called from Python at this scale (its statements show under its caller)
             continue
         row(f"{entry} (called from Python, with the hand-over)", ns)
         walk(entry, 1)
