@@ -7,6 +7,7 @@ each run's randomness comes only from its own seed.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 import time
@@ -76,6 +77,19 @@ def default_workers() -> int:
     return usable_cores()
 
 
+MAX_WORKERS = 1_024  # as `run.py --workers` allows
+
+
+def check_workers(workers) -> None:
+    """workers: None (all cores) or a whole number of processes, checked before a study writes anything
+    (0 or a negative count reached the pool as a raw ValueError, with the study's folder half made)."""
+    if workers is None:
+        return
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or not 1 <= workers <= MAX_WORKERS:
+        raise UserError(f"workers: {workers!r} is not a number of processes; allowed: a whole number from 1 to "
+                        f"{MAX_WORKERS:,}, or None for all cores")
+
+
 def execute(specs: Iterable[RunSpec], workers: int | None = None, scheduler: str | None = None,
             progress: bool = True, description: str = "model runs", *,
             evaluate: Callable[[RunSpec], pd.DataFrame] = run_one,
@@ -94,6 +108,7 @@ def execute(specs: Iterable[RunSpec], workers: int | None = None, scheduler: str
     `compiled`: whether evaluate uses the model's compiled kernels (default: when it is run_one);
     if they must be compiled first, that is done before the progress bar starts.
     """
+    check_workers(workers)
     if total is None and hasattr(specs, "__len__"):
         total = len(specs)
     workers = workers or default_workers()
@@ -225,7 +240,16 @@ def _worker_pool(workers: int) -> ProcessPoolExecutor:
     if pool is not None and not _all_alive(pool):
         _shut_down(pool)
         pool = None
-    return pool or ProcessPoolExecutor(max_workers=workers, mp_context=process_context())
+    return pool or ProcessPoolExecutor(max_workers=workers, mp_context=process_context(),
+                                       initializer=_leave_interrupts_to_the_caller)
+
+
+def _leave_interrupts_to_the_caller() -> None:
+    """A worker ignores Ctrl-C (SIGINT, which a terminal or a notebook's "interrupt" sends to the
+    whole process group): the calling process stops the study and shuts the pool down, letting a
+    running task finish. Interrupted, idle kept workers each printed a KeyboardInterrupt traceback
+    and died, and the next call had to start new ones."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _all_alive(pool: ProcessPoolExecutor) -> bool:

@@ -23,7 +23,7 @@ from model import Scenario
 
 from .evaluators import MODEL, Evaluator
 from .intervals import mean_interval
-from .runner import RunSpec, check_scheduler, execute, replication_seeds
+from .runner import RunSpec, check_scheduler, check_workers, execute, replication_seeds
 from .spec import Experiment, ExperimentError, load_experiment
 from .store import (MANIFEST, compact_runs, create_folder, discard_unfinished_parts, environment, now_iso,
                     read_manifest, read_runs, read_table, write_manifest, write_part, write_table)
@@ -181,6 +181,7 @@ def run_experiment(experiment: Experiment, kind: str, folder: Path, extra: dict,
                 "seeds": {"root": experiment.seed, "replications": seeds}, "outcomes": list(experiment.outcomes),
                 "identity": identity(experiment, seeds, context["code_version"]),
                 "started": now_iso(), "resumed": [], "finished": None, **context}
+    check_workers(workers)
     check_scheduler(scheduler)
     manifest, done = _open_folder(folder, manifest, resume)
     if read_table(folder, "design") is None:

@@ -423,6 +423,34 @@ def test_a_kept_worker_that_died_is_replaced_and_the_process_still_exits():
     assert done.returncode == 0 and "replaced" in done.stdout, done.stderr[-2000:]
 
 
+INTERRUPT_IDLE_WORKERS = """
+import os, signal, time
+from experiments import runner
+from experiments.runner import RunSpec, run_all
+from model import default_scenario
+
+specs = [RunSpec(default_scenario(), seed, scale="county", years=1) for seed in range(4)]
+run_all(specs, workers=2, progress=False)
+(kept,) = runner._KEPT_POOLS.values()
+workers = set(kept._processes)
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # this process stands for a notebook kernel between cells
+os.killpg(0, signal.SIGINT)  # a notebook's "interrupt", or Ctrl-C in a terminal: the whole process group
+time.sleep(1)
+run_all(specs, workers=2, progress=False)
+assert set(runner._KEPT_POOLS[2]._processes) == workers
+print("kept")
+"""
+
+
+def test_an_interrupt_between_calls_leaves_the_kept_workers_running_and_silent():
+    """Idle kept workers used to die of an interrupt meant for the caller, each printing a
+    KeyboardInterrupt traceback (a notebook showed them at its kernel's shutdown)."""
+    done = subprocess.run([sys.executable, "-c", INTERRUPT_IDLE_WORKERS], cwd=ROOT, capture_output=True, text=True,
+                          timeout=180, start_new_session=True)
+    assert done.returncode == 0 and "kept" in done.stdout, done.stderr[-2000:]
+    assert "KeyboardInterrupt" not in done.stderr
+
+
 def test_a_failed_call_keeps_no_workers():
     untagged = [RunSpec(default_scenario(), seed) for seed in range(4)]  # ishigami needs its x tags
     try:
@@ -443,3 +471,14 @@ def test_a_compaction_cut_short_leaves_no_duplicate_rows(tmp_path):
     assert read_runs(tmp_path)[["point", "replication"]].values.tolist() == [[0, 0], [0, 1], [1, 0], [1, 1]]
     compact_runs(tmp_path, ["point", "replication", "year"])
     assert [p.name for p in (tmp_path / "runs").iterdir()] == ["part-all.parquet"]
+
+
+@pytest.mark.parametrize("workers", [0, -1, 2.5, "2", True])
+def test_a_bad_worker_count_is_refused_before_a_study_writes_anything(grid_file, tmp_path, workers):
+    """The command line checks --workers; a notebook's call gets the same one-line refusal, not a
+    pool's ValueError after the folder was begun (0 no longer means all cores: None does)."""
+    with pytest.raises(UserError, match=r"workers: .* is not a number of processes; allowed: a whole number from 1"):
+        run_sweep(grid_file, out=tmp_path / "out", workers=workers, **SMALL)
+    assert not (tmp_path / "out").exists()
+    with pytest.raises(UserError, match="workers"):
+        list(execute([RunSpec(default_scenario(), 1, scale="county", years=1)], workers=workers, progress=False))
