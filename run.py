@@ -178,6 +178,7 @@ def save_run_results(folder, frame, scenarios, seeds, args, started) -> None:
                 # as run, so the folder reproduces its runs even after the files change
                 "scenarios_resolved": [describe_scenario(s) for s in scenarios], "seeds": seeds,
                 "scale": scenarios[0].scale, "years": scenarios[0].years,
+                "year": args.year,  # the year compared and judged (None: the last), which `report` uses too
                 "started": started, "finished": None, **environment()}
     write_manifest(folder, manifest)
     write_part(folder, frame, name="all")
@@ -187,7 +188,7 @@ def save_run_results(folder, frame, scenarios, seeds, args, started) -> None:
 def command_report(args) -> int:
     from reports.cli import report
 
-    return report(args.results, args.out, args.lang)
+    return report(args.results, args.out, args.lang, args.year)
 
 
 def command_calibrate(args) -> int:
@@ -228,6 +229,10 @@ class OneLineErrors(argparse.ArgumentParser):
 
     given: list[str] = []  # the command line being parsed (parse_args sets it)
     commands: tuple[str, ...] = ()
+
+    def __init__(self, *args, **kwargs):
+        # no abbreviated options: `--seed 3` would be taken for `--seeds 3`, three runs instead of seed 3
+        super().__init__(*args, allow_abbrev=False, **kwargs)
 
     def parse_args(self, args=None, namespace=None):
         self.given = list(sys.argv[1:] if args is None else args)
@@ -304,6 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("results", metavar="RESULTS", help="a results folder written by run --out, sweep or sensitivity")
     report.add_argument("--lang", choices=("zh", "en", "both"), default="both", help="label language (default both)")
     report.add_argument("--out", default=None, metavar="DIR", help="report folder (default: reports/<results name>/)")
+    report.add_argument("--year", type=int, default=None,
+                        help="calendar year to compare and judge targets in (default: the one `run --year` chose, "
+                             "else the last year every group simulated)")
     report.set_defaults(handler=command_report)
 
     bench = commands.add_parser("bench", help="measure speed, memory and parallel scaling on this machine")

@@ -44,6 +44,7 @@ class Study:
     kind: str
     runs: pd.DataFrame                     # the run rows, with a `group` column
     groups: list[str]                      # the compared groups, in the order they were run
+    year: int                              # the calendar year targets are judged and groups compared in
     factors: list[str]                     # factor columns of a sweep or sensitivity design
     reference: str | None                  # the group effects are measured from (run folders)
     packages: list[str]                    # reform packages among the groups
@@ -55,6 +56,7 @@ class Study:
     sensitivity: pd.DataFrame | None = None
     noise: pd.DataFrame | None = None
     point_factors: dict[str, dict[str, float]] = field(default_factory=dict)
+    changed_baseline_levers: list[str] = field(default_factory=list)  # a run's `baseline` off the status quo
 
     @property
     def seeds_per_group(self) -> int:
@@ -66,7 +68,7 @@ class Study:
         if self.kind != "run":
             return []
         chosen = [self.reference, *self.packages] if self.packages else self.groups
-        return [g for g in chosen if g is not None][:MAX_TIME_PATH_GROUPS]
+        return list(dict.fromkeys(g for g in chosen if g is not None))[:MAX_TIME_PATH_GROUPS]  # a package can be the reference
 
     @property
     def overrides(self) -> dict[str, object]:
@@ -78,7 +80,29 @@ class Study:
 
     @property
     def reference_is_status_quo(self) -> bool:
-        return self.reference == REFERENCE
+        return self.reference == REFERENCE and not self.changed_baseline_levers
+
+    @property
+    def document_phases(self) -> list[tuple[str, float, float]]:
+        """The documents' reform phases (calendar dates), for time charts beside a reform package,
+        when they fall in the runs' policy period: a package that starts later (its own start year)
+        would have its burn-in years shaded as the documents' pilot."""
+        phases = reform_phases() if self.packages else []
+        policy = self.runs.loc[(self.runs["phase"] == "policy") & self.runs["group"].isin(self.packages), "year"]
+        if not phases or policy.empty or min(start for _, start, _ in phases) < int(policy.min()):
+            return []
+        return phases
+
+    @property
+    def year_is_final(self) -> bool:
+        """Whether the judged year is the last one every group simulated (not one chosen earlier)."""
+        return self.year == last_common_year(self.runs, by="group")
+
+    def year_label(self, lang: str, separator: str = " ") -> str:
+        """The judged year as charts and text name it: the final year, or a year chosen with --year."""
+        if self.year_is_final:
+            return pick(f"{self.year}年（最后一年）", f"final year {self.year}", lang, separator)
+        return pick(f"{self.year}年（指定年份）", f"year {self.year} (chosen with --year)", lang, separator)
 
     def reference_name(self, lang: str, separator: str = " ") -> str:
         """What the effects are measured from: the status quo when the baseline was run, else the
@@ -90,14 +114,18 @@ class Study:
     def group_name(self, group: str, lang: str, separator: str = " ", joiner: str = " / ") -> str:
         """A scenario's label, or a design point's number and its distinctive factor settings."""
         if self.kind == "run":
+            if group == REFERENCE and self.changed_baseline_levers:
+                return pick("baseline（杠杆已偏离现状）", "baseline (levers changed from the status quo)", lang, separator)
             return scenario_name(group, lang, separator)
         settings = self.point_factors.get(group, {})
         shown = joiner.join(f"{lever_name(f, lang, separator)} {format_value(f, v)}" for f, v in settings.items())
         return f"#{group.removeprefix('P')} " + (shown or pick("基准值", "base values", lang, separator))
 
 
-def load_study(folder: str | Path) -> Study:
-    """Read a finished results folder of any kind and compute its analysis tables."""
+def load_study(folder: str | Path, year: int | None = None) -> Study:
+    """Read a finished results folder of any kind and compute its analysis tables, judged in `year`
+    (default: the year `run --year` asked for, as the manifest records it, else the last year every
+    group simulated)."""
     folder = Path(folder)
     manifest, runs = load_results(folder)
     kind = manifest["kind"]
@@ -112,21 +140,24 @@ def load_study(folder: str | Path) -> Study:
         runs["group"] = "P" + runs["point"].astype(int).astype(str)
         point_factors = distinctive_settings(runs.drop_duplicates("group").set_index("group")[factors])
     groups = list(dict.fromkeys(runs["group"]))
+    year = judged_year(folder, runs, manifest.get("year") if year is None else year)
     metrics = [m for m in METRICS if m in runs.columns]
     reference = (REFERENCE if REFERENCE in groups else groups[0]) if kind == "run" else None
+    changed_baseline_levers = levers_off_status_quo(manifest, REFERENCE) if REFERENCE in groups and kind == "run" else []
     packages = _packages(manifest, groups) if kind == "run" else []
     targets = evaluated_targets(metrics)
     sensitivity, noise = read_sensitivity(folder) if kind == "sensitivity" else (None, None)
     compared = kind in ("run", "sweep")
     return Study(
-        folder=folder, manifest=manifest, kind=kind, runs=runs, groups=groups, factors=factors,
+        folder=folder, manifest=manifest, kind=kind, runs=runs, groups=groups, year=year, factors=factors,
         reference=reference, packages=packages,
-        scorecard=target_scorecard(runs, groups, targets) if compared else pd.DataFrame(),
-        effects=mechanism_effects(runs, reference, groups, metrics) if kind == "run" else pd.DataFrame(),
-        tradeoffs=trade_offs(runs, groups) if compared else pd.DataFrame(),
+        scorecard=target_scorecard(runs, groups, targets, year) if compared else pd.DataFrame(),
+        effects=mechanism_effects(runs, reference, groups, metrics, year) if kind == "run" else pd.DataFrame(),
+        tradeoffs=trade_offs(runs, groups, year) if compared else pd.DataFrame(),
         time_paths=time_paths(runs, groups) if kind == "run" else pd.DataFrame(),
         calibration=calibration_check(runs, reference, metrics) if kind == "run" else pd.DataFrame(),
-        sensitivity=sensitivity, noise=noise, point_factors=point_factors)
+        sensitivity=sensitivity, noise=noise, point_factors=point_factors,
+        changed_baseline_levers=changed_baseline_levers)
 
 
 def _check_columns(folder: Path, runs: pd.DataFrame, kind: str) -> None:
@@ -139,6 +170,18 @@ def _check_columns(folder: Path, runs: pd.DataFrame, kind: str) -> None:
     if kind == "run" and absent:
         raise ResultsError(f"{folder / RUNS}: column {absent[0]}: missing from the run rows; allowed: rows written "
                            "by the model's runners, with the metrics burden, detection and formalism are read from")
+
+
+def levers_off_status_quo(manifest: dict, scenario: str) -> list[str]:
+    """The levers a run folder's scenario sets, at some time, off their status-quo values, as its
+    manifest records the scenario resolved. A scenario is the status quo by what it sets, not by its
+    name: a user's own baseline.yaml, or baseline with --set, may move levers."""
+    resolved = next((s for s in manifest.get("scenarios_resolved") or [] if s.get("name") == scenario), None)
+    if resolved is None:  # a folder that does not record it: the name is all there is to go by
+        return []
+    status_quo = resolved.get("status_quo") or {}
+    return [name for name, steps in (resolved.get("levers") or {}).items()
+            if any(value != status_quo.get(name) for _, value in steps)]
 
 
 def design_factors(manifest: dict, runs: pd.DataFrame) -> list[str]:
@@ -172,14 +215,20 @@ def evaluated_targets(metrics: list[str]) -> dict[str, Target]:
     return {m: t for m, t in document_targets().items() if m in metrics and m not in NOT_MODEL_OUTCOMES}
 
 
-def judged_year(runs: pd.DataFrame) -> int:
-    """The year targets are judged and groups compared in: the end of the policy period, the last
-    year every group simulated."""
-    return last_common_year(runs, by="group")
+def judged_year(folder: Path, runs: pd.DataFrame, asked: int | None) -> int:
+    """The year targets are judged and groups compared in: the one asked for, which every group
+    must have simulated, else the end of the policy period, the last year every group simulated."""
+    if asked is None:
+        return last_common_year(runs, by="group")
+    simulated = sorted(set.intersection(*(set(years) for years in runs.groupby("group")["year"].unique())))
+    if isinstance(asked, bool) or not isinstance(asked, (int, np.integer)) or asked not in simulated:
+        allowed = f"{simulated[0]} to {simulated[-1]}" if simulated else "none (the groups share no year)"
+        raise ResultsError(f"{folder}: --year: {asked} is not a year every group simulated; allowed: {allowed}")
+    return int(asked)
 
 
-def final_rows(runs: pd.DataFrame) -> pd.DataFrame:
-    return runs[runs["year"] == judged_year(runs)]
+def final_rows(runs: pd.DataFrame, year: int) -> pd.DataFrame:
+    return runs[runs["year"] == year]
 
 
 def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
@@ -199,10 +248,10 @@ def _shortfall(target: Target, value: float) -> float:
     return value - target.value if target.op in ("<", "<=") else target.value - value
 
 
-def target_scorecard(runs: pd.DataFrame, groups: list[str], targets: dict[str, Target]) -> pd.DataFrame:
+def target_scorecard(runs: pd.DataFrame, groups: list[str], targets: dict[str, Target], year: int) -> pd.DataFrame:
     """group, metric, op, target, mean, low, high, n, p_met (share of replications meeting the
     target) with its interval, and the gap to the target (positive = short of it) with its interval."""
-    final = final_rows(runs)
+    final = final_rows(runs, year)
     rows = []
     for group in groups:
         rows_of_group = final[final["group"] == group]
@@ -219,12 +268,13 @@ def target_scorecard(runs: pd.DataFrame, groups: list[str], targets: dict[str, T
     return pd.DataFrame(rows)
 
 
-def mechanism_effects(runs: pd.DataFrame, reference: str, groups: list[str], metrics: list[str]) -> pd.DataFrame:
-    """Each group minus the reference in the final year, paired by seed (common random numbers).
+def mechanism_effects(runs: pd.DataFrame, reference: str, groups: list[str], metrics: list[str],
+                      year: int) -> pd.DataFrame:
+    """Each group minus the reference in `year`, paired by seed (common random numbers).
 
     verdict: 'better' or 'worse' when the 95% interval excludes zero and the metric has a
     direction, 'unclear' when it includes zero, '' when the metric has no better direction."""
-    final = final_rows(runs)
+    final = final_rows(runs, year)
     base = final.loc[final["group"] == reference, ["seed", *metrics]]
     rows = []
     for group in groups:
@@ -254,12 +304,12 @@ def _verdict(metric: str, low: float, high: float) -> str:
     return "better" if improved else "worse"
 
 
-def trade_offs(runs: pd.DataFrame, groups: list[str]) -> pd.DataFrame:
-    """Burden, detection and formalism of each group (final year, mean and 95% interval), with the
+def trade_offs(runs: pd.DataFrame, groups: list[str], year: int) -> pd.DataFrame:
+    """Burden, detection and formalism of each group (in `year`, mean and 95% interval), with the
     non-dominated set marked: no other group is at least as good on all three and better on one."""
     if not all(h.metric in runs.columns for h in HEADLINES.values()):
         return pd.DataFrame()
-    final = final_rows(runs)
+    final = final_rows(runs, year)
     rows = []
     for group in groups:
         row = {"group": group}

@@ -13,7 +13,7 @@ from analysis.labels import (display_scale, fixed, format_estimate, format_numbe
                              lever_name, measure_name, metric_name, scale_name)
 from analysis.measures import HEADLINES
 from analysis.sensitivity import RANKING_INDEX, methods_and_outcomes, ranked_factors
-from analysis.study import Study, judged_year
+from analysis.study import Study
 from analysis.summary import twin_metrics
 from experiments.sensitivity import NOISE_LIMIT
 from model import CALIBRATED, METRICS, SCALES, SOFT_METRICS
@@ -47,10 +47,6 @@ def _names(study: Study, groups: list[str], lang: str) -> str:
     if rest <= 0:
         return shown
     return shown + (f"等（另有{rest}个）" if lang == "zh" else f" and {rest} more")
-
-
-def _final_year(study: Study) -> int:
-    return judged_year(study.runs)
 
 
 def build_briefing(study: Study, charts: set[str]) -> Document:
@@ -144,13 +140,22 @@ def _effect_text(study: Study, group: str, metric: str, lang: str) -> str:
 
 def _run_findings(study: Study) -> list[Text]:
     findings = []
-    if study.reference is not None and not study.reference_is_status_quo and len(study.groups) > 1:
+    if study.changed_baseline_levers and len(study.groups) > 1:
+        changed = ", ".join(study.changed_baseline_levers)
+        findings.append(say(lambda l: (
+            f"本次运行的 baseline 情景改变了以下杠杆，不再是现状：{changed}；以下效果均相对于它。如需与现状比较，请运行随附的 "
+            "scenarios/baseline.yaml（不加 --set）。"
+            if l == "zh" else
+            f"The baseline run here moves these levers off the status quo: {changed}; the effects below are measured "
+            "from it, not from the status quo. To compare with the status quo, run the shipped scenarios/baseline.yaml "
+            "(without --set).")))
+    elif study.reference is not None and not study.reference_is_status_quo and len(study.groups) > 1:
         findings.append(say(lambda l: (
             f"以下效果均相对于{study.reference_name(l)}（第一个运行的情景），而非现状；如需与现状比较，请把 baseline 放在首位运行。"
             if l == "zh" else
             f"The effects below are measured from {study.reference_name(l)} (the first scenario run), not from the "
             "status quo; to compare with the status quo, run baseline first.")))
-    year = _final_year(study)
+    year = study.year
     evaluated = study.scorecard["metric"].nunique() if not study.scorecard.empty else 0
     twins = twin_metrics(study.runs[study.runs["year"] == year])
     for package in study.packages:
@@ -262,7 +267,7 @@ def _non_dominated_findings(study: Study) -> list[Text]:
 
 def _sweep_findings(study: Study) -> list[Text]:
     findings = []
-    year = _final_year(study)
+    year = study.year
     if not study.scorecard.empty:
         counts = {g: len(targets_met(study, g)) for g in study.groups}
         most = max(counts.values())
@@ -385,8 +390,8 @@ def effects_section(study: Study, charts: set[str]) -> Section:
         section.blocks.append(Paragraph(Text("只有一个情景，无法比较。", "Only one scenario: nothing to compare.")))
         return section
     add_figure(section, charts, "1_mechanism_effects",
-               f"图1 各项机制与{study.reference_name('zh')}之差（最后一年，按种子配对）：均值与95%区间。绿色为确定改善，橙色为确定恶化，灰色为不确定。",
-               f"Figure 1. Each mechanism's difference from {study.reference_name('en')} (final year, paired by seed): "
+               f"图1 各项机制与{study.reference_name('zh')}之差（{study.year_label('zh')}，按种子配对）：均值与95%区间。绿色为确定改善，橙色为确定恶化，灰色为不确定。",
+               f"Figure 1. Each mechanism's difference from {study.reference_name('en')} ({study.year_label('en')}, paired by seed): "
                "mean and 95% "
                "interval. Green: better with confidence; orange: worse with confidence; grey: unclear.")
     columns = [Text("情景", "Scenario")] + [say(lambda l, m=m: f"{measure_name(m, l)}变化" if l == "zh" else
@@ -425,9 +430,9 @@ def package_section(study: Study) -> Section:
                                                                             difference=True)),
                          VERDICTS[effect["verdict"]]])
         section.blocks.append(Paragraph(say(lambda l, p=package: (
-            f"{study.group_name(p, l)}与{study.group_name(study.reference, l)}之差（{_final_year(study)}年，按种子配对，95%区间）："
+            f"{study.group_name(p, l)}与{study.group_name(study.reference, l)}之差（{study.year}年，按种子配对，95%区间）："
             if l == "zh" else
-            f"{study.group_name(p, l)} minus {study.group_name(study.reference, l)} ({_final_year(study)}, paired by "
+            f"{study.group_name(p, l)} minus {study.group_name(study.reference, l)} ({study.year}, paired by "
             "seed, 95% interval):"))))
         section.blocks.append(Table([Text("指标", "Metric"), Text("变化", "Change"), Text("判断", "Verdict")], rows))
     return section
@@ -446,7 +451,7 @@ def trade_off_section(study: Study) -> Section:
 
 
 def time_section(study: Study) -> Section:
-    shaded = bool(study.packages)  # the chart shades the documents' phases only beside a reform package
+    shaded = bool(study.document_phases)  # as the chart shades them
     blocks: list = [Figure("4_time_paths", Text(
         "图4 三项核心指标的年度路径：均值与95%区间"
         + ("；阴影为试点（2024年1-6月）、推广（2024年7月-2025年12月）、巩固（2026年）阶段。" if shaded else "。"),
@@ -523,11 +528,11 @@ def method_section(study: Study) -> Section:
                        if l == "zh" else
                        f"Replications: {seeds} seeds per {'scenario' if study.kind == 'run' else 'design point'}; "
                        "every one uses the same seeds (common random numbers), so differences are paired by seed.")),
-        say(lambda l: (f"时间：{_years(burn_in)}为改革前现状（预热期），{_years(policy)}为政策期；目标按最后一年（{_final_year(study)}）评估。"
+        say(lambda l: (f"时间：{_years(burn_in)}为改革前现状（预热期），{_years(policy)}为政策期；目标按{study.year_label(l)}评估。"
                        if l == "zh" else
                        f"Years: {_years(burn_in)} is the status quo before reform (burn-in), {_years(policy)} the "
                        "policy "
-                       f"period; targets are judged in the final year ({_final_year(study)}).")),
+                       f"period; targets are judged in the {study.year_label(l)}.")),
         STATISTICS[study.kind],
     ]
     if study.factors:
@@ -640,16 +645,22 @@ STATISTICS = {
                         "that is replication noise."),
 }
 
-PROVENANCE_KEYS = ("kind", "scenarios", "overrides", "method", "outcomes", "scale", "years", "replications", "started",
+PROVENANCE_KEYS = ("kind", "scenarios", "overrides", "method", "outcomes", "scale", "years", "year", "replications", "started",
                    "finished", "code_version", "python", "platform")
 
 
 def _judgement_caveats(study: Study) -> list[Text]:
     """What the scorecard's figures rest on, said when the results show it: groups cut to a common
     year, seeds left out where a metric is undefined, two targets judged on one number."""
-    items, year = [], judged_year(study.runs)
+    items, year = [], study.year
     longer = sorted(set(study.runs.loc[study.runs["year"] > year, "group"]))
-    if longer:
+    if not study.year_is_final:
+        items.append(say(lambda l: (
+            f"比较与目标评估在{year}年进行（用 --year 指定），而不是在模拟的最后一年（{study.runs['year'].max()}年）。"
+            if l == "zh" else
+            f"Groups are compared, and targets judged, in {year}, as chosen with --year, not in the last simulated "
+            f"year ({study.runs['year'].max()}).")))
+    elif longer:
         items.append(say(lambda l: (
             f"各组模拟年数不同：比较与目标评估统一在所有组都模拟到的最后一年（{year}年）；" if l == "zh" else
             f"The groups simulate different numbers of years: they are compared, and targets judged, in {year}, the "

@@ -20,7 +20,7 @@ from analysis.labels import (display_scale, format_number, format_plus_minus, fo
                              lever_name, measure_name, metric_name, metric_unit, phase_name, value_kind)
 from analysis.measures import HEADLINES
 from analysis.sensitivity import methods_and_outcomes, ranked_factors
-from analysis.study import Study, reform_phases
+from analysis.study import Study
 from experiments.sensitivity import NO_EFFECT
 from model import SOFT_METRICS
 
@@ -76,10 +76,6 @@ def _seeds(study: Study, lang: str) -> str:
     return _zh(lang, f"每组{study.seeds_per_group}个随机种子", f"{study.seeds_per_group} seeds each")
 
 
-def _final_year(study: Study) -> int:
-    return int(study.runs["year"].max())
-
-
 # 1. mechanism effects ------------------------------------------------------------------------
 
 def mechanism_effects_chart(study: Study, lang: str):
@@ -133,9 +129,9 @@ def mechanism_effects_chart(study: Study, lang: str):
     figure.tight_layout(rect=(0, 0.05, 1, 0.94 if lang != "both" else 0.92))
     _title(figure, _say(lang, lambda l: _zh(l, "各项机制对督查负担、问题发现和形式主义的影响",
                                             "Effect of each mechanism on burden, detection and formalism")),
-           _say(lang, lambda l: _zh(l, f"{_final_year(study)}年（最后一年），与{study.reference_name(l)}按种子配对之差：均值与95%区间，"
+           _say(lang, lambda l: _zh(l, f"{study.year_label(l)}，与{study.reference_name(l)}按种子配对之差：均值与95%区间，"
                                        f"{_seeds(study, l)}",
-                                    f"Final year {_final_year(study)}, paired difference from {study.reference_name(l)}: mean and "
+                                    f"{study.year_label(l).capitalize()}, paired difference from {study.reference_name(l)}: mean and "
                                     f"95% interval, {_seeds(study, l)}"), " | "))
     return figure, pd.DataFrame(rows)
 
@@ -207,8 +203,8 @@ def target_scorecard_chart(study: Study, lang: str):
         + "† softest metrics (simple logits fitted only by intercept): read direction only."), "\n"),
                 fontsize=8, color="#555555", ha="left", va="bottom")
     _title(figure, _say(lang, lambda l: _zh(l, "文件目标达标情况", "Document targets: probability of meeting each one")),
-           _say(lang, lambda l: _zh(l, f"{_final_year(study)}年（最后一年），{_seeds(study, l)}",
-                                    f"Final year {_final_year(study)}, {_seeds(study, l)}"), " | "))
+           _say(lang, lambda l: _zh(l, f"{study.year_label(l)}，{_seeds(study, l)}",
+                                    f"{study.year_label(l).capitalize()}, {_seeds(study, l)}"), " | "))
     return figure, pd.DataFrame(rows)
 
 
@@ -273,9 +269,9 @@ def trade_off_chart(study: Study, lang: str):
     axis.legend(handles=legend, loc="best", frameon=True, framealpha=0.9, fontsize=8)
     _title(figure, _say(lang, lambda l: _zh(l, "权衡：督查负担、问题发现与形式主义",
                                             "Trade-offs: burden, detection and formalism")),
-           _say(lang, lambda l: _zh(l, f"{_final_year(study)}年，各{'情景' if study.kind == 'run' else '扫描点'}均值与95%区间，"
+           _say(lang, lambda l: _zh(l, f"{study.year_label(l)}，各{'情景' if study.kind == 'run' else '扫描点'}均值与95%区间，"
                                        f"{_seeds(study, l)}",
-                                    f"Final year {_final_year(study)}, mean and 95% interval of each "
+                                    f"{study.year_label(l).capitalize()}, mean and 95% interval of each "
                                     f"{'scenario' if study.kind == 'run' else 'sweep point'}, {_seeds(study, l)}"),
                 " | "))
     data = pd.DataFrame({"number": range(1, len(table) + 1), "scenario": table["group"],
@@ -344,8 +340,10 @@ def time_paths_chart(study: Study, lang: str):
     paths = paths[paths["group"].isin(groups)]
     figure, axes = plt.subplots(1, 3, figsize=(13, 4.8))
     years = sorted(paths["year"].unique())
-    burn_in_years = set(paths.loc[paths["phase"] == "burn_in", "year"])
-    phases = reform_phases() if study.packages else []  # the documents' phases are a package's timetable
+    # years before every shown group's policy starts (groups may run on different calendars)
+    burn_in_years = set.intersection(*(set(rows.loc[rows["phase"] == "burn_in", "year"])
+                                       for _, rows in paths.groupby("group")))
+    phases = study.document_phases
     rows = []
     for axis, (measure, headline) in zip(axes, HEADLINES.items()):
         scale = display_scale(headline.metric)

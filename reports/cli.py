@@ -30,11 +30,13 @@ class ReportError(UserError):
     """A report destination that cannot be written."""
 
 
-def build_report(results: str | Path, out: str | Path | None = None, lang: str = "both") -> Path:
-    """Write the report of a results folder; returns the report folder."""
+def build_report(results: str | Path, out: str | Path | None = None, lang: str = "both",
+                 year: int | None = None) -> Path:
+    """Write the report of a results folder, judged in `year` (see analysis.study.load_study);
+    returns the report folder."""
     check_lang(lang)
     results = Path(results)
-    study = load_study(results)
+    study = load_study(results, year)
     destination = Path(out) if out is not None else REPORTS_ROOT / results.resolve().name
     _check_destination(destination, results)
     with staged_folder(destination) as staging:
@@ -98,7 +100,7 @@ def describe(folder: Path) -> str:
     return f"report: {folder / 'briefing.html'} (and briefing.md, charts/, tables/)"
 
 
-def report(results: str, out: str | None, lang: str) -> int:
-    """`run.py report RESULTS [--lang] [--out]`."""
-    print(describe(build_report(results, out, lang)))
+def report(results: str, out: str | None, lang: str, year: int | None = None) -> int:
+    """`run.py report RESULTS [--lang] [--out] [--year]`."""
+    print(describe(build_report(results, out, lang, year)))
     return 0

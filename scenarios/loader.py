@@ -83,6 +83,10 @@ def _mapping_once_per_key(loader: _StrictLoader, node: yaml.MappingNode, deep: b
 
 
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_once_per_key)
+# 1e-2 is a number (YAML 1.2, JSON, Python); PyYAML follows YAML 1.1, which wants a dot (1.0e-2), and
+# read it as the text '1e-2', refused as "not a number" although 1.5e-2 was taken
+_StrictLoader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$"),
+                                    list("-+0123456789"))
 
 
 def read_yaml_mapping(path: Path, error: type[UserError], keys: tuple[str, ...]) -> tuple[dict, str]:
@@ -275,6 +279,8 @@ def load_scenario(name_or_path: str | Path, overrides: Mapping[str, Any] | None 
     `where` is what an error about an override names (the command line passes "--set")."""
     path = resolve_path(name_or_path)
     raw = _raw_chain(path)
+    if overrides and "start_year" in overrides:  # before the schedules are resolved: their dates count from it
+        raw = {**raw, "start_year": overrides["start_year"], "_origin": {**raw["_origin"], "start_year": where}}
     scenario = _build(raw, str(path), status_quo_levers())
     return apply_overrides(scenario, overrides, where) if overrides else scenario
 
@@ -309,6 +315,11 @@ def apply_overrides(scenario: Scenario, overrides: Mapping[str, Any], where: str
         else:
             _fail(where, key, "unknown lever or parameter",
                   "a lever (" + ", ".join(LEVERS) + "), behaviour.<name>, or " + ", ".join(SETTINGS))
+    if settings.get("start_year", scenario.start_year) != scenario.start_year and any(
+            len(schedule.steps) > 1 or schedule.steps[0][0] != 0 for schedule in levers.values()):
+        _fail(where, "start_year", f"{settings['start_year']!r} would move the scenario's dated lever steps (they were "
+              f"resolved from {scenario.start_year})", "the same start year here; set start_year when the scenario is "
+              "loaded (run --set, load_scenario's overrides) or in a file that extends it")
     if settings:
         current = {k: getattr(scenario, k) for k in SETTINGS}
         checked = _build({**current, **settings, "name": scenario.name}, where, scenario.status_quo)

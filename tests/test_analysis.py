@@ -2,6 +2,7 @@
 every number it reports is checked against a direct computation on the run rows."""
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -329,3 +330,51 @@ def test_the_terminal_table_says_when_a_target_is_judged_on_another_targets_numb
     assert note not in apart
     block = same[same.index("\nrectified_within_6_months"):]
     assert note in block.split("\n\n")[0] and same.count(note) == 1
+
+
+def test_a_chosen_year_is_the_one_compared_and_judged(tmp_path):
+    """`run --year` is recorded in the manifest and `report --year` overrides it: the scorecard,
+    effects and trade-offs are of that year, and the study says it is not the final one."""
+    runs = synthetic_runs()
+    folder = tmp_path / "chosen"
+    write_run_folder(folder, runs)
+    write_manifest(folder, {**json.loads((folder / "manifest.json").read_text()), "year": 2024})
+    chosen = load_study(folder)
+    assert chosen.year == 2024 and not chosen.year_is_final
+    assert "2024" in chosen.year_label("en") and "--year" in chosen.year_label("en")
+    card = chosen.scorecard.set_index(["group", "metric"])
+    metric = card.index[0][1]
+    expected = runs[(runs["scenario"] == "baseline") & (runs["year"] == 2024)][metric].mean()
+    assert card.loc[("baseline", metric), "mean"] == pytest.approx(expected)
+    assert load_study(folder, year=2025).year_is_final  # report --year over the manifest's
+    with pytest.raises(ResultsError, match=r"--year: 2031 is not a year every group simulated; allowed: 2022 to 2025"):
+        load_study(folder, year=2031)
+
+
+def test_a_baseline_that_moves_levers_is_not_called_the_status_quo(tmp_path):
+    """The status quo is known by its levers, not its name: a user's own baseline.yaml (or baseline
+    with --set) that moves a lever is named for what it is, and effects are not said to be from the status quo."""
+    folder = tmp_path / "own_baseline"
+    write_run_folder(folder, synthetic_runs())
+    manifest = json.loads((folder / "manifest.json").read_text())
+    status_quo = {"merge_rate": 0.0, "remote_share": 0.08}
+    resolved = {"name": "baseline", "status_quo": status_quo,
+                "levers": {"merge_rate": [[0, 0.5]], "remote_share": [[0, 0.08]]}}
+    write_manifest(folder, {**manifest, "scenarios_resolved": [resolved]})
+    moved = load_study(folder)
+    assert moved.changed_baseline_levers == ["merge_rate"] and not moved.reference_is_status_quo
+    assert "status quo" in moved.group_name("baseline", "en") and "changed" in moved.group_name("baseline", "en")
+    resolved["levers"]["merge_rate"] = [[0, 0.0]]
+    write_manifest(folder, {**manifest, "scenarios_resolved": [resolved]})
+    assert load_study(folder).reference_is_status_quo
+
+
+def test_a_package_run_first_is_drawn_once_in_the_time_paths(tmp_path):
+    runs = synthetic_runs()
+    folder = tmp_path / "package_first"
+    package, mechanism = (runs[runs["scenario"] == name] for name in ("documents_reform", "merge_items"))
+    write_run_folder(folder, pd.concat([package, mechanism], ignore_index=True))
+    study = load_study(folder)
+    assert study.reference == "documents_reform" and study.packages == ["documents_reform"]
+    assert study.time_path_groups == ["documents_reform"]
+    assert (study.time_paths.groupby(["group", "year", "measure"]).size() == 1).all()

@@ -95,6 +95,23 @@ def test_a_year_not_simulated_is_refused_before_running_and_a_chosen_year_is_rep
     assert "final simulated year (2024)" in run_cli(*SMALL_RUN).stdout.splitlines()[0]
 
 
+def test_the_briefing_judges_the_year_the_run_chose(tmp_path):
+    """`run --year Y --out DIR` records Y, so the briefing judges targets in Y as the terminal table
+    did; `report --year` chooses another and names a year not simulated in one line."""
+    folder = tmp_path / "chosen"
+    assert run_cli(*SMALL_RUN, "--seeds", "2", "--year", "2023", "--out", str(folder)).returncode == 0
+    assert read_manifest(folder)["year"] == 2023
+    report = run_cli("report", str(folder), "--out", str(tmp_path / "report"), "--lang", "en")
+    assert report.returncode == 0, report.stderr
+    briefing = (tmp_path / "report" / "briefing.md").read_text(encoding="utf-8")
+    assert "in 2023" in briefing and "year 2023 (chosen with --year)" in briefing
+    assert run_cli("report", str(folder), "--out", str(tmp_path / "final"), "--year", "2024").returncode == 0
+    assert "final year 2024" in (tmp_path / "final" / "briefing.md").read_text(encoding="utf-8")
+    assert_one_line_error(run_cli("report", str(folder), "--out", str(tmp_path / "bad"), "--year", "2030"),
+                          "--year: 2030 is not a year every group simulated", "allowed: 2022 to 2024")
+    assert not (tmp_path / "bad").exists()
+
+
 def test_options_before_the_command_are_refused_not_ignored():
     assert_one_line_error(run_cli("--seeds", "3", "run", "baseline"), "--seeds", "before the command 'run'")
 
@@ -175,6 +192,10 @@ def test_a_run_folder_records_its_scenarios_as_run_overrides_included(tmp_path):
     (["sweep", "mechanism_sweep", "--bar", "1"], ["unrecognized arguments: --bar 1", "allowed: the options run.py "
                                                                                      "sweep --help lists"]),
     (["run", "baseline", "--set"], ["--set: expected one argument", "allowed: a value after the option"]),
+    # no abbreviations: --seed 3 would otherwise run 3 replications, not seed 3
+    (["run", "baseline", "--seed", "3"], ["unrecognized arguments: --seed 3"]),
+    (["run", "packages/documents_reform", "--set", "start_year=2025"],
+     ["documents_reform.yaml: levers.", "2024-01 is before the policy start", "from 2025-01"]),
 ])
 def test_mistakes_on_the_command_line_are_one_line_errors(args, fragments):
     assert_one_line_error(run_cli(*args), *fragments)

@@ -126,6 +126,32 @@ def test_an_unquoted_date_in_a_schedule_is_the_month_it_names(tmp_path):
     assert load_scenario(str(unquoted)).levers["merge_rate"] == load_scenario(str(quoted)).levers["merge_rate"]
 
 
+def test_a_number_in_exponent_notation_is_a_number(tmp_path):
+    """1e-2 is a number in YAML 1.2, JSON and Python; PyYAML alone (YAML 1.1) read it as text."""
+    path = tmp_path / "small.yaml"
+    path.write_text("levers:\n  accountability_intensity: 1e-2\n  merge_rate: 5E-1\n", encoding="utf-8")
+    scenario = load_scenario(str(path))
+    assert scenario.levers["accountability_intensity"].final == 0.01 and scenario.levers["merge_rate"].final == 0.5
+
+
+def test_a_start_year_set_on_loading_moves_the_policy_start_not_the_dated_steps():
+    """Dated steps are calendar months: --set start_year=2023 puts the documents' 2024-01 step a year
+    into the policy period. A resolved scenario cannot be given another start year: its steps were
+    counted from its own, and moving them would move the dates."""
+    from scenarios import apply_overrides
+
+    package = load_scenario("packages/documents_reform")
+    earlier = load_scenario("packages/documents_reform", {"start_year": 2023})
+    for name, schedule in package.levers.items():
+        shifted = [(week + 52, value) for week, value in schedule.steps]
+        if schedule.steps[0][0] == 0 and len(schedule.steps) > 1:
+            assert list(earlier.levers[name].steps[1:]) == shifted, name
+            assert earlier.levers[name].steps[0] == (0, package.status_quo[name])
+    with pytest.raises(ScenarioError, match=r"start_year: 2023 would move the scenario's dated lever steps"):
+        apply_overrides(package, {"start_year": 2023})
+    assert load_scenario("baseline", {"start_year": 2030}).start_year == 2030
+
+
 def test_a_file_without_extends_starts_from_the_calibrated_baseline(tmp_path):
     path = tmp_path / "mine.yaml"
     path.write_text("levers:\n  merge_rate: 0.5\n", encoding="utf-8")
