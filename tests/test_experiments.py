@@ -157,6 +157,8 @@ BAD_FILES = {
     "too few samples for Sobol": ("factors:\n  merge_rate: {low: 0, high: 1}\n  tolerance: {low: 0, high: 1}\n"
                                   "design: {type: sobol, n: 8}\n", "design.n: 8 is too few samples"),
     "setting as factor": ("factors:\n  years: {values: [1, 2]}\ndesign: {type: grid}\n", "factors: years"),
+    "name of a parent folder": ("name: '..'\nfactors:\n  merge_rate: {values: [0, 1]}\ndesign: {type: grid}\n",
+                                "name: '..' is not a plain name"),
     "unknown outcome": ("factors:\n  merge_rate: {values: [0, 1]}\ndesign: {type: grid}\noutcomes: [happiness]\n",
                         "outcomes[0]"),
     "whole-number parameter between Morris levels": (
@@ -482,3 +484,8 @@ def test_a_bad_worker_count_is_refused_before_a_study_writes_anything(grid_file,
     assert not (tmp_path / "out").exists()
     with pytest.raises(UserError, match="workers"):
         list(execute([RunSpec(default_scenario(), 1, scale="county", years=1)], workers=workers, progress=False))
+
+
+def test_an_experiment_may_be_named_in_chinese(tmp_path):
+    path = write(tmp_path / "study.yaml", "name: 研究一\nfactors:\n  merge_rate: {values: [0, 1]}\ndesign: {type: grid}\n")
+    assert load_experiment(path, MODEL).name == "研究一"
