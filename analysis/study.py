@@ -140,6 +140,9 @@ def load_study(folder: str | Path, year: int | None = None) -> Study:
         runs["group"] = "P" + runs["point"].astype(int).astype(str)
         point_factors = distinctive_settings(runs.drop_duplicates("group").set_index("group")[factors])
     groups = list(dict.fromkeys(runs["group"]))
+    if year is not None and kind == "sensitivity":
+        raise ResultsError(f"{folder}: --year: {year}: a sensitivity study's indices are of each run's final year; "
+                           "allowed: --year with a run or sweep folder")
     year = judged_year(folder, runs, manifest.get("year") if year is None else year)
     metrics = [m for m in METRICS if m in runs.columns]
     reference = (REFERENCE if REFERENCE in groups else groups[0]) if kind == "run" else None

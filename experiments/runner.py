@@ -223,8 +223,11 @@ def _execute_processes(specs, workers, bar, task):
             submit(len(done))
         finished = True
     finally:
+        if not finished:
+            # a failed run, a broken worker, an interrupt or a caller that stopped early: the workers
+            # ignore SIGINT and would finish their tasks, and those already queued, before stopping
+            _terminate_workers(pool)
         if not (finished and _keep(workers, pool)):
-            # a failed run, a broken worker or a caller that stopped early: nothing is left running
             pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -246,9 +249,9 @@ def _worker_pool(workers: int) -> ProcessPoolExecutor:
 
 def _leave_interrupts_to_the_caller() -> None:
     """A worker ignores Ctrl-C (SIGINT, which a terminal or a notebook's "interrupt" sends to the
-    whole process group): the calling process stops the study and shuts the pool down, letting a
-    running task finish. Interrupted, idle kept workers each printed a KeyboardInterrupt traceback
-    and died, and the next call had to start new ones."""
+    whole process group): the calling process stops the study and terminates the workers of the
+    call it stops. Interrupted, idle kept workers each printed a KeyboardInterrupt traceback and
+    died, and the next call had to start new ones."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
@@ -281,9 +284,13 @@ def _shut_down(pool: ProcessPoolExecutor) -> None:
     the one that died held it, the others can never take it again, not even to read the order to
     stop, and end only when terminated (the interpreter's exit used to wait for them forever)."""
     if not _all_alive(pool):
-        for process in (pool._processes or {}).values():
-            process.terminate()
+        _terminate_workers(pool)
     pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _terminate_workers(pool: ProcessPoolExecutor) -> None:
+    for process in (pool._processes or {}).values():
+        process.terminate()
 
 
 def _forget_pools_in_child() -> None:

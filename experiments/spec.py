@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv as csv_module
 import math
-import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -43,7 +43,11 @@ MAXIMUM_N = 2 ** 16
 MAXIMUM_LEVELS = 1000
 MAXIMUM_REPLICATIONS = 10_000
 MAXIMUM_RUNS = 10_000_000
-NAME = re.compile(r"^\w[\w.-]*$")  # letters of any script (研究一), digits, _ . -; not "." or "..": it names a folder
+def plain_name(name: str) -> bool:
+    """Letters of any script (研究一, अध्ययन with its vowel signs), digits, _ . -, starting with a
+    letter, digit or _: it names the results folder, so not "." or ".." and no separator or newline."""
+    return bool(name) and (name[0] == "_" or unicodedata.category(name[0])[0] in "LN") and all(
+        character in "_.-" or unicodedata.category(character)[0] in "LMN" for character in name)
 
 
 class ExperimentError(UserError):
@@ -375,7 +379,7 @@ def load_experiment(name_or_path: str | Path, evaluator, *, scale: str | None = 
     where, folder = str(path), path.parent
     data, text = _read(path)
     name = data.get("name", path.stem)
-    if not isinstance(name, str) or not NAME.match(name):
+    if not isinstance(name, str) or not plain_name(name):
         _fail(where, "name", f"{name!r} is not a plain name", "letters (of any script), digits, _ . -, starting with a letter, digit or _ (it names the results "
               "folder)")
     scenario = _scenario(where, data.get("scenario", "baseline"), folder)

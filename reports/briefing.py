@@ -13,7 +13,7 @@ from analysis.labels import (display_scale, fixed, format_estimate, format_numbe
                              lever_name, measure_name, metric_name, scale_name)
 from analysis.measures import HEADLINES
 from analysis.sensitivity import RANKING_INDEX, methods_and_outcomes, ranked_factors
-from analysis.study import Study
+from analysis.study import REFERENCE, Study
 from analysis.summary import twin_metrics
 from experiments.sensitivity import NOISE_LIMIT
 from model import CALIBRATED, METRICS, SCALES, SOFT_METRICS
@@ -140,16 +140,20 @@ def _effect_text(study: Study, group: str, metric: str, lang: str) -> str:
 
 def _run_findings(study: Study) -> list[Text]:
     findings = []
-    if study.changed_baseline_levers and len(study.groups) > 1:
-        changed = ", ".join(study.changed_baseline_levers)
-        findings.append(say(lambda l: (
-            f"本次运行的 baseline 情景改变了以下杠杆，不再是现状：{changed}；以下效果均相对于它。如需与现状比较，请运行随附的 "
-            "scenarios/baseline.yaml（不加 --set）。"
-            if l == "zh" else
-            f"The baseline run here moves these levers off the status quo: {changed}; the effects below are measured "
-            "from it, not from the status quo. To compare with the status quo, run the shipped scenarios/baseline.yaml "
-            "(without --set).")))
-    elif study.reference is not None and not study.reference_is_status_quo and len(study.groups) > 1:
+    set_levers = {override_kind(key)[1] for key in study.overrides if override_kind(key)[0] == "levers"}
+    compared = len(study.groups) > 1
+    if study.reference == REFERENCE:
+        # levers moved by --set have the override note; a baseline file's own are said here
+        if compared and set(study.changed_baseline_levers) - set_levers:
+            changed = ", ".join(study.changed_baseline_levers)
+            findings.append(say(lambda l: (
+                f"本次运行的 baseline 情景改变了以下杠杆，不再是现状：{changed}；以下效果均相对于它。如需与现状比较，请运行随附的 "
+                "scenarios/baseline.yaml（不加 --set）。"
+                if l == "zh" else
+                f"The baseline run here moves these levers off the status quo: {changed}; the effects below are "
+                "measured from it, not from the status quo. To compare with the status quo, run the shipped "
+                "scenarios/baseline.yaml (without --set).")))
+    elif study.reference is not None and compared:
         findings.append(say(lambda l: (
             f"以下效果均相对于{study.reference_name(l)}（第一个运行的情景），而非现状；如需与现状比较，请把 baseline 放在首位运行。"
             if l == "zh" else
@@ -630,11 +634,11 @@ def caveats_section(study: Study) -> Section:
 
 STATISTICS = {
     "run": Text("统计：均值及其95% t区间（跨种子）；达标概率为达到目标的种子占比（Wilson 95%区间见表格）；机制效果为与参照情景"
-                "（运行了 baseline 时为现状，否则为第一个情景）的配对差及其95%区间。",
+                "（运行了杠杆均为现状值的 baseline 时为现状，否则为第一个情景）的配对差及其95%区间。",
                 "Statistics: means with 95% t-intervals over seeds; the probability of meeting a target is the share "
                 "of seeds meeting it (Wilson 95% interval in the tables); mechanism effects are paired differences "
-                "from the reference (the status quo when baseline was run, else the first scenario) with 95% "
-                "intervals."),
+                "from the reference (the status quo when a baseline with every lever at its status-quo value was "
+                "run, else the first scenario) with 95% intervals."),
     "sweep": Text("统计：每个扫描点的均值及其95% t区间（跨种子）；达标概率为达到目标的种子占比（Wilson 95%区间见表格）。",
                   "Statistics: each sweep point's mean with its 95% t-interval over seeds; the probability of meeting "
                   "a target is the share of seeds meeting it (Wilson 95% interval in the tables)."),
@@ -645,7 +649,7 @@ STATISTICS = {
                         "that is replication noise."),
 }
 
-PROVENANCE_KEYS = ("kind", "scenarios", "overrides", "method", "outcomes", "scale", "years", "year", "replications", "started",
+PROVENANCE_KEYS = ("kind", "scenarios", "overrides", "method", "outcomes", "scale", "years", "replications", "started",
                    "finished", "code_version", "python", "platform")
 
 
@@ -734,6 +738,8 @@ def _fewer_problems_caveats(study: Study) -> list[Text]:
 def provenance_section(study: Study) -> Section:
     manifest = study.manifest
     rows = [["results", str(study.folder.resolve())]]
+    if study.kind in ("run", "sweep"):
+        rows.append(["judged year", str(study.year) + ("" if study.year_is_final else " (--year)")])
     for key in PROVENANCE_KEYS:
         if key in manifest and manifest[key] not in (None, [], ""):
             rows.append([key, _compact(manifest[key])])

@@ -83,10 +83,11 @@ def _mapping_once_per_key(loader: _StrictLoader, node: yaml.MappingNode, deep: b
 
 
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_once_per_key)
-# 1e-2 is a number (YAML 1.2, JSON, Python); PyYAML follows YAML 1.1, which wants a dot (1.0e-2), and
-# read it as the text '1e-2', refused as "not a number" although 1.5e-2 was taken
-_StrictLoader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+$"),
-                                    list("-+0123456789"))
+# 1e-2 and 2.5e1 are numbers (YAML 1.2, JSON, Python); PyYAML follows YAML 1.1, which wants a dot and
+# a signed exponent (1.0e-2, 2.5e+1), and read them as text, refused as "not a number"
+_StrictLoader.add_implicit_resolver("tag:yaml.org,2002:float",
+                                    re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)[eE][-+]?[0-9]+$"),
+                                    list("-+0123456789."))
 
 
 def read_yaml_mapping(path: Path, error: type[UserError], keys: tuple[str, ...]) -> tuple[dict, str]:
@@ -317,9 +318,10 @@ def apply_overrides(scenario: Scenario, overrides: Mapping[str, Any], where: str
                   "a lever (" + ", ".join(LEVERS) + "), behaviour.<name>, or " + ", ".join(SETTINGS))
     if settings.get("start_year", scenario.start_year) != scenario.start_year and any(
             len(schedule.steps) > 1 or schedule.steps[0][0] != 0 for schedule in levers.values()):
-        _fail(where, "start_year", f"{settings['start_year']!r} would move the scenario's dated lever steps (they were "
-              f"resolved from {scenario.start_year})", "the same start year here; set start_year when the scenario is "
-              "loaded (run --set, load_scenario's overrides) or in a file that extends it")
+        _fail(where, "start_year", f"{settings['start_year']!r} would move the scenario's lever steps (counted in weeks "
+              f"from {scenario.start_year}, whether written as months or weeks)", "the same start year here; set "
+              "start_year when the scenario is loaded (run --set, load_scenario's overrides) or in a file that extends "
+              "it, where months stay months")
     if settings:
         current = {k: getattr(scenario, k) for k in SETTINGS}
         checked = _build({**current, **settings, "name": scenario.name}, where, scenario.status_quo)

@@ -247,6 +247,8 @@ def test_sensitivity_tables_are_read_and_ranked(tmp_path):
     assert noise is None
     assert list(ranked_factors(table, "sobol", "detection_rate")["factor"]) == ["b", "a"]
     assert load_study(tmp_path / "sens").factors == ["merge_rate"]
+    with pytest.raises(ResultsError, match=r"--year: 2024: a sensitivity study's indices are of each run's final year"):
+        load_study(tmp_path / "sens", year=2024)
 
 
 @pytest.mark.parametrize("change, message", [
@@ -377,4 +379,14 @@ def test_a_package_run_first_is_drawn_once_in_the_time_paths(tmp_path):
     study = load_study(folder)
     assert study.reference == "documents_reform" and study.packages == ["documents_reform"]
     assert study.time_path_groups == ["documents_reform"]
-    assert (study.time_paths.groupby(["group", "year", "measure"]).size() == 1).all()
+
+
+def test_the_documents_phases_are_shaded_only_inside_the_packages_policy_period(tmp_path, study):
+    """The phases are the documents' calendar (2024 to 2026); a package that starts later has its own
+    timetable, and its burn-in years are not the documents' pilot."""
+    assert [name for name, _, _ in study.document_phases] == ["pilot", "rollout", "consolidation"]
+    runs = synthetic_runs()
+    later = runs["scenario"] == "documents_reform"
+    runs.loc[later, "year"] += 2  # burn-in 2024-2025, policy from 2026
+    write_run_folder(tmp_path / "late", runs)
+    assert load_study(tmp_path / "late").document_phases == []

@@ -453,6 +453,37 @@ def test_an_interrupt_between_calls_leaves_the_kept_workers_running_and_silent()
     assert "KeyboardInterrupt" not in done.stderr
 
 
+INTERRUPT_RUNNING_CALL = """
+import time
+from experiments.runner import execute
+print("go", flush=True)
+for _ in execute([30.0] * 4, workers=2, progress=False, evaluate=time.sleep, compiled=False):
+    pass
+"""
+
+
+def test_an_interrupt_during_a_call_stops_it_at_once_and_leaves_no_process():
+    """Workers ignore SIGINT, so the caller terminates them: shutting the pool down would wait for
+    the running tasks and those queued behind them (here 2 x 30 s), and a hung task forever."""
+    process = subprocess.Popen([sys.executable, "-c", INTERRUPT_RUNNING_CALL], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert process.stdout.readline().strip() == "go"
+        time.sleep(4)  # the workers are inside their 30 s tasks
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: the whole process group
+        process.communicate(timeout=20)
+    finally:
+        process.kill()
+    deadline = time.monotonic() + 20
+    while True:  # the workers, the fork server and the resource tracker end too
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            break
+        assert time.monotonic() < deadline, "processes of the interrupted call are still running"
+        time.sleep(0.25)
+
+
 def test_a_failed_call_keeps_no_workers():
     untagged = [RunSpec(default_scenario(), seed) for seed in range(4)]  # ishigami needs its x tags
     try:
@@ -486,6 +517,8 @@ def test_a_bad_worker_count_is_refused_before_a_study_writes_anything(grid_file,
         list(execute([RunSpec(default_scenario(), 1, scale="county", years=1)], workers=workers, progress=False))
 
 
-def test_an_experiment_may_be_named_in_chinese(tmp_path):
-    path = write(tmp_path / "study.yaml", "name: 研究一\nfactors:\n  merge_rate: {values: [0, 1]}\ndesign: {type: grid}\n")
-    assert load_experiment(path, MODEL).name == "研究一"
+@pytest.mark.parametrize("name", ["研究一", "अध्ययन", "ศึกษา_2"])  # vowel signs are marks, not letters
+def test_an_experiment_may_be_named_in_any_script(tmp_path, name):
+    path = write(tmp_path / "study.yaml", f"name: {name}\nfactors:\n  merge_rate: {{values: [0, 1]}}\n"
+                 "design: {type: grid}\n")
+    assert load_experiment(path, MODEL).name == name

@@ -129,9 +129,11 @@ def test_an_unquoted_date_in_a_schedule_is_the_month_it_names(tmp_path):
 def test_a_number_in_exponent_notation_is_a_number(tmp_path):
     """1e-2 is a number in YAML 1.2, JSON and Python; PyYAML alone (YAML 1.1) read it as text."""
     path = tmp_path / "small.yaml"
-    path.write_text("levers:\n  accountability_intensity: 1e-2\n  merge_rate: 5E-1\n", encoding="utf-8")
+    path.write_text("levers:\n  accountability_intensity: 1e-2\n  merge_rate: 5E-1\n  tolerance: 2.5e-1\n"
+                    "  remote_share: 0.5e0\n", encoding="utf-8")
     scenario = load_scenario(str(path))
-    assert scenario.levers["accountability_intensity"].final == 0.01 and scenario.levers["merge_rate"].final == 0.5
+    assert [scenario.levers[name].final for name in ("accountability_intensity", "merge_rate", "tolerance",
+                                                      "remote_share")] == [0.01, 0.5, 0.25, 0.5]
 
 
 def test_a_start_year_set_on_loading_moves_the_policy_start_not_the_dated_steps():
