@@ -532,11 +532,7 @@ def method_section(study: Study) -> Section:
                        if l == "zh" else
                        f"Replications: {seeds} seeds per {'scenario' if study.kind == 'run' else 'design point'}; "
                        "every one uses the same seeds (common random numbers), so differences are paired by seed.")),
-        say(lambda l: (f"时间：{_years(burn_in)}为改革前现状（预热期），{_years(policy)}为政策期；目标按{study.year_label(l)}评估。"
-                       if l == "zh" else
-                       f"Years: {_years(burn_in)} is the status quo before reform (burn-in), {_years(policy)} the "
-                       "policy "
-                       f"period; targets are judged in the {study.year_label(l)}.")),
+        _calendar_text(study, burn_in, policy),
         STATISTICS[study.kind],
     ]
     if study.factors:
@@ -563,6 +559,26 @@ def method_section(study: Study) -> Section:
                               format_estimate(r.metric, r.mean, r.low, r.high), fixed(100 * r.relative_gap, 0, signed=True) + "%"]
                              for r in study.calibration.itertuples()]))
     return Section(Text("方法说明", "Method"), blocks)
+
+
+def _calendar_text(study: Study, burn_in: list, policy: list) -> Text:
+    """The burn-in and policy years, and the judged year; scenarios with their own start years get
+    theirs each, since the years of all of them together overlap (one's burn-in, another's policy)."""
+    calendars = {group: tuple(_years(sorted(rows.loc[rows["phase"] == phase, "year"].unique()))
+                              for phase in ("burn_in", "policy"))
+                 for group, rows in study.runs.groupby("group", sort=False)}
+    if len(set(calendars.values())) == 1:
+        return say(lambda l: (f"时间：{_years(burn_in)}为改革前现状（预热期），{_years(policy)}为政策期；目标按{study.year_label(l)}评估。"
+                              if l == "zh" else
+                              f"Years: {_years(burn_in)} is the status quo before reform (burn-in), {_years(policy)} the "
+                              f"policy period; targets are judged in the {study.year_label(l)}."))
+    return say(lambda l: (
+        "时间（各情景起始年份不同）：" + "；".join(f"{study.group_name(g, l)} 预热期{b}、政策期{p}" for g, (b, p) in
+                                          calendars.items()) + f"；目标按{study.year_label(l)}评估。"
+        if l == "zh" else
+        "Years (the scenarios start in different years): " + "; ".join(
+            f"{study.group_name(g, l)} burn-in {b}, policy {p}" for g, (b, p) in calendars.items())
+        + f"; targets are judged in the {study.year_label(l)}."))
 
 
 def _years(years: list) -> str:

@@ -508,3 +508,17 @@ def test_each_point_label_sits_nearer_its_own_point_than_any_other():
         centre = np.array([(box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2])
         assert int(np.argmin(np.hypot(*(points - centre).T))) == index, label.get_text()
     plt.close(figure)
+
+
+def test_scenarios_on_their_own_calendars_get_their_own_years_and_no_document_phases(tmp_path):
+    """A package that starts two years later: the method note gives each scenario its burn-in and
+    policy years (together they overlap), and the time chart shades no documents' phase."""
+    from tests.test_analysis import synthetic_runs, write_run_folder
+
+    runs = synthetic_runs()
+    runs.loc[runs["scenario"] == "documents_reform", "year"] += 2
+    write_run_folder(tmp_path / "late", runs)
+    report = cli.build_report(tmp_path / "late", tmp_path / "report", "en")
+    briefing = (report / "briefing.md").read_text(encoding="utf-8")
+    assert "Years (the scenarios start in different years):" in briefing
+    assert "burn-in 2024-2025, policy 2026-2027" in briefing and "shading:" not in briefing
