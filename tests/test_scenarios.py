@@ -149,7 +149,7 @@ def test_a_start_year_set_on_loading_moves_the_policy_start_not_the_dated_steps(
         if schedule.steps[0][0] == 0 and len(schedule.steps) > 1:
             assert list(earlier.levers[name].steps[1:]) == shifted, name
             assert earlier.levers[name].steps[0] == (0, package.status_quo[name])
-    with pytest.raises(ScenarioError, match=r"start_year: 2023 would move the scenario's dated lever steps"):
+    with pytest.raises(ScenarioError, match=r"start_year: 2023 would move the scenario's lever steps"):
         apply_overrides(package, {"start_year": 2023})
     assert load_scenario("baseline", {"start_year": 2030}).start_year == 2030
 
