@@ -6,6 +6,7 @@ each run's randomness comes only from its own seed.
 """
 from __future__ import annotations
 
+import math
 import os
 import signal
 import sys
@@ -187,9 +188,27 @@ def run_chunk(evaluate: Callable[[RunSpec], pd.DataFrame],
               specs: list[RunSpec]) -> tuple[list, float]:
     """A worker's task: the chunk's results in order, and its seconds. A failing run fails the task
     (the chunk's earlier runs, a few hundredths of a second, are run again on --resume)."""
-    started = time.perf_counter()
-    results = evaluate_many(specs) if evaluate_many is not None else [evaluate(spec) for spec in specs]
-    return results, time.perf_counter() - started
+    global _RUNNING_TASK, _STOPPED_AT
+    _RUNNING_TASK = True  # before the check: an interrupt from now on stops this task itself
+    try:
+        if _IN_WORKER and time.monotonic() - _STOPPED_AT < INTERRUPT_GRACE_SECONDS:
+            raise KeyboardInterrupt  # queued behind a task an interrupt stopped: its caller is stopping
+        started = time.perf_counter()
+        results = evaluate_many(specs) if evaluate_many is not None else [evaluate(spec) for spec in specs]
+        return results, time.perf_counter() - started
+    except KeyboardInterrupt:
+        _STOPPED_AT = time.monotonic()
+        raise
+    finally:
+        _RUNNING_TASK = False
+
+
+# A worker's view of Ctrl-C (see _leave_interrupts_to_the_caller). A queued task is taken up within
+# milliseconds of the one before it ending; a new call comes later than this.
+INTERRUPT_GRACE_SECONDS = 0.5
+_IN_WORKER = False
+_STOPPED_AT = -math.inf
+_RUNNING_TASK = False
 
 
 def _finished_chunk(chunk: list[tuple[int, RunSpec]], outcome: tuple[list, float], chunker: _Chunker, bar):
@@ -223,11 +242,8 @@ def _execute_processes(specs, workers, bar, task):
             submit(len(done))
         finished = True
     finally:
-        if not finished:
-            # a failed run, a broken worker, an interrupt or a caller that stopped early: the workers
-            # ignore SIGINT and would finish their tasks, and those already queued, before stopping
-            _terminate_workers(pool)
         if not (finished and _keep(workers, pool)):
+            # a failed run, a broken worker, an interrupt or a caller that stopped early: nothing is left running
             pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -248,11 +264,20 @@ def _worker_pool(workers: int) -> ProcessPoolExecutor:
 
 
 def _leave_interrupts_to_the_caller() -> None:
-    """A worker ignores Ctrl-C (SIGINT, which a terminal or a notebook's "interrupt" sends to the
-    whole process group): the calling process stops the study and terminates the workers of the
-    call it stops. Interrupted, idle kept workers each printed a KeyboardInterrupt traceback and
-    died, and the next call had to start new ones."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """Ctrl-C (SIGINT, which a terminal or a notebook's "interrupt" sends to the whole process group)
+    stops a worker's running task, and the tasks queued behind it that it takes up within
+    INTERRUPT_GRACE_SECONDS of that, so the caller's pool shuts down at once; an idle worker ignores it. Idle
+    kept workers used to die of it, each printing a KeyboardInterrupt traceback, and the next call
+    started new ones. (Terminating the workers instead could leave the pool's queue feeder blocked
+    on a full pipe, and its shutdown waiting forever.)"""
+    global _IN_WORKER
+    _IN_WORKER = True
+    signal.signal(signal.SIGINT, _interrupted_worker)
+
+
+def _interrupted_worker(signum, frame) -> None:
+    if _RUNNING_TASK:
+        raise KeyboardInterrupt
 
 
 def _all_alive(pool: ProcessPoolExecutor) -> bool:
@@ -284,13 +309,9 @@ def _shut_down(pool: ProcessPoolExecutor) -> None:
     the one that died held it, the others can never take it again, not even to read the order to
     stop, and end only when terminated (the interpreter's exit used to wait for them forever)."""
     if not _all_alive(pool):
-        _terminate_workers(pool)
+        for process in (pool._processes or {}).values():
+            process.terminate()
     pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _terminate_workers(pool: ProcessPoolExecutor) -> None:
-    for process in (pool._processes or {}).values():
-        process.terminate()
 
 
 def _forget_pools_in_child() -> None:
