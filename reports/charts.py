@@ -212,7 +212,12 @@ def target_scorecard_chart(study: Study, lang: str):
 
 def trade_off_chart(study: Study, lang: str):
     table = study.tradeoffs
-    if table.empty or len(table) < 2:
+    if table.empty:
+        return None
+    drawable = table[list(HEADLINES)].notna().all(axis=1)  # a measure undefined (no inspections): no place
+    undrawn = [study.group_name(g, lang) for g in table.loc[~drawable, "group"]]
+    table = table[drawable].reset_index(drop=True)
+    if len(table) < 2:
         return None
     scales = {m: display_scale(h.metric) for m, h in HEADLINES.items()}
     shown = {m: table[m] * scales[m] for m in HEADLINES}
@@ -246,6 +251,9 @@ def trade_off_chart(study: Study, lang: str):
                                                        "some 95% intervals run beyond the frame (few seeds)"), " / "),
                   transform=axis.transAxes, fontsize=7.5, color="#555555", ha="left", va="bottom")
     _place_labels(axis, x.to_numpy(), y.to_numpy(), labelled)
+    if undrawn:
+        key_lines.append(_say(lang, lambda l: _zh(l, "未绘出（某项指标无定义）：", "Not drawn (a measure undefined):"), "\n"))
+        key_lines += undrawn
     key_axis.text(0, 1, _say(lang, lambda l: _zh(l, "编号", "Key")) + "\n" + "\n".join(key_lines), va="top",
                   ha="left", fontsize=8.5 if len(key_lines) <= 18 else 7, linespacing=1.45,
                   transform=key_axis.transAxes)

@@ -522,3 +522,18 @@ def test_scenarios_on_their_own_calendars_get_their_own_years_and_no_document_ph
     briefing = (report / "briefing.md").read_text(encoding="utf-8")
     assert "Years (the scenarios start in different years):" in briefing
     assert "burn-in 2024-2025, policy 2026-2027" in briefing and "shading:" not in briefing
+
+
+def test_a_scenario_with_an_undefined_measure_is_left_off_the_trade_off_map_and_named(tmp_path):
+    """A scenario with no inspections has no detection rate: it has no place on the map, and
+    matplotlib warned of masked elements while drawing it."""
+    from tests.test_analysis import synthetic_runs, write_run_folder
+
+    runs = synthetic_runs()
+    runs.loc[runs["scenario"] == "merge_items", HEADLINES["detection"].metric] = np.nan
+    write_run_folder(tmp_path / "undefined", runs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        report = cli.build_report(tmp_path / "undefined", tmp_path / "report", "en")
+    drawn = pd.read_csv(report / "charts" / "3_trade_offs.csv")
+    assert list(drawn["scenario"]) == ["baseline", "documents_reform"]
