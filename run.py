@@ -35,6 +35,7 @@ if __name__ == "__main__" and _starts_local_workers(sys.argv[1:]):
 
     start_server()  # it imports the model while this process does (experiments/workers.py)
 
+from experiments.runner import MAX_WORKERS  # noqa: E402
 from model import SCALES  # noqa: E402 (after the workers' server is started)
 from model.errors import UserError
 
@@ -346,7 +347,7 @@ def _options_before(argv: list[str], command: str) -> list[str]:
 
 # Options that count, and the most each may ask for: beyond these a command would fill the memory
 # (or run for years) before saying anything. Experiment files have their own limits (experiments.spec).
-COUNT_OPTIONS = {"seeds": 10_000, "workers": 1_024, "iterations": 1_000, "replications": 10_000}
+COUNT_OPTIONS = {"seeds": 10_000, "workers": MAX_WORKERS, "iterations": 1_000, "replications": 10_000}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -78,7 +78,7 @@ def default_workers() -> int:
     return usable_cores()
 
 
-MAX_WORKERS = 1_024  # as `run.py --workers` allows
+MAX_WORKERS = 1_024  # also run.py's limit for --workers
 
 
 def check_workers(workers) -> None:

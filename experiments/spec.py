@@ -43,6 +43,8 @@ MAXIMUM_N = 2 ** 16
 MAXIMUM_LEVELS = 1000
 MAXIMUM_REPLICATIONS = 10_000
 MAXIMUM_RUNS = 10_000_000
+
+
 def plain_name(name: str) -> bool:
     """Letters of any script (研究一, अध्ययन with its vowel signs), digits, _ . -, starting with a
     letter, digit or _: it names the results folder, so not "." or ".." and no separator or newline."""
@@ -380,8 +382,8 @@ def load_experiment(name_or_path: str | Path, evaluator, *, scale: str | None = 
     data, text = _read(path)
     name = data.get("name", path.stem)
     if not isinstance(name, str) or not plain_name(name):
-        _fail(where, "name", f"{name!r} is not a plain name", "letters (of any script), digits, _ . -, starting with a letter, digit or _ (it names the results "
-              "folder)")
+        _fail(where, "name", f"{name!r} is not a plain name",
+              "letters (of any script), digits, _ . -, starting with a letter, digit or _ (it names the results folder)")
     scenario = _scenario(where, data.get("scenario", "baseline"), folder)
     chosen_scale = scale if scale is not None else data.get("scale", scenario.scale)
     if not isinstance(chosen_scale, str) or chosen_scale not in SCALES:

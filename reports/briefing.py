@@ -517,9 +517,6 @@ def _scale_text(study: Study, lang: str) -> str:
 
 
 def method_section(study: Study) -> Section:
-    runs = study.runs
-    burn_in = sorted(runs.loc[runs["phase"] == "burn_in", "year"].unique())
-    policy = sorted(runs.loc[runs["phase"] == "policy", "year"].unique())
     seeds = study.seeds_per_group
     mesa = " " + study.manifest["packages"]["mesa"] if "mesa" in study.manifest.get("packages", {}) else ""
     items = [
@@ -532,7 +529,7 @@ def method_section(study: Study) -> Section:
                        if l == "zh" else
                        f"Replications: {seeds} seeds per {'scenario' if study.kind == 'run' else 'design point'}; "
                        "every one uses the same seeds (common random numbers), so differences are paired by seed.")),
-        _calendar_text(study, burn_in, policy),
+        _calendar_text(study),
         STATISTICS[study.kind],
     ]
     if study.factors:
@@ -561,16 +558,17 @@ def method_section(study: Study) -> Section:
     return Section(Text("方法说明", "Method"), blocks)
 
 
-def _calendar_text(study: Study, burn_in: list, policy: list) -> Text:
+def _calendar_text(study: Study) -> Text:
     """The burn-in and policy years, and the judged year; scenarios with their own start years get
     theirs each, since the years of all of them together overlap (one's burn-in, another's policy)."""
     calendars = {group: tuple(_years(sorted(rows.loc[rows["phase"] == phase, "year"].unique()))
                               for phase in ("burn_in", "policy"))
                  for group, rows in study.runs.groupby("group", sort=False)}
     if len(set(calendars.values())) == 1:
-        return say(lambda l: (f"时间：{_years(burn_in)}为改革前现状（预热期），{_years(policy)}为政策期；目标按{study.year_label(l)}评估。"
+        (burn_in, policy), = set(calendars.values())
+        return say(lambda l: (f"时间：{burn_in}为改革前现状（预热期），{policy}为政策期；目标按{study.year_label(l)}评估。"
                               if l == "zh" else
-                              f"Years: {_years(burn_in)} is the status quo before reform (burn-in), {_years(policy)} the "
+                              f"Years: {burn_in} is the status quo before reform (burn-in), {policy} the "
                               f"policy period; targets are judged in the {study.year_label(l)}."))
     return say(lambda l: (
         "时间（各情景起始年份不同）：" + "；".join(f"{study.group_name(g, l)} 预热期{b}、政策期{p}" for g, (b, p) in
